@@ -1,0 +1,45 @@
+"""IR -> the OO module's template context: one constructor per group, one wiring per projection."""
+
+from __future__ import annotations
+
+from nndl import ir
+from nndl.backends.codegen import common_context
+from nndl.backends.oo.ops import ACTIVATIONS, activation_call
+
+
+def used_activations(network: ir.Network, table: dict[str, str]) -> str:
+    """The source of each activation the network uses, in a fixed order, two lines apart."""
+    used = {g.activation for g in network.groups if g.activation}
+    return "\n\n\n".join(table[name].strip("\n") for name in table if name in used)
+
+
+def describe(p: ir.Projection) -> str:
+    """A one-line comment for a projection."""
+    params = ", ".join(f"{k}={v}" for k, v in p.rule.params.items())
+    rule = f"{p.rule.kind}({params})" if params else p.rule.kind
+    return f"{p.src} -> {p.dst}: {rule}" + (f", delay {p.delay}" if p.delay else "")
+
+
+def _constructor(g: ir.Group) -> str:
+    args = f"{g.name!r}, {g.shape!r}"
+    if g.activation is None:
+        return f"Group({args})"
+    if g.activation == "softmax":
+        return f"SoftmaxGroup({args})"
+    if g.activation_params:
+        return f"Group({args}, lambda x: {activation_call(g, 'x')})"
+    return f"Group({args}, {g.activation})"
+
+
+def lower(network: ir.Network) -> dict:
+    return {
+        **common_context(network, "oo"),
+        "backend_name": "object-oriented",
+        "activations": used_activations(network, ACTIVATIONS),
+        "groups": [{"key": repr(g.name), "constructor": _constructor(g)} for g in network.groups],
+        "order": [repr(g.name) for g in network.groups if g.role != "input"],
+        "projections": [
+            {"key": repr(p.name), "src": repr(p.src), "dst": repr(p.dst), "comment": describe(p)}
+            for p in network.projections
+        ],
+    }

@@ -1,0 +1,15 @@
+"""NNDL: declare a network neuron by neuron; compile it to OO Python, NumPy or CuPy.
+
+    import nndl
+    mod = nndl.compile("digits.nndl", backend="numpy")
+    net = mod.Network(seed=0)
+    out = net.run(image=X)
+"""
+
+from nndl.compiler import compile
+from nndl.diagnostics import NNDLError
+from nndl.runtime.errors import InputError, RuntimeNNDLError, WeightFileError
+from nndl.version import __version__
+
+__all__ = ["compile", "NNDLError", "InputError", "RuntimeNNDLError", "WeightFileError",
+           "__version__"]

@@ -1,0 +1,7 @@
+"""`python -m nndl` is `nndlc`."""
+
+import sys
+
+from nndl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""`nndlc`: check, compile, list and compare NNDL programs. Only this module writes to the terminal.
+
+Exit codes: 0 success, 1 an error in the user's program or data (or backends that disagree),
+2 a wrong command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nndl import backends
+from nndl.compiler import select_network, write_atomically
+from nndl.diagnostics import NNDLError
+from nndl.equivalence import compare
+from nndl.frontend import check_text, read_source
+from nndl.listing import network_listing
+from nndl.runtime.errors import RuntimeNNDLError
+from nndl.version import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """The command line asks for something impossible (exit 2)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except NNDLError as e:
+        sys.stderr.write(e.diagnostics.render(concise=args.concise))
+        return EXIT_ERROR
+    except (RuntimeNNDLError, LookupError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except UsageError as e:
+        parser.print_usage(sys.stderr)
+        print(f"nndlc: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("file", help="an .nndl source file")
+    common.add_argument("--concise", action="store_true",
+                        help="one line per diagnostic, without the source excerpt")
+    parser = argparse.ArgumentParser(
+        prog="nndlc", description="Compile NNDL network descriptions to Python modules.")
+    parser.add_argument("--version", action="version", version=f"nndlc {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", parents=[common], help="report errors and warnings only")
+    check.set_defaults(run=cmd_check)
+
+    comp = sub.add_parser("compile", parents=[common], help="write the generated module")
+    comp.add_argument("--backend", choices=backends.BACKENDS, default="numpy")
+    comp.add_argument("--network", help="which network, when the file declares several")
+    comp.add_argument("-o", "--output", help="output file (default: FILE_BACKEND.py; - for stdout)")
+    comp.set_defaults(run=cmd_compile)
+
+    listing = sub.add_parser("ir", parents=[common], help="print the checked IR")
+    listing.add_argument("--json", action="store_true", help="as JSON instead of a listing")
+    listing.set_defaults(run=cmd_ir)
+
+    equiv = sub.add_parser("equiv", parents=[common],
+                           help="run the backends on random inputs and compare them")
+    equiv.add_argument("--backends", default=",".join(backends.BACKENDS),
+                       help="comma-separated (default: %(default)s)")
+    equiv.add_argument("--ticks", type=_positive, default=1)
+    equiv.add_argument("--batch", type=_positive, default=4)
+    equiv.add_argument("--network", help="only this network")
+    equiv.set_defaults(run=cmd_equiv)
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more; got {text!r}")
+    return value
+
+
+def _load(args):
+    """The checked program, after printing any warnings; errors raise NNDLError."""
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"cannot read {args.file}: no such file")
+    program, diags = check_text(read_source(path), args.file)
+    diags.raise_if_errors()
+    if diags.warnings:
+        sys.stderr.write(diags.render(concise=args.concise))
+    return program
+
+
+def cmd_check(args) -> int:
+    program = _load(args)
+    names = ", ".join(n.name for n in program.networks)
+    print(f"{args.file}: ok ({len(program.networks)} network{'s' * (len(program.networks) != 1)}:"
+          f" {names})")
+    return EXIT_OK
+
+
+def cmd_compile(args) -> int:
+    program = _load(args)
+    network = select_network(program, args.network)
+    source = backends.generate(network, args.backend)
+    if args.output == "-":
+        sys.stdout.write(source)
+        return EXIT_OK
+    out = Path(args.output or f"{Path(args.file).stem}_{args.backend}.py")
+    write_atomically(out, source)
+    print(f"wrote {out} ({args.backend} backend, network {network.name})")
+    return EXIT_OK
+
+
+def cmd_ir(args) -> int:
+    program = _load(args)
+    if args.json:
+        print(program.to_json())
+    else:
+        sys.stdout.write("\n".join(network_listing(n) for n in program.networks))
+    return EXIT_OK
+
+
+def cmd_equiv(args) -> int:
+    names = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in names if b not in backends.BACKENDS]
+    if unknown or len(names) < 2:
+        raise UsageError(f"--backends needs two or more of {', '.join(backends.BACKENDS)}"
+                         + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+    names.sort(key=lambda b: b != "numpy")  # the float64 NumPy run is the reference
+    program = _load(args)
+    networks = [select_network(program, args.network)] if args.network else program.networks
+    worst = True
+    for network in networks:
+        results = compare(network, names, ticks=args.ticks, batch=args.batch)
+        print(f"network {network.name}: {', '.join(names)} on random inputs "
+              f"(batch {args.batch}, ticks {args.ticks}, float64, seed {network.seed})")
+        for r in results:
+            verdict = "ok" if r.agrees else f"DISAGREE (tolerance {r.tolerance:g})"
+            print(f"  {r.quantity:<24} {r.backend} vs {r.reference}: "
+                  f"max difference {r.difference:.3g}  {verdict}")
+        worst = worst and all(r.agrees for r in results)
+    print("the backends agree" if worst else "the backends DISAGREE")
+    return EXIT_OK if worst else EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

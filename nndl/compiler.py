@@ -1,0 +1,115 @@
+"""`nndl.compile`: a .nndl file -> an imported module, cached on disk by source hash.
+
+The cache holds text only — the generated `.py` and a JSON manifest — never pickles. Its key is
+the sha256 of (nndl version, backend, network, resolved path, source text), so any change to
+those regenerates, and nothing else does.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+import platformdirs
+
+from nndl import backends, ir
+from nndl.frontend import check_text, read_source
+from nndl.version import __version__
+
+log = logging.getLogger("nndl.compiler")
+
+
+def cache_directory() -> Path:
+    """$NNDL_CACHE_DIR, else the platform's user cache folder for nndl."""
+    return Path(os.environ.get("NNDL_CACHE_DIR") or platformdirs.user_cache_dir("nndl"))
+
+
+def generate_source(path: str | Path, backend: str, network: str | None = None) -> str:
+    """Parse, check and generate; raises NNDLError with every diagnostic on bad input."""
+    text = read_source(path)
+    program, diags = check_text(text, str(path))
+    diags.raise_if_errors()
+    return backends.generate(select_network(program, network), backend)
+
+
+def select_network(program: ir.Program, name: str | None) -> ir.Network:
+    try:
+        return program.network(name)
+    except KeyError as e:
+        raise LookupError(e.args[0]) from None
+
+
+def compile(path: str | Path, backend: str = "numpy", network: str | None = None, *,
+            cache: bool = True) -> ModuleType:
+    """Compile a .nndl file for a backend and import the result (see DESIGN.md, Python API)."""
+    if backend not in backends.BACKENDS:
+        raise ValueError(f"unknown backend `{backend}`; choose one of {', '.join(backends.BACKENDS)}")
+    text = read_source(path)
+    key = hashlib.sha256("\0".join(
+        [__version__, backend, network or "", str(Path(path).resolve()), text]).encode()).hexdigest()
+    module_name = f"nndl_generated_{backend}_{key[:16]}"
+    cached = cache_directory() / f"{module_name}.py" if cache else None
+    if cached is not None and _is_valid(cached, key):
+        log.debug("cache hit: %s", cached)
+        return load_module(cached, module_name)
+    log.debug("cache miss: generating %s for %s", backend, path)
+    source = generate_source(path, backend, network)
+    if cached is not None and _store(cached, source, key):
+        return load_module(cached, module_name)
+    return module_from_source(source, module_name)
+
+
+def _is_valid(path: Path, key: str) -> bool:
+    try:
+        manifest = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return False
+    return manifest.get("key") == key and path.exists()
+
+
+def _store(path: Path, source: str, key: str) -> bool:
+    """Write the module, then its manifest (which marks it complete); False if we cannot."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, source)
+        write_atomically(path.with_suffix(".json"),
+                         json.dumps({"key": key, "nndl_version": __version__}, indent=2))
+    except OSError as e:
+        log.warning("cannot write the compile cache at %s (%s); compiling in memory", path, e)
+        return False
+    return True
+
+
+def write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def module_from_source(source: str, name: str) -> ModuleType:
+    module = ModuleType(name)
+    code = builtins.compile(source, f"<{name}>", "exec")  # the builtin: this module defines its own
+    exec(code, module.__dict__)
+    return module

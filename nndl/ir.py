@@ -1,0 +1,184 @@
+"""The IR: a checked network as plain data. Nothing downstream of it reads the source again.
+
+Every class round-trips through JSON (`to_dict` / `from_dict`); `nndl.listing` prints it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "step", "softmax")
+
+
+@dataclass(frozen=True)
+class Loc:
+    """Where a construct was declared, for messages raised after compilation (e.g. on load)."""
+
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    shape: tuple[int, ...]
+    role: str  # "input", "hidden" or "output"
+    activation: str | None  # one of ACTIVATIONS; None for inputs
+    activation_params: dict[str, float] = field(default_factory=dict)  # e.g. leaky_relu's slope
+    bias: bool = True  # inputs never have one
+    bias_init: float = 0.0
+    loc: Loc | None = None
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for dim in self.shape:
+            n *= dim
+        return n
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Group":
+        return cls(
+            name=d["name"],
+            shape=tuple(d["shape"]),
+            role=d["role"],
+            activation=d["activation"],
+            activation_params=dict(d["activation_params"]),
+            bias=d["bias"],
+            bias_init=d["bias_init"],
+            loc=Loc(**d["loc"]) if d["loc"] else None,
+        )
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Which synapses a projection has: `full`, `one_to_one`, ... with its checked parameters."""
+
+    kind: str
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Rule":
+        return cls(d["kind"], dict(d["params"]))
+
+
+@dataclass(frozen=True)
+class Init:
+    """How a projection's weights start: `default` (fan-in scaled), `normal`, `uniform`, `constant`."""
+
+    kind: str
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Init":
+        return cls(d["kind"], dict(d["params"]))
+
+
+@dataclass(frozen=True)
+class Projection:
+    name: str  # `as NAME`, else `SRC->DST`; keys the weight file and the seeded stream
+    src: str
+    dst: str
+    rule: Rule
+    init: Init
+    delay: int = 0
+    loc: Loc | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Projection":
+        return cls(
+            name=d["name"],
+            src=d["src"],
+            dst=d["dst"],
+            rule=Rule.from_dict(d["rule"]),
+            init=Init.from_dict(d["init"]),
+            delay=d["delay"],
+            loc=Loc(**d["loc"]) if d["loc"] else None,
+        )
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    seed: int
+    groups: tuple[Group, ...]  # in evaluation (topological) order, inputs first
+    projections: tuple[Projection, ...]  # in source order
+    source: str = ""  # the file it came from, as given
+    sha256: str = ""  # of the source text
+
+    def group(self, name: str) -> Group:
+        for g in self.groups:
+            if g.name == name:
+                return g
+        raise KeyError(name)
+
+    @property
+    def inputs(self) -> tuple[Group, ...]:
+        return tuple(g for g in self.groups if g.role == "input")
+
+    @property
+    def outputs(self) -> tuple[Group, ...]:
+        return tuple(g for g in self.groups if g.role == "output")
+
+    def incoming(self, group: str) -> tuple[Projection, ...]:
+        """The projections into `group`, in source order."""
+        return tuple(p for p in self.projections if p.dst == group)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Network":
+        return cls(
+            name=d["name"],
+            seed=d["seed"],
+            groups=tuple(Group.from_dict(g) for g in d["groups"]),
+            projections=tuple(Projection.from_dict(p) for p in d["projections"]),
+            source=d["source"],
+            sha256=d["sha256"],
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "Network":
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass(frozen=True)
+class Program:
+    """Everything one file declares."""
+
+    source: str
+    sha256: str
+    networks: tuple[Network, ...]
+
+    def network(self, name: str | None = None) -> Network:
+        """The named network, or the only one when `name` is None."""
+        if name is None:
+            if len(self.networks) != 1:
+                names = ", ".join(n.name for n in self.networks)
+                raise KeyError(f"{self.source} declares {len(self.networks)} networks ({names}); "
+                               "name one")
+            return self.networks[0]
+        for n in self.networks:
+            if n.name == name:
+                return n
+        names = ", ".join(n.name for n in self.networks) or "none"
+        raise KeyError(f"{self.source} has no network `{name}` (it declares: {names})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Program":
+        return cls(d["source"], d["sha256"], tuple(Network.from_dict(n) for n in d["networks"]))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Program":
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,58 @@
+"""The IR as a readable listing (`nndlc ir`): groups in evaluation order, then projections."""
+
+from __future__ import annotations
+
+from nndl import ir
+
+
+def synapse_count(network: ir.Network, p: ir.Projection) -> int | None:
+    """Exact for rules whose synapses do not depend on the seed; None otherwise."""
+    src, dst = network.group(p.src), network.group(p.dst)
+    if p.rule.kind == "full":
+        return src.size * dst.size
+    if p.rule.kind == "one_to_one":
+        return dst.size
+    return None
+
+
+def _model(g: ir.Group) -> str:
+    if g.activation is None:
+        return "-"
+    params = ", ".join(f"{k}={v:g}" for k, v in g.activation_params.items())
+    return f"{g.activation}({params})" if params else g.activation
+
+
+def _call(kind: str, params: dict) -> str:
+    shown = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in params.items())
+    return f"{kind}({shown})" if params else kind
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def network_listing(network: ir.Network) -> str:
+    lines = [f"network {network.name}  (seed {network.seed}; {network.source}, "
+             f"sha256 {network.sha256[:12]})", "groups, in evaluation order:"]
+    rows = [["name", "role", "shape", "neurons", "model", "bias"]]
+    for g in network.groups:
+        bias = "-" if g.role == "input" else (f"{g.bias_init:g}" if g.bias else "none")
+        rows.append([g.name, g.role, str(list(g.shape)), str(g.size), _model(g), bias])
+    lines += _table(rows)
+    lines.append("projections:")
+    rows = [["name", "from", "to", "rule", "weights", "delay", "synapses"]]
+    for p in network.projections:
+        count = synapse_count(network, p)
+        rows.append([p.name, p.src, p.dst, _call(p.rule.kind, p.rule.params),
+                     _call(p.init.kind, p.init.params), str(p.delay),
+                     f"{count:,}" if count is not None else "?"])
+    lines += _table(rows) if network.projections else ["  (none)"]
+    total = [synapse_count(network, p) for p in network.projections]
+    if None not in total:
+        lines.append(f"{sum(total):,} synapses in all")
+    return "\n".join(lines) + "\n"
+
+
+def program_listing(program: ir.Program) -> str:
+    return "\n".join(network_listing(n) for n in program.networks)

@@ -1,0 +1,13 @@
+"""Exceptions raised at run time for the user's data or files (never for our own bugs)."""
+
+
+class RuntimeNNDLError(Exception):
+    """Base class: a message that names what was expected and what was found."""
+
+
+class InputError(RuntimeNNDLError, ValueError):
+    """Inputs or targets of the wrong name, shape or values."""
+
+
+class WeightFileError(RuntimeNNDLError, ValueError):
+    """A weight file that is not one of this network's, or is damaged."""

@@ -1,0 +1,89 @@
+"""Checking what a user passes to `Network.run`: names, shapes, batch sizes, ticks and values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nndl import ir
+from nndl.runtime.errors import InputError
+from nndl.signatures import suggest
+
+
+def prepare_inputs(network: ir.Network, given: dict, ticks: int | None,
+                   dtype: np.dtype) -> tuple[dict[str, np.ndarray], int, int]:
+    """Each input as a (ticks, batch, size) array of `dtype`, plus (ticks, batch).
+
+    A static input (batch, *shape) is repeated over the ticks (a broadcast view, not a copy);
+    a time-varying one is (ticks, batch, *shape).
+    """
+    expected = {g.name: g for g in network.inputs}
+    for name in given:
+        if name not in expected:
+            hint = suggest(name, expected)
+            raise InputError(f"network `{network.name}` has no input `{name}`"
+                             + (f"; {hint}" if hint else f" (inputs: {_names(expected)})"))
+    missing = [name for name in expected if name not in given]
+    if missing:
+        raise InputError(f"missing input {_names(missing)} for network `{network.name}`")
+    if ticks is not None and (not isinstance(ticks, (int, np.integer)) or ticks < 1):
+        raise InputError(f"ticks must be a whole number, 1 or more; got {ticks!r}")
+    arrays = {name: _as_array(name, value, expected[name]) for name, value in given.items()}
+    steps, batch = _agree(arrays, expected, ticks)
+    prepared = {}
+    for name, x in arrays.items():
+        group = expected[name]
+        x = x.reshape(x.shape[: x.ndim - len(group.shape)] + (group.size,)).astype(dtype, copy=False)
+        if x.ndim == 2:  # static: the same values every tick
+            x = np.broadcast_to(x, (steps,) + x.shape)
+        prepared[name] = x
+    return prepared, steps, batch
+
+
+def _names(names) -> str:
+    return ", ".join(f"`{n}`" for n in names) or "none"
+
+
+def _as_array(name: str, value, group: ir.Group) -> np.ndarray:
+    try:
+        x = np.asarray(value)
+    except Exception as e:  # ragged lists and the like
+        raise InputError(f"input `{name}` is not an array of numbers: {e}") from None
+    if x.dtype.kind not in "biuf":
+        raise InputError(f"input `{name}` must hold real numbers, not {x.dtype}")
+    shape = group.shape
+    static, varying = ("batch",) + shape, ("ticks", "batch") + shape
+    if x.ndim not in (len(static), len(varying)) or tuple(x.shape[x.ndim - len(shape):]) != shape:
+        raise InputError(f"input `{name}` expects shape {_show(static)} or {_show(varying)}; "
+                         f"got {tuple(x.shape)}"
+                         + ("; add a batch axis, e.g. x[None]" if x.shape == shape else ""))
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise InputError(f"input `{name}` holds {x[bad]} at index {bad}: inputs must be finite")
+    return x
+
+
+def _show(dims) -> str:
+    return "(" + ", ".join(str(d) for d in dims) + ")"
+
+
+def _agree(arrays: dict, groups: dict, ticks: int | None) -> tuple[int, int]:
+    """The run's (ticks, batch): every input must agree on both."""
+    batches = {name: x.shape[x.ndim - len(groups[name].shape) - 1] for name, x in arrays.items()}
+    if len(set(batches.values())) > 1:
+        raise InputError("inputs disagree on the batch size: " + ", ".join(
+            f"`{n}` has {b}" for n, b in batches.items()))
+    lengths = {name: x.shape[0] for name, x in arrays.items()
+               if x.ndim == len(groups[name].shape) + 2}
+    if len(set(lengths.values())) > 1:
+        raise InputError("time-varying inputs disagree on the number of ticks: " + ", ".join(
+            f"`{n}` has {t}" for n, t in lengths.items()))
+    if lengths:
+        steps = next(iter(lengths.values()))
+        if ticks is not None and ticks != steps:
+            raise InputError(f"ticks={ticks} but the time-varying inputs have {steps} ticks")
+    else:
+        steps = ticks or 1
+    batch = next(iter(batches.values()), 1)
+    if batch < 1:
+        raise InputError("the batch is empty")
+    return steps, batch

@@ -1,0 +1,134 @@
+"""What every generated `Network` class shares: construction, `run`, `save` and `load`.
+
+A backend's generated subclass sets `SPEC` (the IR it was compiled from) and implements three
+hooks: `_set_parameters`, `_get_parameters` and `_run`. Checking inputs and files lives here, once.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from nndl import ir
+from nndl.runtime import weightfile
+from nndl.runtime.errors import InputError, WeightFileError
+from nndl.runtime.inputs import prepare_inputs
+from nndl.runtime.synapses import Synapses, build, connect, initial_bias
+
+DTYPES = ("float32", "float64")
+FIXED_RULES = ("full", "one_to_one")  # rules whose synapses never depend on the seed
+
+
+class NetworkBase:
+    SPEC: ir.Network
+    BACKEND = ""
+    DEFAULT_DTYPE = "float32"
+    NNDL_VERSION = ""
+
+    def __init__(self, seed: int | None = None, dtype: str | None = None):
+        spec = self.SPEC
+        self.seed = spec.seed if seed is None else _check_seed(seed)
+        self.dtype = _check_dtype(self.DEFAULT_DTYPE if dtype is None else dtype)
+        synapses = {p.name: build(spec, p, self.seed) for p in spec.projections}
+        biases = {g.name: initial_bias(g) for g in spec.groups if g.bias}
+        self._set_parameters(synapses, biases)
+
+    # ---- the hooks a backend implements ----
+
+    def _set_parameters(self, synapses: dict[str, Synapses], biases: dict[str, np.ndarray]):
+        raise NotImplementedError
+
+    def _get_parameters(self) -> tuple[dict[str, Synapses], dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+    def _run(self, inputs: dict[str, np.ndarray], ticks: int, batch: int,
+             every_tick: bool) -> dict[str, np.ndarray]:
+        """Outputs as (ticks, batch, size), or (batch, size) for the last tick only."""
+        raise NotImplementedError
+
+    # ---- the API ----
+
+    def run(self, inputs: dict | None = None, /, *, ticks: int | None = None,
+            every_tick: bool = False, **named_inputs) -> dict[str, np.ndarray]:
+        """Run the network; returns every output group at the last tick, or at every tick."""
+        given = dict(inputs or {})
+        for name in named_inputs:
+            if name in given:
+                raise InputError(f"input `{name}` is given twice")
+        given.update(named_inputs)
+        prepared, steps, batch = prepare_inputs(self.SPEC, given, ticks, np.dtype(self.dtype))
+        flat = self._run(prepared, steps, batch, every_tick)
+        return {g.name: np.asarray(flat[g.name]).reshape(flat[g.name].shape[:-1] + g.shape)
+                for g in self.SPEC.outputs}
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The weight file's arrays: `NAME.pre`, `NAME.post`, `NAME.w`, `GROUP.bias`."""
+        synapses, biases = self._get_parameters()
+        arrays = {}
+        for name, syn in synapses.items():
+            arrays[f"{name}.pre"] = np.asarray(syn.pre, dtype=np.int64)
+            arrays[f"{name}.post"] = np.asarray(syn.post, dtype=np.int64)
+            arrays[f"{name}.w"] = np.asarray(syn.w, dtype=self.dtype)
+        for name, bias in biases.items():
+            arrays[f"{name}.bias"] = np.asarray(bias, dtype=self.dtype)
+        return arrays
+
+    def metadata(self) -> dict:
+        spec = self.SPEC
+        return {"source": spec.source, "sha256": spec.sha256, "network": spec.name,
+                "nndl_version": self.NNDL_VERSION, "dtype": self.dtype, "backend": self.BACKEND,
+                "seed": self.seed}
+
+    def save(self, path) -> None:
+        """Write every weight and bias to an `.npz` (atomically: a crash leaves the old file)."""
+        weightfile.save(path, self.parameters(), self.metadata())
+
+    def load(self, path) -> None:
+        """Read weights saved by any backend; a file that does not fit changes nothing."""
+        arrays, meta = weightfile.load(path)
+        weightfile.check(self.SPEC, arrays, meta, path)
+        synapses = {}
+        for p in self.SPEC.projections:
+            pre, post = arrays[f"{p.name}.pre"], arrays[f"{p.name}.post"]
+            _check_fixed_rule(self.SPEC, p, pre, post, path)
+            synapses[p.name] = Synapses(pre.astype(np.int64), post.astype(np.int64),
+                                        arrays[f"{p.name}.w"].astype(np.float64))
+        biases = {g.name: arrays[f"{g.name}.bias"].astype(np.float64)
+                  for g in self.SPEC.groups if g.bias}
+        if meta.get("sha256") != self.SPEC.sha256:
+            warnings.warn(f"{path} was saved from a different source text of network "
+                          f"`{self.SPEC.name}` ({meta.get('source')}); its structure fits, "
+                          "so it was loaded", stacklevel=2)
+        self._set_parameters(synapses, biases)
+
+    def __repr__(self) -> str:
+        spec = self.SPEC
+        count = sum(syn.pre.size for syn in self._get_parameters()[0].values())
+        return (f"<{spec.name} Network ({self.BACKEND}, {self.dtype}, seed {self.seed}): "
+                f"{len(spec.groups)} groups, {len(spec.projections)} projections, "
+                f"{count:,} synapses>")
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a whole number, 0 or more; got {seed!r}")
+    return int(seed)
+
+
+def _check_dtype(dtype) -> str:
+    name = np.dtype(dtype).name if dtype in (np.float32, np.float64) else str(dtype)
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+    return name
+
+
+def _check_fixed_rule(spec: ir.Network, p: ir.Projection, pre, post, path) -> None:
+    """A `full` or `one_to_one` projection must have exactly its rule's synapses."""
+    if p.rule.kind not in FIXED_RULES:
+        return
+    want_pre, want_post = connect(p.rule, spec.group(p.src), spec.group(p.dst))
+    if not (np.array_equal(pre, want_pre) and np.array_equal(post, want_post)):
+        raise WeightFileError(f"{path}: projection `{p.name}` ({p.rule.kind}) should have "
+                              f"{want_pre.size} synapses in rule order; the file has {pre.size} "
+                              "others")

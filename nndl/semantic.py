@@ -1,0 +1,322 @@
+"""AST -> IR: resolve names, check shapes, arguments and cycles, and report what is wrong.
+
+Each check reports to the collector and carries on, so one run shows every independent mistake.
+"""
+
+from __future__ import annotations
+
+import math
+
+from nndl import ir
+from nndl import syntax as s
+from nndl.diagnostics import Diagnostics, Span
+from nndl.graph import topological_order
+from nndl.signatures import ACTIVATIONS, INITIALISERS, RULES, bind, constant, suggest
+
+# Rules whose semantics arrive with the connectivity issue; reported, never ignored.
+RULES_NOT_YET = ("local", "random", "fan_in", "where")
+# Input names that `Network.run(**inputs)` could not take as keywords.
+RUN_KEYWORDS = ("ticks", "every_tick")
+
+
+def not_yet(diags: Diagnostics, what: str, span: Span) -> None:
+    diags.error("not-supported", f"{what} not supported yet", span)
+
+
+def check_program(program: s.Program, source: str, sha256: str, diags: Diagnostics) -> ir.Program:
+    """Check every block of a parsed file; the IR is only meaningful when `diags` has no errors."""
+    networks = [b for b in program.blocks if isinstance(b, s.NetworkBlock)]
+    _check_unique([b.name for b in networks], "network", diags)
+    models = [b for b in program.blocks if isinstance(b, s.NeuronBlock)]
+    _check_unique([b.name for b in models], "neuron model", diags)
+    for model in models:
+        if model.name.name in ACTIVATIONS:
+            diags.error("duplicate", f"`{model.name.name}` is a built-in activation",
+                        model.name.span, "give the neuron model another name")
+        not_yet(diags, "neuron models are", model.name.span)
+    model_names = {m.name.name for m in models}
+    for block in program.blocks:
+        if isinstance(block, s.TrainBlock):
+            _check_train(block, networks, diags)
+    checked = tuple(_check_network(n, model_names, source, sha256, diags) for n in networks)
+    if not networks and not diags.errors:
+        diags.error("no-network", "this file declares no network", None,
+                    "start one with `network NAME { ... }`")
+    return ir.Program(source, sha256, checked)
+
+
+def _check_unique(names: list[s.Ident], what: str, diags: Diagnostics) -> None:
+    first: dict[str, s.Ident] = {}
+    for ident in names:
+        if ident.name in first:
+            diags.error("duplicate", f"{what} `{ident.name}` is declared twice", ident.span,
+                        notes=[("first declared here", first[ident.name].span)])
+        else:
+            first[ident.name] = ident
+
+
+def _check_train(block: s.TrainBlock, networks: list[s.NetworkBlock], diags: Diagnostics) -> None:
+    names = [n.name.name for n in networks]
+    if block.network is not None and block.network.name not in names:
+        diags.error("unknown-network", f"unknown network `{block.network.name}`",
+                    block.network.span, suggest(block.network.name, names))
+    elif block.network is None and len(names) > 1:
+        diags.error("ambiguous-network", f"train block `{block.name.name}` must say which network"
+                    " it trains", block.name.span, f"write `train {block.name.name} for NETWORK`")
+    not_yet(diags, "train blocks are", block.name.span)
+
+
+# ---- networks ------------------------------------------------------------------------------
+
+
+def _check_network(block: s.NetworkBlock, models: set[str], source: str, sha256: str,
+                   diags: Diagnostics) -> ir.Network:
+    seeds = [st for st in block.statements if isinstance(st, s.SeedStmt)]
+    decls = [st for st in block.statements if isinstance(st, s.GroupDecl)]
+    connects = [st for st in block.statements if isinstance(st, s.Connect)]
+    seed = _check_seed(seeds, diags)
+    _check_unique([d.name for d in decls], "group", diags)
+    groups: dict[str, ir.Group | None] = {}  # None: declared, but with an error already reported
+    for decl in decls:
+        group = _check_group(decl, models, diags)
+        if decl.name.name not in groups:
+            groups[decl.name.name] = group
+    if not any(d.role == "output" for d in decls):
+        diags.error("no-output", f"network `{block.name.name}` has no output group",
+                    block.name.span, "declare one with `output NAME[SIZE] : ACTIVATION`")
+    checked = _check_connections(connects, groups, diags)
+    projections = [p for p, _ in checked]
+    spans = {p.name: conn.span for p, conn in checked}
+    order = _order_groups([g for g in groups.values() if g], projections, spans, diags)
+    _warn_unconnected(decls, connects, diags)
+    return ir.Network(block.name.name, seed, tuple(order), tuple(projections), source, sha256)
+
+
+def _check_seed(seeds: list[s.SeedStmt], diags: Diagnostics) -> int:
+    for extra in seeds[1:]:
+        diags.error("duplicate", "the seed is set twice", extra.span,
+                    notes=[("first set here", seeds[0].span)])
+    if not seeds:
+        return 0
+    value = constant(seeds[0].value)
+    if not isinstance(value, float) or value != int(value) or not 0 <= value < 2**63:
+        diags.error("bad-seed", "the seed must be a whole number, 0 or more", seeds[0].value.span)
+        return 0
+    return int(value)
+
+
+def _loc(span: Span) -> ir.Loc:
+    return ir.Loc(span.line, span.column)
+
+
+def _check_group(decl: s.GroupDecl, models: set[str], diags: Diagnostics) -> ir.Group | None:
+    name = decl.name
+    if name.name.startswith("__"):
+        diags.error("reserved-name", f"names starting with `__` are reserved: `{name.name}`",
+                    name.span)
+    if decl.role == "input" and name.name in RUN_KEYWORDS:
+        diags.error("reserved-name", f"an input cannot be named `{name.name}`: "
+                    "it is a keyword argument of Network.run", name.span)
+    shape = _check_shape(decl, diags)
+    activation, params = _check_model(decl, models, diags)
+    bias, bias_init = _check_bias(decl, diags)
+    if shape is None or activation is None:
+        return None
+    role = {"group": "hidden"}.get(decl.role, decl.role)
+    return ir.Group(name.name, shape, role, activation if role != "input" else None, params,
+                    bias and role != "input", bias_init, _loc(name.span))
+
+
+def _check_shape(decl: s.GroupDecl, diags: Diagnostics) -> tuple[int, ...] | None:
+    dims = []
+    for expr in decl.shape:
+        value = constant(expr)
+        if not isinstance(value, float) or value != int(value) or value < 1:
+            diags.error("bad-shape", "a group's sizes must be whole numbers, 1 or more",
+                        expr.span, "for example `[8, 8]`")
+            return None
+        dims.append(int(value))
+    return tuple(dims)
+
+
+def _check_model(decl: s.GroupDecl, models: set[str], diags: Diagnostics):
+    """(activation name, its parameters), or (None, None) after reporting a problem."""
+    if decl.model is None:
+        return ("identity" if decl.role == "output" else "input"), {}
+    name = decl.model.func
+    if name.name in models:
+        return None, None  # the model block itself reports that models are not supported yet
+    if name.name not in ACTIVATIONS:
+        diags.error("unknown-activation", f"unknown activation or neuron model `{name.name}`",
+                    name.span, suggest(name.name, [*ACTIVATIONS, *models]) or
+                    "built-in activations: " + ", ".join(ACTIVATIONS))
+        return None, None
+    params = bind(decl.model, ACTIVATIONS[name.name], f"activation `{name.name}`", diags)
+    return (name.name, params) if params is not None else (None, None)
+
+
+def _check_bias(decl: s.GroupDecl, diags: Diagnostics) -> tuple[bool, float]:
+    for extra in decl.bias[1:]:
+        diags.error("duplicate", "the bias is set twice", extra.span)
+    if not decl.bias:
+        return True, 0.0
+    expr = decl.bias[0]
+    if isinstance(expr, s.Var) and expr.name == "none" or isinstance(expr, s.Bool) and not expr.value:
+        return False, 0.0
+    value = constant(expr)
+    if not isinstance(value, float) or not math.isfinite(value):
+        diags.error("bad-bias", "a bias is a number, or `none` for no bias", expr.span)
+        return True, 0.0
+    return True, value
+
+
+# ---- connections ---------------------------------------------------------------------------
+
+
+def _check_connections(connects: list[s.Connect], groups: dict[str, ir.Group],
+                       diags: Diagnostics) -> list[tuple[ir.Projection, s.Connect]]:
+    """The projections that passed their checks, each with the statement that declared it."""
+    projections = []
+    named: dict[str, s.Connect] = {}
+    for conn in connects:
+        name = conn.alias[0].name if conn.alias else f"{conn.src.name}->{conn.dst.name}"
+        if name in named:
+            hint = None if conn.alias else "name one of them with `as NAME`"
+            what = f"`{name}`" if conn.alias else f"between `{conn.src.name}` and `{conn.dst.name}`"
+            diags.error("duplicate", f"two connections {what}" if not conn.alias
+                        else f"connection name {what} is used twice",
+                        (conn.alias[0].span if conn.alias else conn.span), hint,
+                        notes=[("the other one", named[name].span)])
+            continue
+        named[name] = conn
+        projection = _check_connection(conn, name, groups, diags)
+        if projection is not None:
+            projections.append((projection, conn))
+    return projections
+
+
+def _check_connection(conn: s.Connect, name: str, groups: dict[str, ir.Group],
+                      diags: Diagnostics) -> ir.Projection | None:
+    src = _resolve_group(conn.src, groups, diags)
+    dst = _resolve_group(conn.dst, groups, diags)
+    if dst is not None and dst.role == "input":
+        diags.error("into-input", f"`{dst.name}` is an input: it cannot receive connections",
+                    conn.dst.span)
+        dst = None
+    for extra in conn.weight[1:]:
+        diags.error("duplicate", "the weight initialiser is given twice", extra.span)
+    for extra in conn.delay[1:]:
+        diags.error("duplicate", "the delay is given twice", extra.span)
+    for extra in conn.alias[1:]:
+        diags.error("duplicate", "the connection is named twice", extra.span)
+    rule = _check_rule(conn.rule, diags)
+    init = _check_init(conn.weight[0], diags) if conn.weight else ir.Init("default")
+    delay = _check_delay(conn.delay[0], diags) if conn.delay else 0
+    if None in (src, dst, rule, init, delay):
+        return None
+    if rule.kind == "one_to_one" and src.size != dst.size:
+        diags.error("size-mismatch", f"one_to_one needs groups of one size: `{src.name}` has "
+                    f"{src.size} neurons, `{dst.name}` has {dst.size}", conn.rule.span)
+        return None
+    return ir.Projection(name, src.name, dst.name, rule, init, delay, _loc(conn.span))
+
+
+def _resolve_group(ident: s.Ident, groups: dict[str, ir.Group | None], diags: Diagnostics):
+    if ident.name in groups:
+        return groups[ident.name]
+    diags.error("unknown-group", f"unknown group `{ident.name}`", ident.span,
+                suggest(ident.name, groups))
+    return None
+
+
+def _check_rule(call: s.Call, diags: Diagnostics) -> ir.Rule | None:
+    name = call.func
+    if name.name not in RULES:
+        diags.error("unknown-rule", f"unknown connection rule `{name.name}`", name.span,
+                    suggest(name.name, RULES) or "rules: " + ", ".join(RULES))
+        return None
+    params = bind(call, RULES[name.name], f"rule `{name.name}`", diags)
+    if params is None:
+        return None
+    if name.name in RULES_NOT_YET:
+        not_yet(diags, f"the `{name.name}` rule is", name.span)
+        return None
+    return ir.Rule(name.name, params)
+
+
+def _check_init(call: s.Call, diags: Diagnostics) -> ir.Init | None:
+    name = call.func
+    if name.name not in INITIALISERS:
+        diags.error("unknown-initialiser", f"unknown weight initialiser `{name.name}`", name.span,
+                    suggest(name.name, INITIALISERS) or "initialisers: " + ", ".join(INITIALISERS))
+        return None
+    params = bind(call, INITIALISERS[name.name], f"initialiser `{name.name}`", diags)
+    if params is None:
+        return None
+    if name.name == "uniform" and not params["low"] < params["high"]:
+        diags.error("bad-argument", "uniform(low, high) needs low < high", call.span)
+        return None
+    return ir.Init(name.name, params)
+
+
+def _check_delay(expr: s.Expr, diags: Diagnostics) -> int | None:
+    value = constant(expr)
+    if not isinstance(value, float) or value != int(value) or value < 0:
+        diags.error("bad-delay", "a delay is a whole number of ticks, 0 or more", expr.span)
+        return None
+    if value > 0:
+        not_yet(diags, "delays other than 0 are", expr.span)
+        return None
+    return 0
+
+
+# ---- order ---------------------------------------------------------------------------------
+
+
+def _order_groups(groups: list[ir.Group], projections: list[ir.Projection],
+                  spans: dict[str, Span], diags: Diagnostics) -> list[ir.Group]:
+    """Groups in evaluation order: inputs first, then a topological order of delay-0 links."""
+    instant = []
+    for p in projections:
+        if p.delay > 0:
+            continue
+        if p.src == p.dst and _group(groups, p.dst).activation == "softmax":
+            diags.error("softmax-self", f"softmax group `{p.dst}` cannot take a delay-0 "
+                        "connection from itself", spans[p.name], "give it `delay 1`")
+        else:
+            instant.append(p)
+    names = [g.name for g in groups if g.role == "input"] + [
+        g.name for g in groups if g.role != "input"]
+    order, cycle = topological_order(names, [(p.src, p.dst) for p in instant])
+    if cycle:
+        _report_cycle(cycle, instant, spans, diags)
+        return groups
+    by_name = {g.name: g for g in groups}
+    return [by_name[n] for n in order]
+
+
+def _group(groups: list[ir.Group], name: str) -> ir.Group:
+    return next(g for g in groups if g.name == name)
+
+
+def _report_cycle(cycle: list[str], instant: list[ir.Projection], spans: dict[str, Span],
+                  diags: Diagnostics) -> None:
+    links = [next(p for p in instant if p.src == a and p.dst == b)
+             for a, b in zip(cycle, cycle[1:])]
+    notes = [(f"`{p.name}` also has delay 0", spans[p.name]) for p in links[1:]]
+    diags.error("cycle", "these connections form a cycle with no delay: " + " -> ".join(cycle),
+                spans[links[0].name], "give one of them `delay 1` so the loop runs over ticks",
+                notes=notes)
+
+
+def _warn_unconnected(decls: list[s.GroupDecl], connects: list[s.Connect],
+                      diags: Diagnostics) -> None:
+    sources = {c.src.name for c in connects}
+    targets = {c.dst.name for c in connects}
+    for decl in decls:
+        name = decl.name.name
+        if decl.role == "input" and name not in sources:
+            diags.warning("unused", f"input `{name}` is not connected to anything", decl.name.span)
+        elif decl.role != "input" and name not in targets:
+            diags.warning("unconnected", f"group `{name}` receives no connections: its output "
+                          "is constant", decl.name.span)

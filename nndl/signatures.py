@@ -1,0 +1,182 @@
+"""What each built-in name accepts, and binding a call's arguments against it with clear errors.
+
+Activations, connection rules and weight initialisers are all written as `name(args)` in the source;
+one table per kind says which parameters each takes, of what type, with which default.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Callable
+
+from nndl import syntax as s
+from nndl.diagnostics import Diagnostics
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str  # "number", "int", "bool", "choice" or "expr"
+    default: object = REQUIRED
+    choices: tuple[str, ...] = ()
+    check: Callable[[float], bool] | None = None
+    requirement: str = ""  # says what `check` demands, for the message
+
+
+POSITIVE = dict(check=lambda v: v > 0, requirement="greater than 0")
+NON_NEGATIVE = dict(check=lambda v: v >= 0, requirement="0 or more")
+
+ACTIVATIONS: dict[str, tuple[Param, ...]] = {
+    "identity": (),
+    "relu": (),
+    "leaky_relu": (Param("slope", "number", 0.01, **NON_NEGATIVE),),
+    "tanh": (),
+    "sigmoid": (),
+    "softplus": (),
+    "step": (),
+    "softmax": (),
+}
+
+RULES: dict[str, tuple[Param, ...]] = {
+    "full": (),
+    "one_to_one": (),
+    "local": (
+        Param("radius", "number", **NON_NEGATIVE),
+        Param("metric", "choice", "euclidean", choices=("euclidean", "chebyshev", "manhattan")),
+        Param("wrap", "bool", False),
+        Param("shared", "bool", False),
+    ),
+    "random": (
+        Param("p", "number", check=lambda v: 0 < v <= 1, requirement="in (0, 1]"),
+        Param("where", "expr", None),
+    ),
+    "fan_in": (
+        Param("k", "int", check=lambda v: v >= 1, requirement="1 or more"),
+        Param("where", "expr", None),
+    ),
+    "where": (Param("condition", "expr"),),
+}
+
+INITIALISERS: dict[str, tuple[Param, ...]] = {
+    "normal": (Param("mean", "number", 0.0), Param("std", "number", **NON_NEGATIVE)),
+    "uniform": (Param("low", "number"), Param("high", "number")),
+    "constant": (Param("value", "number"),),
+}
+
+
+def suggest(name: str, known) -> str | None:
+    """A 'did you mean' hint for a misspelt name, or None."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+def constant(expr: s.Expr) -> float | bool | None:
+    """The value of a constant expression (numbers, booleans, arithmetic), or None."""
+    if isinstance(expr, s.Number):
+        return expr.value
+    if isinstance(expr, s.Bool):
+        return expr.value
+    if isinstance(expr, s.Unary) and expr.op in "+-":
+        value = constant(expr.operand)
+        if isinstance(value, float):
+            return -value if expr.op == "-" else value
+    if isinstance(expr, s.Binary) and expr.op in ("+", "-", "*", "/", "**"):
+        left, right = constant(expr.left), constant(expr.right)
+        if isinstance(left, float) and isinstance(right, float):
+            try:
+                return {"+": left + right, "-": left - right, "*": left * right,
+                        "/": left / right if right else None,
+                        "**": left ** right}[expr.op]
+            except (OverflowError, ZeroDivisionError, TypeError):
+                return None
+    return None
+
+
+def bind(call: s.Call, params: tuple[Param, ...], what: str, diags: Diagnostics) -> dict | None:
+    """Match a call's arguments to `params`; report every problem, return the values or None."""
+    ok = True
+    given: dict[str, s.Expr] = {}
+    if len(call.args) > len(params):
+        extra = call.args[len(params)]
+        takes = f"takes at most {len(params)}" if params else "takes no arguments"
+        diags.error("bad-argument", f"{what} {takes} ({len(call.args)} given)", extra.span)
+        ok = False
+    for param, value in zip(params, call.args):
+        given[param.name] = value
+    names = [p.name for p in params]
+    for kw in call.kwargs:
+        if kw.name.name not in names:
+            diags.error("bad-argument", f"{what} has no parameter `{kw.name.name}`", kw.name.span,
+                        suggest(kw.name.name, names) or _takes(params))
+            ok = False
+        elif kw.name.name in given:
+            diags.error("bad-argument", f"`{kw.name.name}` is given twice", kw.name.span)
+            ok = False
+        else:
+            given[kw.name.name] = kw.value
+    values = {}
+    for param in params:
+        if param.name not in given:
+            if param.default is REQUIRED:
+                diags.error("bad-argument", f"{what} needs `{param.name}`", call.span,
+                            _takes(params))
+                ok = False
+            else:
+                values[param.name] = param.default
+            continue
+        value = _convert(param, given[param.name], what, diags)
+        ok = ok and value is not _BAD
+        values[param.name] = value
+    return values if ok else None
+
+
+_BAD = object()
+
+
+def _takes(params: tuple[Param, ...]) -> str:
+    if not params:
+        return "it takes no arguments"
+    return "it takes " + ", ".join(
+        p.name if p.default is REQUIRED else f"{p.name}={_show(p.default)}" for p in params)
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "none" if value is None else str(value)
+
+
+def _convert(param: Param, expr: s.Expr, what: str, diags: Diagnostics):
+    """One argument's value, checked against its parameter."""
+    label = f"`{param.name}` of {what}"
+    if param.kind == "expr":
+        return expr
+    if param.kind == "choice":
+        if isinstance(expr, s.Var) and expr.name in param.choices:
+            return expr.name
+        shown = expr.name if isinstance(expr, s.Var) else "this"
+        hint = suggest(shown, param.choices) or "choose " + " or ".join(param.choices)
+        diags.error("bad-argument", f"{label} cannot be `{shown}`", expr.span, hint)
+        return _BAD
+    value = constant(expr)
+    if param.kind == "bool":
+        if isinstance(value, bool):
+            return value
+        diags.error("bad-argument", f"{label} must be true or false", expr.span)
+        return _BAD
+    if not isinstance(value, float):
+        diags.error("bad-argument", f"{label} must be a number", expr.span)
+        return _BAD
+    if param.kind == "int":
+        if value != int(value):
+            diags.error("bad-argument", f"{label} must be a whole number, not {value:g}", expr.span)
+            return _BAD
+        value = int(value)
+    if param.check is not None and not param.check(value):
+        diags.error("bad-argument", f"{label} must be {param.requirement}, not {value:g}",
+                    expr.span)
+        return _BAD
+    return value

@@ -1,0 +1,203 @@
+"""The abstract syntax tree of an NNDL file: plain dataclasses, each node with its source span."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nndl.diagnostics import Span
+
+
+@dataclass(frozen=True)
+class Ident:
+    """A name as written, with where it was written."""
+
+    name: str
+    span: Span
+
+
+# ---- expressions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Number:
+    value: float
+    text: str  # as written, so `3` and `3.0` can be told apart (integer parameters)
+    span: Span
+
+
+@dataclass(frozen=True)
+class Bool:
+    value: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Attr:
+    """`pre.index`, `post.coord`."""
+
+    obj: str
+    attr: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Subscript:
+    base: "Expr"
+    index: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-", "+", "not"
+    operand: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # "+", "-", "*", "/", "%", "**", "<", "<=", ">", ">=", "==", "!=", "and", "or"
+    left: "Expr"
+    right: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class IfElse:
+    """`then if cond else other`, as in Python."""
+
+    then: "Expr"
+    cond: "Expr"
+    other: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class KwArg:
+    name: Ident
+    value: "Expr"
+
+
+@dataclass(frozen=True)
+class Call:
+    """A function call in an expression, or a spec such as `local(radius=1.5)` or `relu`."""
+
+    func: Ident
+    args: tuple["Expr", ...]
+    kwargs: tuple[KwArg, ...]
+    span: Span
+    parenthesised: bool = True
+
+
+Expr = Number | Bool | Var | Attr | Subscript | Unary | Binary | IfElse | Call
+
+
+# ---- network blocks ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedStmt:
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class GroupDecl:
+    role: str  # "input", "group" or "output"
+    name: Ident
+    shape: tuple[Expr, ...]
+    shape_span: Span
+    model: Call | None  # activation or neuron model; None for inputs and bare outputs
+    bias: tuple[Expr, ...]  # more than one is an error, reported by the checks
+    span: Span
+
+
+@dataclass(frozen=True)
+class Connect:
+    src: Ident
+    dst: Ident
+    rule: Call
+    weight: tuple[Call, ...]  # more than one is an error, reported by the checks
+    delay: tuple[Expr, ...]
+    alias: tuple[Ident, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class NetworkBlock:
+    name: Ident
+    statements: tuple[SeedStmt | GroupDecl | Connect, ...]
+    span: Span
+
+
+# ---- neuron models -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VarDecl:
+    kind: str  # "param" or "state"
+    name: Ident
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Assign:
+    target: Ident
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class NeuronBlock:
+    name: Ident
+    statements: tuple[VarDecl | Assign, ...]
+    span: Span
+
+
+# ---- training regimes ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """`data digits`, `loss mse`, `optimizer adam(lr=0.01)`, `batch 32`, `epochs 20`, `ticks 4`."""
+
+    key: str
+    value: Expr | str  # a string for `data "path.npz"`
+    span: Span
+
+
+@dataclass(frozen=True)
+class Learn:
+    src: Ident
+    dst: Ident
+    rule: Call
+    span: Span
+
+
+@dataclass(frozen=True)
+class Rewire:
+    src: Ident
+    dst: Ident
+    actions: tuple[Call, ...]
+    every: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class TrainBlock:
+    name: Ident
+    network: Ident | None
+    statements: tuple[Setting | Learn | Rewire, ...]
+    span: Span
+
+
+@dataclass
+class Program:
+    blocks: list[NetworkBlock | NeuronBlock | TrainBlock] = field(default_factory=list)
