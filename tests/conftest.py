@@ -1,0 +1,69 @@
+"""Shared fixtures: an isolated compile cache, the `backend` fixture, compiling source text."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+import nndl
+from nndl import backends
+
+# Every backend the conformance suite runs on. A backend that is not built yet, or whose library
+# or hardware is missing here (cupy without a GPU), is skipped with the reason, not failed.
+BACKENDS = ("oo", "numpy")
+
+
+def backend_unavailable(name: str) -> str | None:
+    """Why `name` cannot run on this machine, or None when it can."""
+    if name not in backends.BACKENDS:
+        return f"backend `{name}` is not implemented yet"
+    if name == "cupy":
+        if importlib.util.find_spec("cupy") is None:
+            return "cupy is not installed"
+        import cupy
+
+        try:
+            if cupy.cuda.runtime.getDeviceCount() < 1:
+                return "no CUDA device"
+        except Exception as e:  # cupy raises its own CUDARuntimeError without a driver
+            return f"no usable CUDA device ({e})"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch) -> Path:
+    """Point the compile cache at a fresh folder so tests never read or write the user's cache."""
+    folder = tmp_path_factory.mktemp("nndl-cache")
+    monkeypatch.setenv("NNDL_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    reason = backend_unavailable(request.param)
+    if reason:
+        pytest.skip(reason)
+    return request.param
+
+
+def write_source(text: str, folder: Path) -> Path:
+    """Write NNDL text to a file named after its hash (the same text reuses the same file)."""
+    path = folder / f"net_{hashlib.sha256(text.encode()).hexdigest()[:16]}.nndl"
+    if not path.exists():
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def compile_text(tmp_path_factory):
+    """`compile_text(text, backend, network=None)`: the module compiled from NNDL source text."""
+    folder = tmp_path_factory.mktemp("nndl-sources")
+
+    def compile_(text: str, backend: str, network: str | None = None, **options):
+        return nndl.compile(write_source(text, folder), backend=backend, network=network,
+                            **options)
+
+    return compile_

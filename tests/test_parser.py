@@ -1,0 +1,109 @@
+"""Front end: the grammar, the parser's AST and its spans (no backend involved)."""
+
+from pathlib import Path
+
+import pytest
+from lark import Lark
+
+from nndl import syntax as s
+from nndl.diagnostics import Diagnostics
+from nndl.parser import parse
+
+DESIGN_EXAMPLE = Path(__file__).parent / "data" / "design_example.nndl"
+
+
+def parse_ok(text: str) -> s.Program:
+    diags = Diagnostics("t.nndl", text)
+    program = parse(text, diags)
+    assert program is not None, diags.render()
+    return program
+
+
+def parse_errors(text: str) -> list[str]:
+    diags = Diagnostics("t.nndl", text)
+    assert parse(text, diags) is None
+    return [d.message for d in diags.errors]
+
+
+def test_grammar_has_no_conflicts():
+    import importlib.resources
+    text = importlib.resources.files("nndl.grammar").joinpath("nndl.lark").read_text()
+    pytest.importorskip("interegular")
+    Lark(text, parser="lalr", strict=True)  # raises on a shift/reduce or terminal collision
+
+
+def test_the_design_example_parses_completely():
+    program = parse_ok(DESIGN_EXAMPLE.read_text())
+    kinds = [type(b).__name__ for b in program.blocks]
+    assert kinds == ["NeuronBlock", "NetworkBlock", "TrainBlock", "TrainBlock"]
+    network = program.blocks[1]
+    connects = [st for st in network.statements if isinstance(st, s.Connect)]
+    assert len(connects) == 8
+    assert [c.alias[0].name for c in connects if c.alias] == ["conv", "self_loop"]
+    rewire = program.blocks[3].statements[-1]
+    assert [a.func.name for a in rewire.actions] == ["prune", "grow"]
+
+
+def test_spans_point_at_names():
+    program = parse_ok("network n {\n  input x[3]\n  output y[2] : relu\n  connect x -> y : full\n}\n")
+    connect = program.blocks[0].statements[2]
+    assert (connect.src.span.line, connect.src.span.column) == (4, 11)
+    assert (connect.dst.span.line, connect.dst.span.column) == (4, 16)
+    assert connect.rule.func.name == "full" and not connect.rule.parenthesised
+
+
+def test_expressions_follow_python_precedence():
+    program = parse_ok("neuron m {\n  state v = 0\n  out = -a + b * c ** 2 if not x < 1 and y else z\n}\n")
+    expr = program.blocks[0].statements[1].value
+    assert isinstance(expr, s.IfElse)
+    assert expr.then.op == "+" and expr.then.left.op == "-"
+    assert expr.then.right.op == "*" and expr.then.right.right.op == "**"
+    assert expr.cond.op == "and" and expr.cond.left.op == "not"
+
+
+def test_where_expressions_and_keyword_arguments():
+    text = ("network n {\n  input a[4, 4]\n  output b[4, 4] : relu\n"
+            "  connect a -> b : fan_in(k=3, where=abs(pre.coord[0] - post.coord[0]) <= 1)\n}\n")
+    rule = parse_ok(text).blocks[0].statements[2].rule
+    assert rule.func.name == "fan_in"
+    assert [kw.name.name for kw in rule.kwargs] == ["k", "where"]
+    where = rule.kwargs[1].value
+    assert where.op == "<=" and isinstance(where.left, s.Call)
+
+
+def test_arguments_may_span_lines_and_comments_anywhere():
+    text = ("# head\n\nnetwork n {   # open\n\n  input a[2,\n          3]\n  output b[6] : relu\n"
+            "  connect a -> b : local(radius=1,   # wrapped\n        metric=chebyshev)\n}\n# tail")
+    program = parse_ok(text)
+    assert len(program.blocks[0].statements) == 3
+
+
+def test_keywords_are_names_where_a_name_is_expected():
+    program = parse_ok("network n {\n  input data[2]\n  output loss[2] : relu\n"
+                       "  connect data -> loss : full\n}\n")
+    assert [st.name.name for st in program.blocks[0].statements[:2]] == ["data", "loss"]
+
+
+def test_one_line_blocks():
+    assert parse_ok("network n { output y[1] }\n").blocks[0].statements[0].name.name == "y"
+
+
+def test_several_syntax_errors_in_one_run():
+    errors = parse_errors("network n {\n  input x[8, 8\n  grup h[3] : relu\n  seed 1 2\n}\n")
+    assert len(errors) == 3
+    assert errors[0] == "expected one of `,`, `]` after `8`"
+    assert "`grup`" in errors[1]
+    assert errors[2] == "unexpected number `2`; expected end of line"
+
+
+def test_an_unclosed_block_names_where_it_opened():
+    diags = Diagnostics("t.nndl", "network n {\n  output y[1]\n")
+    parse(diags.text, diags)
+    (error,) = diags.errors
+    assert error.message == "expected `}` before the end of the file"
+    assert error.notes[0][1].line == 1
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+def test_empty_files_parse_to_nothing(text):
+    assert parse_ok(text).blocks == []
