@@ -58,15 +58,15 @@ class ToAst(Transformer):
 
     def _group(self, role, meta, children):
         name, shape, *rest = children
-        model = rest[0] if rest else None  # the grammar puts the model before any `bias`
-        biases = tuple(rest[1:])
+        model = next((c for c in rest if isinstance(c, s.Call)), None)
+        biases = tuple(value for tag, value in (c for c in rest if isinstance(c, tuple)))
         return s.GroupDecl(role, _ident(name), shape[0], shape[1], model, biases, Span.of(meta))
 
     def shape(self, meta, children):
         return tuple(children), Span.of(meta)
 
     def bias_opt(self, meta, children):
-        return children[0]
+        return ("bias", children[0])
 
     def connect(self, meta, children):
         src, dst, rule, *options = children

@@ -25,11 +25,13 @@ def _group_statements(network: ir.Network, g: ir.Group) -> list[str]:
     terms = [_term(p) for p in network.incoming(g.name)]
     bias = f"b[{g.name!r}]"
     if not terms:  # no connections: every sample sees just the bias
-        first = f"np.broadcast_to({bias}, (batch, {g.size}))" if g.bias else \
+        # A copy, not a broadcast view: an identity group passes it on to the user unchanged,
+        # and run() must return writable arrays that do not alias the biases.
+        first = f"np.tile({bias}, (batch, 1))" if g.bias else \
             f"np.zeros((batch, {g.size}), dtype=self.dtype)"
     else:
         first = f"{bias} + {terms[0]}" if g.bias else terms[0]
-    # `first` is always a fresh array (or read-only), so adding in place is safe.
+    # `first` is always a fresh array, so adding in place is safe.
     lines = [f"net = {first}"] + [f"net += {term}" for term in terms[1:]]
     lines.append(f"out[{g.name!r}] = {activation_call(g, 'net')}")
     return lines

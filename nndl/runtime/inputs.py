@@ -25,7 +25,8 @@ def prepare_inputs(network: ir.Network, given: dict, ticks: int | None,
     missing = [name for name in expected if name not in given]
     if missing:
         raise InputError(f"missing input {_names(missing)} for network `{network.name}`")
-    if ticks is not None and (not isinstance(ticks, (int, np.integer)) or ticks < 1):
+    if ticks is not None and (isinstance(ticks, bool)  # an int to Python, never a count here
+                              or not isinstance(ticks, (int, np.integer)) or ticks < 1):
         raise InputError(f"ticks must be a whole number, 1 or more; got {ticks!r}")
     arrays = {name: _as_array(name, value, expected[name]) for name, value in given.items()}
     steps, batch = _agree(arrays, expected, ticks)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -41,20 +40,36 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> 
 
 def load(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     """Every array and the metadata; damaged or pickled files raise WeightFileError."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {key: f[key] for key in f.files}
-    except FileNotFoundError:
-        raise WeightFileError(f"no weight file at {path}") from None
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-        raise WeightFileError(f"{path} is not a readable NNDL weight file ({e})") from None
+    arrays = _read_arrays(path)
     if META_KEY not in arrays:
         raise WeightFileError(f"{path} has no `{META_KEY}` entry: not an NNDL weight file")
     try:
         meta = json.loads(str(arrays.pop(META_KEY)))
     except json.JSONDecodeError as e:
         raise WeightFileError(f"{path} has a damaged `{META_KEY}` entry ({e})") from None
+    if not isinstance(meta, dict):
+        raise WeightFileError(f"{path} has a damaged `{META_KEY}` entry (not a JSON object)")
     return arrays, meta
+
+
+def _read_arrays(path) -> dict[str, np.ndarray]:
+    """Every array in an .npz. A damaged file can fail anywhere in the zip layer, the
+    decompressor or numpy's header parser, each with its own exception (BadZipFile, zlib.error,
+    NotImplementedError for an odd zip flag, tokenize.TokenError...): while decoding the file,
+    any Exception is the file's fault, not ours."""
+    try:
+        contents = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise WeightFileError(f"no weight file at {path}") from None
+    except Exception as e:
+        raise WeightFileError(f"{path} is not a readable NNDL weight file ({e})") from None
+    if isinstance(contents, np.ndarray):  # an .npy file: one bare array
+        raise WeightFileError(f"{path} holds a single array, not an NNDL weight file (.npz)")
+    try:
+        with contents as f:
+            return {key: f[key] for key in f.files}
+    except Exception as e:  # members are decoded only here, so damage inside them shows here
+        raise WeightFileError(f"{path} is not a readable NNDL weight file ({e})") from None
 
 
 def expected_keys(network: ir.Network) -> list[str]:
@@ -94,10 +109,16 @@ def _check_array(path, key: str, arrays: dict, kinds: str, shape: tuple) -> np.n
 
 
 def _check_projection(network: ir.Network, p: ir.Projection, arrays: dict, path) -> None:
-    n = arrays[f"{p.name}.w"].shape[0] if arrays[f"{p.name}.w"].ndim == 1 else -1
-    pre = _check_array(path, f"{p.name}.pre", arrays, "iu", (n,))
-    post = _check_array(path, f"{p.name}.post", arrays, "iu", (n,))
-    _check_array(path, f"{p.name}.w", arrays, "f", (n,))
+    keys = [f"{p.name}.pre", f"{p.name}.post", f"{p.name}.w"]
+    shapes = [arrays[key].shape for key in keys]
+    if any(len(shape) != 1 for shape in shapes) or len(set(shapes)) > 1:
+        raise WeightFileError(f"{path}: `{keys[0]}`, `{keys[1]}` and `{keys[2]}` should be "
+                              "1-D arrays of one length (one entry per synapse), not of shapes "
+                              + ", ".join(str(shape) for shape in shapes))
+    n = shapes[0][0]
+    pre = _check_array(path, keys[0], arrays, "iu", (n,))
+    post = _check_array(path, keys[1], arrays, "iu", (n,))
+    _check_array(path, keys[2], arrays, "f", (n,))
     src, dst = network.group(p.src), network.group(p.dst)
     if n and (pre.min() < 0 or pre.max() >= src.size or post.min() < 0 or post.max() >= dst.size):
         raise WeightFileError(f"{path}: projection `{p.name}` has neuron indices outside its "
