@@ -1,4 +1,4 @@
-"""Diagnostics as data: every error and warning carries a source span, a message and an optional hint.
+"""Diagnostics as data: each error or warning carries a source span, a message and maybe a hint.
 
 A phase collects its diagnostics in a `Diagnostics` passed in explicitly and ends with
 `raise_if_errors()`, so one run reports every independent mistake it can find.
@@ -83,7 +83,7 @@ def _position(d: Diagnostic):
 
 
 def render(d: Diagnostic, path: str, text: str, concise: bool = False) -> str:
-    """`file:line:col: error: message`, then (unless concise) the source line, a caret and the hint."""
+    """`file:line:col: error: message`, then (unless concise) the source line, caret and hint."""
     if d.span is None:
         head = f"{path}: {d.severity}: {d.message}\n"
     else:
@@ -112,6 +112,8 @@ def _excerpt(text: str, span: Span) -> str:
     start = span.column - 1
     if span.end_line == span.line and span.end_column > span.column:
         width = span.end_column - span.column
+    elif span.end_line > span.line:  # underline the rest of the first line's code
+        width = len(source.split("#", 1)[0].rstrip()) - start
     else:
         width = 1
     width = max(1, min(width, len(source) - start)) if start < len(source) else 1

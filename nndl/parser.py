@@ -21,6 +21,10 @@ _KEYWORD_ORDER = (
     "data loss optimizer batch epochs ticks learn rewire".split()
 )
 STATEMENT_KEYWORDS = frozenset(_KEYWORD_ORDER)
+BLOCK_KEYWORDS = frozenset(("network", "neuron", "train"))
+BLOCK_OF = {word: block for block, words in [
+    ("network", "seed input group output connect"), ("neuron", "param state"),
+    ("train", "data loss optimizer batch epochs ticks learn rewire")] for word in words.split()}
 MAX_SYNTAX_ERRORS = 20
 
 
@@ -46,8 +50,7 @@ class BracketNewlines:
                 # The parser reports the missing bracket at the end of the line above, and
                 # recovery hands this token back to it as the start of a new statement.
                 depth = 0
-                if tok.type == "NAME" and tok in STATEMENT_KEYWORDS:
-                    tok = Token.new_borrow_pos(tok.upper(), str(tok), tok)
+                tok = _as_keyword(tok)
             if tok.type in ("LPAR", "LSQB"):
                 depth += 1
             elif tok.type in ("RPAR", "RSQB"):
@@ -99,14 +102,19 @@ def parse(text: str, diags: Diagnostics) -> Program | None:
 
 
 class _Recovery:
-    """Reports a syntax error, then skips to the end of its line and parses on (one per line)."""
+    """Reports a syntax error, then skips to the end of its line and parses on (one per line).
+
+    Where the slip is recognisable (a misspelt keyword, a missing or extra `}`), parsing goes on
+    as if it were mended, so the lines after it are checked instead of echoing the first error.
+    """
 
     def __init__(self, parser: Lark, source: str, diags: Diagnostics):
         self.parser, self.source, self.diags = parser, source, diags
         self.lines: set[int] = set()
+        self.muted: set[int] = set()  # lines whose errors would only echo an earlier one
 
     def on_error(self, e: UnexpectedInput) -> bool:
-        missing = self.record(e)
+        resume = self.record(e)
         if len(self.lines) >= MAX_SYNTAX_ERRORS:
             return False
         if not isinstance(e, UnexpectedToken):
@@ -115,53 +123,148 @@ class _Recovery:
             return False
         interactive = e.interactive_parser
         _skip_to_end_of_line(interactive)
-        if missing and e.token.type != "_NL":
-            # The statement above stopped short; this token starts the next line: parse it.
-            try:
-                interactive.feed_token(e.token)
-            except UnexpectedToken as again:
-                again.interactive_parser = interactive
-                self.record(again)
-                _skip_to_end_of_line(interactive)
+        try:
+            for tok in resume:
+                interactive.feed_token(tok)
+        except UnexpectedToken as again:
+            again.interactive_parser = interactive
+            self.record(again)
+            _skip_to_end_of_line(interactive)
+        if _accepts(interactive.as_immutable(), "NETWORK"):  # the line that failed opened no block
+            self._mute_block_after(e.token.start_pos)
         return True
 
-    def record(self, e: UnexpectedInput) -> bool:
+    def _mute_block_after(self, pos: int) -> None:
+        """Silence the lines of a block whose opening line failed: each would be an error too."""
+        end = _closing_line(self.source, pos)
+        if end is not None:
+            self.muted.update(range(self.source.count("\n", 0, pos) + 2, end + 1))
+
+    def record(self, e: UnexpectedInput) -> list[Token]:
         """Describe the error now (recovery changes the state that `accepts` reads).
 
-        Returns whether a token was missing at the end of the line before the offending token.
+        Returns the tokens to parse on with once the broken statement is ended: the offending
+        token itself where it can start the next statement, so one slip does not spoil the
+        lines after it.
         """
         if isinstance(e, UnexpectedCharacters):
             self._add(e.line, lambda: _report_character(e, self.diags))
-            return False
+            return []
         assert isinstance(e, UnexpectedToken)
         accepts = set(e.accepts or e.expected)
         start = _start(e, self.source)
         prev_line, prev_end, prev_word = _previous_token(self.source, start)
-        missing = e.token.type in ("_NL", "$END") or (
-            prev_line < e.line and not accepts & {"RBRACE", "$END"}
-        )
-        expected, keywords = _expected(accepts, self.parser)
-        if missing:
-            span = Span(prev_line, prev_end, prev_line, prev_end + 1)
-            message = f"expected {expected} after `{prev_word}`" if prev_word else f"expected {expected}"
-            notes = ()
-            opened = _unclosed_brace(self.source)
-            if e.token.type == "$END" and "RBRACE" in accepts and opened:
-                message = "expected `}` before the end of the file"
-                notes = [("the block opened here is never closed", opened)]
-            self._add(prev_line, lambda: self.diags.error("syntax", message, span, notes=notes))
-        else:
-            tok = e.token
-            span = Span(e.line, e.column, e.line, e.column + max(1, len(str(tok))))
-            message = f"unexpected {_describe_token(tok)}; expected {expected}"
-            hint = _keyword_hint(tok, keywords)
-            self._add(e.line, lambda: self.diags.error("syntax", message, span, hint))
-        return missing
+        tok = e.token
+        if tok.type in ("_NL", "$END") or (prev_line < e.line and not accepts & {"RBRACE", "$END"}):
+            self._missing(e, accepts, (prev_line, prev_end, prev_word))
+            return [] if tok.type == "_NL" else [tok]  # it starts the next line: parse it
+        first_on_line = not _before_on_line(self.source, start).strip()
+        if str(tok) in BLOCK_KEYWORDS and first_on_line and "RBRACE" in accepts:
+            self._unclosed_before(e, start)
+            return [Token("RBRACE", "}"), Token("_NL", "\n"), _as_keyword(tok)]
+        if str(tok) in BLOCK_OF and "NETWORK" in accepts:
+            self._outside_block(e, accepts, start)
+            return []
+        guess = self._unexpected(e, accepts, start)
+        if guess in STATEMENT_KEYWORDS and first_on_line:  # misspelt: read on as if it were not
+            return [Token.new_borrow_pos(guess.upper(), guess, tok)]
+        mid_line = not first_on_line and str(tok) in STATEMENT_KEYWORDS
+        return [_as_keyword(tok)] if mid_line else []
+
+    def _missing(self, e: UnexpectedToken, accepts: set[str],
+                 previous: tuple[int, int, str]) -> None:
+        """A statement stopped short: report what it lacks at the end of its last token."""
+        line, end, word = previous
+        span = Span(line, end, line, end + 1)
+        expected, _ = _expected(accepts, self.parser)
+        message = f"expected {expected} after `{word}`" if word else f"expected {expected}"
+        notes = ()
+        opened = _unclosed_brace(self.source)
+        if e.token.type == "$END" and "RBRACE" in accepts and opened:
+            message = "expected `}` before the end of the file"
+            notes = [("the block opened here is never closed", opened)]
+        self._add(line, lambda: self.diags.error("syntax", message, span, notes=notes))
+
+    def _unclosed_before(self, e: UnexpectedToken, start: int) -> None:
+        """A block keyword inside a block: the `}` of the block above is missing."""
+        span = _token_span(e)
+        message = f"expected `}}` before `{e.token}`: a block cannot start inside another"
+        opened = _unclosed_brace(self.source[:start])
+        notes = [("the block opened here is never closed", opened)] if opened else ()
+        self._add(e.line, lambda: self.diags.error("syntax", message, span, notes=notes))
+
+    def _outside_block(self, e: UnexpectedToken, accepts: set[str], start: int) -> None:
+        """A block's statement after its block ended: a `}` too many closed it early."""
+        hint = f"`{e.token}` belongs in a `{BLOCK_OF[str(e.token)]}` block"
+        close = self.source.rfind("}", 0, start)
+        notes = [("this `}` ends the block", _span_at(self.source, close))] if close >= 0 else ()
+        self._report_unexpected(e, accepts, hint, notes)
+        end = _closing_line(self.source, start, depth=1)  # where the block meant to end
+        self.muted.update(range(e.line + 1, end + 1))
+
+    def _unexpected(self, e: UnexpectedToken, accepts: set[str], start: int) -> str | None:
+        """Report an unexpected token; returns the keyword it looks like a misspelling of."""
+        _, keywords = _expected(accepts, self.parser)
+        guess = _close_keyword(e.token, keywords)
+        hint = f"did you mean `{guess}`?" if guess else _mistake_hint(e.token, accepts,
+                                                                       self.source, start)
+        self._report_unexpected(e, accepts, hint)
+        return guess
+
+    def _report_unexpected(self, e: UnexpectedToken, accepts: set[str], hint: str | None,
+                           notes=()) -> None:
+        expected, _ = _expected(accepts, self.parser)
+        message = f"unexpected {_describe_token(e.token)}; expected {expected}"
+        span = _token_span(e)
+        self._add(e.line, lambda: self.diags.error("syntax", message, span, hint, notes))
 
     def _add(self, line: int, report) -> None:
-        if line not in self.lines:
+        if line not in self.lines and line not in self.muted:
             self.lines.add(line)
             report()
+
+
+def _token_span(e: UnexpectedToken) -> Span:
+    return Span(e.line, e.column, e.line, e.column + max(1, len(str(e.token))))
+
+
+def _as_keyword(tok: Token) -> Token:
+    """A statement keyword that the contextual lexer took for a name, as the keyword it is."""
+    if tok.type == "NAME" and tok in STATEMENT_KEYWORDS:
+        return Token.new_borrow_pos(tok.upper(), str(tok), tok)
+    return tok
+
+
+def _mistake_hint(tok: Token, accepts: set[str], source: str, start: int) -> str | None:
+    """A hint for a common slip, recognised from the token and the statement it breaks."""
+    before = _before_on_line(source, start)
+    statement = before.split()[0] if before.split() else ""
+    if str(tok) in STATEMENT_KEYWORDS and "_NL" in accepts and before.strip():
+        what = "block" if str(tok) in BLOCK_KEYWORDS else "statement"
+        return f"start each {what} on a line of its own"
+    if str(tok) in BLOCK_OF and not before.strip():
+        return f"`{tok}` belongs in a `{BLOCK_OF[str(tok)]}` block"
+    if str(tok) == ":" and statement == "input" and "_NL" in accepts:
+        return "an input takes no activation: its neurons output the data as given"
+    if str(tok) == "=" and "COMPARE" in accepts:
+        return "compare with `==`; a single `=` names an argument"
+    if str(tok) == "}" and _unclosed_brace(source[:start]) is None:
+        return "no block is open here for this `}` to close"
+    opener = {")": "(", "]": "["}.get(str(tok))
+    if opener and before.count(str(tok)) >= before.count(opener):
+        return f"this `{tok}` has no matching `{opener}` on its line"
+    return None
+
+
+def _before_on_line(source: str, pos: int) -> str:
+    return source[source.rfind("\n", 0, pos) + 1:pos]
+
+
+def _span_at(source: str, pos: int) -> Span:
+    """The one-character span at offset `pos`."""
+    line = source.count("\n", 0, pos) + 1
+    column = pos - source.rfind("\n", 0, pos)
+    return Span(line, column, line, column + 1)
 
 
 def _start(e: UnexpectedToken, source: str) -> int:
@@ -193,15 +296,33 @@ def _unclosed_brace(source: str) -> Span | None:
     return stack[-1] if stack else None
 
 
-def _keyword_hint(tok: Token, keywords: list[str]) -> str | None:
+def _close_keyword(tok: Token, keywords: list[str]) -> str | None:
     if tok.type != "NAME" or not keywords:
         return None
     close = difflib.get_close_matches(str(tok), keywords, n=1)
-    return f"did you mean `{close[0]}`?" if close else None
+    return close[0] if close else None
+
+
+def _closing_line(source: str, pos: int, depth: int = 0) -> int | None:
+    """The line of the `}` that takes the brace depth, counted on from `depth` at `pos`, to 0 (or
+    the last line, if none does); None when it starts at 0 and the line of `pos` opens no block."""
+    first = source.count("\n", 0, pos)
+    lines = source.split("\n")
+    for number in range(first, len(lines)):
+        code = lines[number].split("#", 1)[0]
+        if number == first:
+            code = code[pos - (source.rfind("\n", 0, pos) + 1):]
+        for char in code:
+            depth += {"{": 1, "}": -1}.get(char, 0)
+            if depth == 0 and char == "}":
+                return number + 1
+        if number == first and depth <= 0:
+            return None
+    return len(lines)
 
 
 def _skip_to_end_of_line(interactive) -> None:
-    """Recover: feed the shortest run of stand-in tokens that lets the statement end, then end it."""
+    """Recover: feed the fewest stand-in tokens that let the statement end, then end it."""
     for token_type in _path_to_newline(interactive):
         interactive.feed_token(Token(token_type, ""))
     interactive.feed_token(Token("_NL", "\n"))
@@ -247,7 +368,10 @@ TERMINAL_WORDS = {
     "COMPARE": "a comparison",
     "_NL": "end of line",
     "$END": "end of file",
+    "VALUE": "a value",
 }
+# Terminals that may begin an expression: listed together as "a value".
+EXPRESSION_STARTS = {"NUMBER", "NAME", "TRUE", "FALSE", "NOT", "LPAR", "MINUS", "PLUS"}
 # Operators that may continue an expression: left out of "expected ..." when anything else fits,
 # since a user who stops early rarely meant to add `*` or `and`.
 CONTINUATIONS = {"+", "-", "*", "/", "%", "**", "[", "(", ".", "and", "or", "if", "COMPARE"}
@@ -292,13 +416,22 @@ def _expected(accepts: set[str], parser: Lark) -> tuple[str, list[str]]:
         return ("a statement: " + listed if len(words) > 1 else f"`{words[0]}`"), words
     if "_NL" in useful:  # "expected end of line" says it; `}` may also end a line's statement
         useful -= {"RBRACE"}
-    words = sorted({_describe_terminal(t, parser) for t in useful}, key=lambda w: (len(w), w))
+    if {"NUMBER", "NAME"} <= useful:  # where an expression may start, `true` or `not` is noise
+        useful = (useful - EXPRESSION_STARTS) | {"VALUE"}
+    words = sorted({_describe_terminal(t, parser) for t in useful}, key=_literals_first)
     keywords = [w.strip("`") for w in words if w.startswith("`") and w[1:-1].isalpha()]
+    return _either(words), keywords
+
+
+def _literals_first(word: str) -> tuple:
+    return not word.startswith("`"), len(word), word
+
+
+def _either(words: list[str]) -> str:
+    """One word, or "one of" a list that is cut short when long."""
     if len(words) == 1:
-        return words[0], keywords
-    if len(words) <= 6:
-        return "one of " + ", ".join(words), keywords
-    return "one of " + ", ".join(words[:6]) + ", ...", keywords
+        return words[0]
+    return "one of " + ", ".join(words[:6]) + (", ..." if len(words) > 6 else "")
 
 
 def _report_character(e: UnexpectedCharacters, diags: Diagnostics) -> None:
@@ -307,5 +440,8 @@ def _report_character(e: UnexpectedCharacters, diags: Diagnostics) -> None:
         hint = "names use ASCII letters, digits and `_` only"
     elif e.char == "'":
         hint = 'quote paths with double quotes: "data.npz"'
+    message = f"unexpected character `{e.char}`"
+    if e.char == '"':  # a STRING would have matched had it been closed
+        message, hint = "this string is never closed", 'end it with `"` on the same line'
     span = Span(e.line, e.column, e.line, e.column + 1)
-    diags.error("syntax", f"unexpected character `{e.char}`", span, hint)
+    diags.error("syntax", message, span, hint)

@@ -5,13 +5,23 @@ Each check reports to the collector and carries on, so one run shows every indep
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from nndl import ir
 from nndl import syntax as s
 from nndl.diagnostics import Diagnostics, Span
 from nndl.graph import topological_order
-from nndl.signatures import ACTIVATIONS, INITIALISERS, RULES, bind, constant, suggest
+from nndl.signatures import (
+    ACTIVATIONS,
+    INITIALISERS,
+    RULES,
+    bind,
+    constant,
+    not_this,
+    suggest,
+    whole,
+)
 
 # Rules whose semantics arrive with the connectivity issue; reported, never ignored.
 RULES_NOT_YET = ("local", "random", "fan_in", "where")
@@ -89,7 +99,9 @@ def _check_network(block: s.NetworkBlock, models: set[str], source: str, sha256:
     spans = {p.name: conn.span for p, conn in checked}
     order = _order_groups([g for g in groups.values() if g], projections, spans, diags)
     _warn_unconnected(decls, connects, diags)
-    return ir.Network(block.name.name, seed, tuple(order), tuple(projections), source, sha256)
+    schedule = tuple(ir.Step((g.name,)) for g in order if g.role != "input")
+    return ir.Network(block.name.name, seed, tuple(order), tuple(projections), source, sha256,
+                      schedule)
 
 
 def _check_seed(seeds: list[s.SeedStmt], diags: Diagnostics) -> int:
@@ -99,8 +111,9 @@ def _check_seed(seeds: list[s.SeedStmt], diags: Diagnostics) -> int:
     if not seeds:
         return 0
     value = constant(seeds[0].value)
-    if not isinstance(value, float) or value != int(value) or not 0 <= value < 2**63:
-        diags.error("bad-seed", "the seed must be a whole number, 0 or more", seeds[0].value.span)
+    if not whole(value) or not 0 <= value < 2**63:
+        diags.error("bad-seed", f"the seed must be a whole number, 0 or more{not_this(value)}",
+                    seeds[0].value.span)
         return 0
     return int(value)
 
@@ -131,9 +144,9 @@ def _check_shape(decl: s.GroupDecl, diags: Diagnostics) -> tuple[int, ...] | Non
     dims = []
     for expr in decl.shape:
         value = constant(expr)
-        if not isinstance(value, float) or value != int(value) or value < 1:
-            diags.error("bad-shape", "a group's sizes must be whole numbers, 1 or more",
-                        expr.span, "for example `[8, 8]`")
+        if not whole(value) or value < 1:
+            diags.error("bad-shape", "a group's sizes must be whole numbers, 1 or more"
+                        + not_this(value), expr.span, "for example `[8, 8]`")
             return None
         dims.append(int(value))
     return tuple(dims)
@@ -161,7 +174,8 @@ def _check_bias(decl: s.GroupDecl, diags: Diagnostics) -> tuple[bool, float]:
     if not decl.bias:
         return True, 0.0
     expr = decl.bias[0]
-    if isinstance(expr, s.Var) and expr.name == "none" or isinstance(expr, s.Bool) and not expr.value:
+    if (isinstance(expr, s.Var) and expr.name == "none"
+            or isinstance(expr, s.Bool) and not expr.value):
         return False, 0.0
     value = constant(expr)
     if not isinstance(value, float) or not math.isfinite(value):
@@ -181,18 +195,24 @@ def _check_connections(connects: list[s.Connect], groups: dict[str, ir.Group],
     for conn in connects:
         name = conn.alias[0].name if conn.alias else f"{conn.src.name}->{conn.dst.name}"
         if name in named:
-            hint = None if conn.alias else "name one of them with `as NAME`"
-            what = f"`{name}`" if conn.alias else f"between `{conn.src.name}` and `{conn.dst.name}`"
-            diags.error("duplicate", f"two connections {what}" if not conn.alias
-                        else f"connection name {what} is used twice",
-                        (conn.alias[0].span if conn.alias else conn.span), hint,
-                        notes=[("the other one", named[name].span)])
+            _report_same_name(conn, name, named[name], diags)
             continue
         named[name] = conn
         projection = _check_connection(conn, name, groups, diags)
         if projection is not None:
             projections.append((projection, conn))
     return projections
+
+
+def _report_same_name(conn: s.Connect, name: str, other: s.Connect, diags: Diagnostics) -> None:
+    notes = [("the other one", other.span)]
+    if conn.alias:
+        diags.error("duplicate", f"connection name `{name}` is used twice", conn.alias[0].span,
+                    notes=notes)
+    else:  # an alias cannot contain `->`, so both connections are unnamed
+        diags.error("duplicate", f"two unnamed connections from `{conn.src.name}` to "
+                    f"`{conn.dst.name}`", conn.span, "name one of them with `as NAME`",
+                    notes=notes)
 
 
 def _check_connection(conn: s.Connect, name: str, groups: dict[str, ir.Group],
@@ -215,8 +235,8 @@ def _check_connection(conn: s.Connect, name: str, groups: dict[str, ir.Group],
     if None in (src, dst, rule, init, delay):
         return None
     if rule.kind == "one_to_one" and src.size != dst.size:
-        diags.error("size-mismatch", f"one_to_one needs groups of one size: `{src.name}` has "
-                    f"{src.size} neurons, `{dst.name}` has {dst.size}", conn.rule.span)
+        diags.error("size-mismatch", f"`one_to_one` needs groups of the same size: `{src.name}` "
+                    f"has {src.size} neurons, `{dst.name}` has {dst.size}", conn.rule.span)
         return None
     return ir.Projection(name, src.name, dst.name, rule, init, delay, _loc(conn.span))
 
@@ -254,15 +274,17 @@ def _check_init(call: s.Call, diags: Diagnostics) -> ir.Init | None:
     if params is None:
         return None
     if name.name == "uniform" and not params["low"] < params["high"]:
-        diags.error("bad-argument", "uniform(low, high) needs low < high", call.span)
+        diags.error("bad-argument", f"`uniform` needs low < high, but low is {params['low']:g} "
+                    f"and high is {params['high']:g}", call.span)
         return None
     return ir.Init(name.name, params)
 
 
 def _check_delay(expr: s.Expr, diags: Diagnostics) -> int | None:
     value = constant(expr)
-    if not isinstance(value, float) or value != int(value) or value < 0:
-        diags.error("bad-delay", "a delay is a whole number of ticks, 0 or more", expr.span)
+    if not whole(value) or value < 0:
+        diags.error("bad-delay", f"a delay is a whole number of ticks, 0 or more{not_this(value)}",
+                    expr.span)
         return None
     if value > 0:
         not_yet(diags, "delays other than 0 are", expr.span)
@@ -282,14 +304,14 @@ def _order_groups(groups: list[ir.Group], projections: list[ir.Projection],
             continue
         if p.src == p.dst and _group(groups, p.dst).activation == "softmax":
             diags.error("softmax-self", f"softmax group `{p.dst}` cannot take a delay-0 "
-                        "connection from itself", spans[p.name], "give it `delay 1`")
+                        "connection from itself", spans[p.name], "give this connection `delay 1`")
         else:
             instant.append(p)
     names = [g.name for g in groups if g.role == "input"] + [
         g.name for g in groups if g.role != "input"]
     order, cycle = topological_order(names, [(p.src, p.dst) for p in instant])
     if cycle:
-        _report_cycle(cycle, instant, spans, diags)
+        _report_cycles(names, instant, spans, diags)
         return groups
     by_name = {g.name: g for g in groups}
     return [by_name[n] for n in order]
@@ -299,18 +321,46 @@ def _group(groups: list[ir.Group], name: str) -> ir.Group:
     return next(g for g in groups if g.name == name)
 
 
-def _report_cycle(cycle: list[str], instant: list[ir.Projection], spans: dict[str, Span],
-                  diags: Diagnostics) -> None:
-    links = [next(p for p in instant if p.src == a and p.dst == b)
-             for a, b in zip(cycle, cycle[1:])]
+def _report_cycles(names: list[str], instant: list[ir.Projection], spans: dict[str, Span],
+                   diags: Diagnostics) -> None:
+    """Every delay-0 cycle: once one is reported, its first link is set aside to look for more."""
+    links = list(instant)
+    while True:
+        _, cycle = topological_order(names, [(p.src, p.dst) for p in links])
+        if cycle is None:
+            return
+        found = _cycle_links(cycle, links, spans)
+        _report_cycle(found, spans, diags)
+        links = [p for p in links if (p.src, p.dst) != (found[0].src, found[0].dst)]
+
+
+def _cycle_links(cycle: list[str], links: list[ir.Projection],
+                 spans: dict[str, Span]) -> list[ir.Projection]:
+    """The connections along `cycle`, starting from the one written first in the file."""
+    found = [next(p for p in links if (p.src, p.dst) == pair) for pair in itertools.pairwise(cycle)]
+    first = min(range(len(found)), key=lambda i: _position(spans[found[i].name]))
+    return found[first:] + found[:first]
+
+
+def _position(span: Span) -> tuple[int, int]:
+    return span.line, span.column
+
+
+def _report_cycle(links: list[ir.Projection], spans: dict[str, Span], diags: Diagnostics) -> None:
+    path = " -> ".join([p.src for p in links] + [links[0].src])
     notes = [(f"`{p.name}` also has delay 0", spans[p.name]) for p in links[1:]]
-    diags.error("cycle", "these connections form a cycle with no delay: " + " -> ".join(cycle),
-                spans[links[0].name], "give one of them `delay 1` so the loop runs over ticks",
+    one = len(links) == 1
+    what = "this connection forms" if one else "these connections form"
+    hint = "give " + ("it" if one else "one of them") + " `delay 1` so the loop runs over ticks"
+    diags.error("cycle", f"{what} a cycle with no delay: {path}", spans[links[0].name], hint,
                 notes=notes)
 
 
 def _warn_unconnected(decls: list[s.GroupDecl], connects: list[s.Connect],
                       diags: Diagnostics) -> None:
+    declared = {d.name.name for d in decls}
+    if any(c.src.name not in declared or c.dst.name not in declared for c in connects):
+        return  # a misspelt group name has its error; the group it meant is not unconnected
     sources = {c.src.name for c in connects}
     targets = {c.dst.name for c in connects}
     for decl in decls:

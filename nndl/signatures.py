@@ -7,6 +7,7 @@ one table per kind says which parameters each takes, of what type, with which de
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -73,6 +74,16 @@ def suggest(name: str, known) -> str | None:
     return f"did you mean `{close[0]}`?" if close else None
 
 
+def whole(value) -> bool:
+    """Whether a constant's value is a finite whole number (booleans are not numbers here)."""
+    return isinstance(value, float) and math.isfinite(value) and value == int(value)
+
+
+def not_this(value) -> str:
+    """`, not 2.5` for a message about a wrong number; nothing where the value is not one."""
+    return f", not {value:g}" if isinstance(value, float) else ""
+
+
 def constant(expr: s.Expr) -> float | bool | None:
     """The value of a constant expression (numbers, booleans, arithmetic), or None."""
     if isinstance(expr, s.Number):
@@ -97,40 +108,55 @@ def constant(expr: s.Expr) -> float | bool | None:
 
 def bind(call: s.Call, params: tuple[Param, ...], what: str, diags: Diagnostics) -> dict | None:
     """Match a call's arguments to `params`; report every problem, return the values or None."""
-    ok = True
-    given: dict[str, s.Expr] = {}
-    if len(call.args) > len(params):
-        extra = call.args[len(params)]
-        takes = f"takes at most {len(params)}" if params else "takes no arguments"
-        diags.error("bad-argument", f"{what} {takes} ({len(call.args)} given)", extra.span)
-        ok = False
-    for param, value in zip(params, call.args):
-        given[param.name] = value
-    names = [p.name for p in params]
-    for kw in call.kwargs:
-        if kw.name.name not in names:
-            diags.error("bad-argument", f"{what} has no parameter `{kw.name.name}`", kw.name.span,
-                        suggest(kw.name.name, names) or _takes(params))
-            ok = False
-        elif kw.name.name in given:
-            diags.error("bad-argument", f"`{kw.name.name}` is given twice", kw.name.span)
-            ok = False
-        else:
-            given[kw.name.name] = kw.value
+    given, ok = _match(call, params, what, diags)
     values = {}
     for param in params:
-        if param.name not in given:
-            if param.default is REQUIRED:
+        if param.name in given:
+            values[param.name] = _convert(param, given[param.name], what, diags)
+            ok = ok and values[param.name] is not _BAD
+        elif param.default is not REQUIRED:
+            values[param.name] = param.default
+        else:
+            if ok:  # after a misspelt or doubled keyword, "needs" would only repeat that error
                 diags.error("bad-argument", f"{what} needs `{param.name}`", call.span,
                             _takes(params))
-                ok = False
-            else:
-                values[param.name] = param.default
-            continue
-        value = _convert(param, given[param.name], what, diags)
-        ok = ok and value is not _BAD
-        values[param.name] = value
+            ok = False
     return values if ok else None
+
+
+def _match(call: s.Call, params: tuple[Param, ...], what: str, diags: Diagnostics):
+    """The argument given for each parameter, and whether they matched without a problem."""
+    ok = True
+    if len(call.args) > len(params):
+        extra = call.args[len(params)]
+        takes = f"takes at most {_count(len(params))}" if params else "takes no arguments"
+        diags.error("bad-argument", f"{what} {takes} ({len(call.args)} given)", extra.span)
+        ok = False
+    names = [p.name for p in params]
+    given: dict[str, s.Expr] = dict(zip(names, call.args))
+    by_name = set()
+    for kw in call.kwargs:
+        name = kw.name.name
+        if name not in names:
+            diags.error("bad-argument", f"{what} has no parameter `{name}`", kw.name.span,
+                        suggest(name, names) or _takes(params))
+        elif name in given:
+            how = "twice" if name in by_name else "both by position and by name"
+            diags.error("bad-argument", f"`{name}` of {what} is given {how}", kw.name.span)
+        else:
+            given[name] = kw.value
+            by_name.add(name)
+            continue
+        ok = False
+    return given, ok
+
+
+def _either(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+
+
+def _count(n: int) -> str:
+    return f"{n} argument" + "s" * (n != 1)
 
 
 _BAD = object()
@@ -157,9 +183,12 @@ def _convert(param: Param, expr: s.Expr, what: str, diags: Diagnostics):
     if param.kind == "choice":
         if isinstance(expr, s.Var) and expr.name in param.choices:
             return expr.name
-        shown = expr.name if isinstance(expr, s.Var) else "this"
-        hint = suggest(shown, param.choices) or "choose " + " or ".join(param.choices)
-        diags.error("bad-argument", f"{label} cannot be `{shown}`", expr.span, hint)
+        choices = _either(param.choices)
+        if not isinstance(expr, s.Var):
+            diags.error("bad-argument", f"{label} must be one of the names {choices}", expr.span)
+            return _BAD
+        hint = suggest(expr.name, param.choices) or f"choose {choices}"
+        diags.error("bad-argument", f"{label} cannot be `{expr.name}`", expr.span, hint)
         return _BAD
     value = constant(expr)
     if param.kind == "bool":
@@ -169,6 +198,9 @@ def _convert(param: Param, expr: s.Expr, what: str, diags: Diagnostics):
         return _BAD
     if not isinstance(value, float):
         diags.error("bad-argument", f"{label} must be a number", expr.span)
+        return _BAD
+    if not math.isfinite(value):
+        diags.error("bad-argument", f"{label} must be a finite number", expr.span)
         return _BAD
     if param.kind == "int":
         if value != int(value):
