@@ -50,3 +50,59 @@ def find_cycle(leftover: list, edges: list[tuple]) -> list:
         node = predecessor[node]
     cycle = walk[seen[node]:][::-1]
     return cycle + [cycle[0]]
+
+
+def components(nodes: list, edges: list[tuple]) -> list[list]:
+    """Strongly connected components in topological order (ties keep the order of `nodes`);
+    each component lists its nodes in the order of `nodes`."""
+    rank = {n: i for i, n in enumerate(nodes)}
+    successors = {n: [] for n in nodes}
+    for a, b in edges:
+        successors[a].append(b)
+    component_of = _tarjan(nodes, successors)
+    members: dict[int, list] = {}
+    for n in nodes:
+        members.setdefault(component_of[n], []).append(n)
+    ids = sorted(members, key=lambda c: rank[members[c][0]])
+    links = {(component_of[a], component_of[b]) for a, b in edges
+             if component_of[a] != component_of[b]}
+    order, _ = topological_order(ids, sorted(links, key=lambda ab: (ids.index(ab[0]),
+                                                                    ids.index(ab[1]))))
+    return [members[c] for c in order]
+
+
+def _tarjan(nodes: list, successors: dict) -> dict:
+    """Component id of every node (Tarjan's algorithm, iterative so deep graphs cannot overflow)."""
+    index, low, on_stack, stack, component = {}, {}, set(), [], {}
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, iter(successors[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component[member] = index[node]
+                        if member == node:
+                            break
+            elif child not in index:
+                index[child] = low[child] = counter
+                counter += 1
+                stack.append(child)
+                on_stack.add(child)
+                work.append((child, iter(successors[child])))
+            elif child in on_stack:
+                low[node] = min(low[node], index[child])
+    return component

@@ -6,6 +6,7 @@ Every class round-trips through JSON (`to_dict` / `from_dict`); `nndl.listing` p
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "step", "softmax")
@@ -32,10 +33,7 @@ class Group:
 
     @property
     def size(self) -> int:
-        n = 1
-        for dim in self.shape:
-            n *= dim
-        return n
+        return math.prod(self.shape)
 
     @classmethod
     def from_dict(cls, d: dict) -> "Group":
@@ -53,7 +51,11 @@ class Group:
 
 @dataclass(frozen=True)
 class Rule:
-    """Which synapses a projection has: `full`, `one_to_one`, ... with its checked parameters."""
+    """Which synapses a projection has: `full`, `one_to_one`, ... with its checked parameters.
+
+    A condition parameter (`where(...)`'s `condition`, `where=` of random and fan_in) is held in
+    the expression IR's dict form (nndl.expr.to_dict), so the IR stays plain JSON data.
+    """
 
     kind: str
     params: dict = field(default_factory=dict)
@@ -99,6 +101,23 @@ class Projection:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One step of a tick: a group computed at once, or groups computed neuron by neuron.
+
+    `neuron_level` steps hold groups whose delay-0 synapses run among their own neurons (a
+    self-connection, or groups that feed each other); their neurons are computed in topological
+    levels of those synapses, which the runtime finds once the synapses exist.
+    """
+
+    groups: tuple[str, ...]
+    neuron_level: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Step":
+        return cls(tuple(d["groups"]), d["neuron_level"])
+
+
+@dataclass(frozen=True)
 class Network:
     name: str
     seed: int
@@ -106,6 +125,7 @@ class Network:
     projections: tuple[Projection, ...]  # in source order
     source: str = ""  # the file it came from, as given
     sha256: str = ""  # of the source text
+    schedule: tuple[Step, ...] = ()  # the non-input groups, step by step, in evaluation order
 
     def group(self, name: str) -> Group:
         for g in self.groups:
@@ -140,7 +160,11 @@ class Network:
             projections=tuple(Projection.from_dict(p) for p in d["projections"]),
             source=d["source"],
             sha256=d["sha256"],
+            schedule=tuple(Step.from_dict(step) for step in d["schedule"]),
         )
+
+    def step_of(self, group: str) -> Step:
+        return next(step for step in self.schedule if group in step.groups)
 
     @classmethod
     def from_json(cls, text: str) -> "Network":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nndl import ir
+from nndl import expr, ir
 
 
 def synapse_count(network: ir.Network, p: ir.Projection) -> int | None:
@@ -22,9 +22,19 @@ def _model(g: ir.Group) -> str:
     return f"{g.activation}({params})" if params else g.activation
 
 
-def _call(kind: str, params: dict) -> str:
-    shown = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in params.items())
-    return f"{kind}({shown})" if params else kind
+def _value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):  # a condition, in the expression IR's dict form
+        return expr.render(expr.from_dict(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def call_text(kind: str, params: dict) -> str:
+    """A rule or initialiser as source text: `local(radius=1.5, metric=euclidean, ...)`."""
+    shown = [_value(v) if k == "condition" else f"{k}={_value(v)}"
+             for k, v in params.items() if v is not None]
+    return f"{kind}({', '.join(shown)})" if shown else kind
 
 
 def _table(rows: list[list[str]]) -> list[str]:
@@ -44,8 +54,8 @@ def network_listing(network: ir.Network) -> str:
     rows = [["name", "from", "to", "rule", "weights", "delay", "synapses"]]
     for p in network.projections:
         count = synapse_count(network, p)
-        rows.append([p.name, p.src, p.dst, _call(p.rule.kind, p.rule.params),
-                     _call(p.init.kind, p.init.params), str(p.delay),
+        rows.append([p.name, p.src, p.dst, call_text(p.rule.kind, p.rule.params),
+                     call_text(p.init.kind, p.init.params), str(p.delay),
                      f"{count:,}" if count is not None else "?"])
     lines += _table(rows) if network.projections else ["  (none)"]
     total = [synapse_count(network, p) for p in network.projections]

@@ -1,62 +1,148 @@
-"""IR -> the NumPy module's template context: per group, the statements of one tick.
+"""IR -> the NumPy module's template context: how each projection is stored and summed, and the
+statements of one tick, step by step.
 
-A dense projection is one matrix product, `out[src] @ W[name].T` with W of shape (post, pre) —
-the CSR-ordered weights reshaped, no copy; a one_to_one projection is an elementwise product.
+Each projection gets the cheapest layout for its rule, and only its synapses are computed:
+  dense        `full`: one matrix product, W of shape (post, pre) — the CSR weights reshaped;
+  elementwise  `one_to_one`: an elementwise product;
+  gather       `local`, `fan_in`: padded rows of sources (ELL), one gather and one reduction;
+  csr          `random`, `where`: products over the synapses, summed per target run (CSR).
+A neuron-level step computes its neurons level by level (see nndl.runtime.schedule).
 """
 
 from __future__ import annotations
 
 from nndl import ir
 from nndl.backends.codegen import common_context
-from nndl.backends.numpy.ops import ACTIVATIONS, activation_call
+from nndl.backends.numpy.ops import ACTIVATIONS, SPARSE_SUMS, activation_call
 from nndl.backends.oo.lower import describe, used_activations
+from nndl.runtime.schedule import inner_projections
+from nndl.runtime.weightfile import is_shared
+
+KINDS = {"full": "dense", "one_to_one": "elementwise", "local": "gather", "fan_in": "gather",
+         "random": "csr", "where": "csr"}
 
 
-def _term(p: ir.Projection) -> str:
-    if p.rule.kind == "full":
-        return f"out[{p.src!r}] @ W[{p.name!r}].T"
-    if p.rule.kind == "one_to_one":
-        return f"out[{p.src!r}] * W[{p.name!r}]"
-    raise NotImplementedError(f"numpy lowering of rule `{p.rule.kind}`")
+def kind(p: ir.Projection) -> str:
+    """The layout the NumPy backend uses for a projection (shown by `nndlc ir`)."""
+    return KINDS[p.rule.kind]
 
 
-def _group_statements(network: ir.Network, g: ir.Group) -> list[str]:
-    """The lines that compute one group for one tick."""
-    terms = [_term(p) for p in network.incoming(g.name)]
+def _setup(p: ir.Projection, network: ir.Network) -> dict:
+    """The lines that store one projection's parameters in its layout."""
+    key, n_dst = repr(p.name), network.group(p.dst).size
+    shape = (n_dst, network.group(p.src).size)
+    lines = {
+        "dense": [f"self.W[{key}] = syn.w.reshape({shape}).astype(dt)"],
+        "elementwise": [f"self.W[{key}] = syn.w.astype(dt)"],
+        "gather": [f"self.W[{key}] = syn.w.astype(dt)",
+                   f"self.sources[{key}], self.slots[{key}] = gather_layout(syn.pre, syn.post, "
+                   f"syn.tie, syn.w.size, {n_dst})"],
+        "csr": [f"self.W[{key}] = syn.w.astype(dt)",
+                f"self.pointers[{key}] = row_pointers(syn.post, {n_dst})"],
+    }[kind(p)]
+    what = {"dense": f"a dense {shape} matrix", "elementwise": "one weight per neuron",
+            "gather": "padded rows of sources (gather)", "csr": "CSR rows"}[kind(p)]
+    if is_shared(p):
+        what += ", weights tied to a shared kernel"
+    return {"key": key, "lines": lines, "comment": f"{describe(p)}: {what}"}
+
+
+def _term(p: ir.Projection, network: ir.Network) -> str:
+    """The whole target group's input through one projection, (batch, post)."""
+    key, src = repr(p.name), f"out[{p.src!r}]"
+    return {
+        "dense": f"{src} @ W[{key}].T",
+        "elementwise": f"{src} * W[{key}]",
+        "gather": f"gather_sum({src}, self.sources[{key}], np.append(W[{key}], 0.0)"
+                  f"[self.slots[{key}]])",
+        "csr": f"segment_sum({src}[:, self.wiring[{key}].pre] * W[{key}], "
+               f"self.pointers[{key}][:-1], {network.group(p.dst).size})",
+    }[kind(p)]
+
+
+def _synapse_weights(p: ir.Projection) -> str:
+    """Each synapse's weight, in CSR order."""
+    key = repr(p.name)
+    if kind(p) == "dense":
+        return f"W[{key}].reshape(-1)"
+    return f"W[{key}][self.wiring[{key}].tie]" if is_shared(p) else f"W[{key}]"
+
+
+def _net(g: ir.Group, terms: list[str]) -> list[str]:
+    """Lines that leave the group's net input in `net`: bias plus every term."""
     bias = f"b[{g.name!r}]"
-    if not terms:  # no connections: every sample sees just the bias
-        # A copy, not a broadcast view: an identity group passes it on to the user unchanged,
-        # and run() must return writable arrays that do not alias the biases.
+    if not terms:  # nothing comes in: every sample sees just the bias (a copy: run() returns it)
         first = f"np.tile({bias}, (batch, 1))" if g.bias else \
             f"np.zeros((batch, {g.size}), dtype=self.dtype)"
     else:
         first = f"{bias} + {terms[0]}" if g.bias else terms[0]
     # `first` is always a fresh array, so adding in place is safe.
-    lines = [f"net = {first}"] + [f"net += {term}" for term in terms[1:]]
+    return [f"net = {first}"] + [f"net += {term}" for term in terms[1:]]
+
+
+def _group_step(network: ir.Network, g: ir.Group) -> dict:
+    incoming = network.incoming(g.name)
+    sources = ", ".join(f"{p.src} ({p.rule.kind})" for p in incoming) or "nothing"
+    lines = _net(g, [_term(p, network) for p in incoming])
     lines.append(f"out[{g.name!r}] = {activation_call(g, 'net')}")
-    return lines
+    return {"comment": f"{g.name}{list(g.shape)}, {g.activation}, from {sources}",
+            "lines": lines}
 
 
-def _comment(network: ir.Network, g: ir.Group) -> str:
-    sources = ", ".join(f"{p.src} ({p.rule.kind})" for p in network.incoming(g.name))
-    return f"{g.name}{list(g.shape)}, {g.activation}, from " + (sources or "nothing")
+def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
+    """A neuron-level step: the outside input first, then the step's own neurons level by level."""
+    inner = inner_projections(network, step)
+    lines = ["external = {}"]
+    for name in step.groups:
+        g = network.group(name)
+        outside = [p for p in network.incoming(name) if p not in inner]
+        lines += _net(g, [_term(p, network) for p in outside])
+        lines += [f"external[{name!r}] = net",
+                  f"out[{name!r}] = np.zeros((batch, {g.size}), dtype=self.dtype)"]
+    for i, p in enumerate(inner):
+        lines += [f"pre{i}, w{i} = self.wiring[{p.name!r}].pre, {_synapse_weights(p)}"
+                  f"  # {p.name}"]
+    lines.append(f"for level in self.plans[{index}]:")
+    for name in step.groups:
+        g = network.group(name)
+        lines += [f"    if {name!r} in level:",
+                  f"        rows, segments = level[{name!r}]",
+                  f"        net = external[{name!r}][:, rows]"]
+        for i, p in enumerate(inner):
+            if p.dst == name:
+                lines += [f"        positions, starts = segments[{p.name!r}]",
+                          f"        net += segment_sum(out[{p.src!r}][:, pre{i}[positions]] "
+                          f"* w{i}[positions], starts, rows.size)"]
+        lines.append(f"        out[{name!r}][:, rows] = {activation_call(g, 'net')}")
+    names = ", ".join(step.groups)
+    return {"comment": f"{names}: neuron by neuron, in topological levels of the delay-0 links "
+                       f"{', '.join(p.name for p in inner)}", "lines": lines}
 
 
-def _parameter(p: ir.Projection, network: ir.Network) -> dict:
-    if p.rule.kind == "full":
-        shape = (network.group(p.dst).size, network.group(p.src).size)
-        return {"key": repr(p.name), "value": f"syn.w.reshape({shape}).astype(dt)",
-                "comment": f"{describe(p)}: a dense {shape} matrix"}
-    return {"key": repr(p.name), "value": "syn.w.astype(dt)",
-            "comment": f"{describe(p)}: one weight per neuron"}
+def _plan(network: ir.Network, index: int, step: ir.Step) -> str:
+    inner = inner_projections(network, step)
+    by_group = {name: [p.name for p in inner if p.dst == name] for name in step.groups}
+    sizes = {p.name: network.group(p.dst).size for p in inner}
+    return f"level_plan(self.levels[{index}], {by_group!r}, synapses, {sizes!r})"
 
 
 def lower(network: ir.Network) -> dict:
-    hidden = [g for g in network.groups if g.role != "input"]
+    steps, plans = [], []
+    for index, step in enumerate(network.schedule):
+        if step.neuron_level:
+            steps.append(_level_step(network, index, step))
+            plans.append({"index": index, "value": _plan(network, index, step)})
+        else:
+            steps.append(_group_step(network, network.group(step.groups[0])))
+    kinds = {kind(p) for p in network.projections}
+    helpers = [SPARSE_SUMS["gather"]] if "gather" in kinds else []
+    if "csr" in kinds or plans:
+        helpers.append(SPARSE_SUMS["segment"])
     return {
         **common_context(network, "numpy"),
         "activations": used_activations(network, ACTIVATIONS),
-        "parameters": [_parameter(p, network) for p in network.projections],
-        "steps": [{"comment": _comment(network, g), "lines": _group_statements(network, g)}
-                  for g in hidden],
+        "helpers": "\n\n\n".join(h.strip("\n") for h in helpers),
+        "parameters": [_setup(p, network) for p in network.projections],
+        "plans": plans,
+        "steps": steps,
     }

@@ -1,4 +1,5 @@
-"""The NumPy backend's op table: the OO table's formulas, vectorised over (batch, neurons)."""
+"""The NumPy backend's op table: the OO table's formulas, vectorised over (batch, neurons), and
+the sums over sparse synapses."""
 
 from nndl.backends.oo.ops import ACTIVATIONS as SCALAR, activation_call
 
@@ -37,4 +38,23 @@ def softmax(x):
 ''',
 }
 
-__all__ = ["ACTIVATIONS", "activation_call"]
+# How each kind of projection adds into its target's net input; the helpers each kind needs.
+SPARSE_SUMS = {
+    "gather": '''
+def gather_sum(x, sources, weights):
+    """Padded rows: target j sums weights[j, k] * x[:, sources[j, k]] over k."""
+    return np.einsum("bjk,jk->bj", x[:, sources], weights)
+''',
+    "segment": '''
+def segment_sum(values, starts, rows):
+    """Sums of consecutive runs of columns: run i starts at starts[i] (empty runs give 0)."""
+    total = np.zeros((values.shape[0], rows), dtype=values.dtype)
+    ends = np.append(starts[1:], values.shape[1])
+    nonempty = np.flatnonzero(ends > starts)
+    if nonempty.size:
+        total[:, nonempty] = np.add.reduceat(values, starts[nonempty], axis=1)
+    return total
+''',
+}
+
+__all__ = ["ACTIVATIONS", "SPARSE_SUMS", "activation_call"]

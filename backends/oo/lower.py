@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from nndl import ir
 from nndl.backends.codegen import common_context
+from nndl.listing import call_text
 from nndl.backends.oo.ops import ACTIVATIONS, activation_call
+from nndl.runtime.weightfile import is_shared
 
 
 def used_activations(network: ir.Network, table: dict[str, str]) -> str:
@@ -15,8 +17,7 @@ def used_activations(network: ir.Network, table: dict[str, str]) -> str:
 
 def describe(p: ir.Projection) -> str:
     """A one-line comment for a projection."""
-    params = ", ".join(f"{k}={v}" for k, v in p.rule.params.items())
-    rule = f"{p.rule.kind}({params})" if params else p.rule.kind
+    rule = call_text(p.rule.kind, p.rule.params)
     return f"{p.src} -> {p.dst}: {rule}" + (f", delay {p.delay}" if p.delay else "")
 
 
@@ -37,7 +38,10 @@ def lower(network: ir.Network) -> dict:
         "backend_name": "object-oriented",
         "activations": used_activations(network, ACTIVATIONS),
         "groups": [{"key": repr(g.name), "constructor": _constructor(g)} for g in network.groups],
-        "order": [repr(g.name) for g in network.groups if g.role != "input"],
+        "order": [f"*self._neurons_by_level({i})  # {', '.join(step.groups)}: neuron by neuron"
+                  if step.neuron_level else f"self.groups[{step.groups[0]!r}]"
+                  for i, step in enumerate(network.schedule)],
+        "shared": any(is_shared(p) for p in network.projections),
         "projections": [
             {"key": repr(p.name), "src": repr(p.src), "dst": repr(p.dst), "comment": describe(p)}
             for p in network.projections

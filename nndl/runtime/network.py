@@ -1,7 +1,8 @@
 """What every generated `Network` class shares: construction, `run`, `save` and `load`.
 
 A backend's generated subclass sets `SPEC` (the IR it was compiled from) and implements three
-hooks: `_set_parameters`, `_get_parameters` and `_run`. Checking inputs and files lives here, once.
+hooks: `_set_parameters`, `_get_parameters` and `_run`. Checking inputs and files lives here, once,
+and so does the neuron-level schedule (`self.levels`), recomputed whenever synapses change.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import numpy as np
 
 from nndl import ir
 from nndl.runtime import weightfile
+from nndl.runtime.build import build_all, initial_biases, neuron_levels, report
 from nndl.runtime.errors import InputError, WeightFileError
 from nndl.runtime.inputs import prepare_inputs
-from nndl.runtime.synapses import Synapses, build, connect, initial_bias
+from nndl.runtime.synapses import Synapses, connect
 
 DTYPES = ("float32", "float64")
-FIXED_RULES = ("full", "one_to_one")  # rules whose synapses never depend on the seed
+# Rules whose synapses never depend on the seed: a weight file must hold exactly these.
+FIXED_RULES = ("full", "one_to_one", "local", "where")
 
 
 class NetworkBase:
@@ -30,8 +33,12 @@ class NetworkBase:
         spec = self.SPEC
         self.seed = spec.seed if seed is None else _check_seed(seed)
         self.dtype = _check_dtype(self.DEFAULT_DTYPE if dtype is None else dtype)
-        synapses = {p.name: build(spec, p, self.seed) for p in spec.projections}
-        biases = {g.name: initial_bias(g) for g in spec.groups if g.bias}
+        synapses, findings = build_all(spec, self.seed)
+        report(spec, findings)
+        self._install(synapses, initial_biases(spec))
+
+    def _install(self, synapses: dict[str, Synapses], biases: dict[str, np.ndarray]):
+        self.levels = neuron_levels(self.SPEC, synapses)  # may raise CycleError
         self._set_parameters(synapses, biases)
 
     # ---- the hooks a backend implements ----
@@ -70,6 +77,8 @@ class NetworkBase:
             arrays[f"{name}.pre"] = np.asarray(syn.pre, dtype=np.int64)
             arrays[f"{name}.post"] = np.asarray(syn.post, dtype=np.int64)
             arrays[f"{name}.w"] = np.asarray(syn.w, dtype=self.dtype)
+            if syn.tie is not None:
+                arrays[f"{name}.tie"] = np.asarray(syn.tie, dtype=np.int64)
         for name, bias in biases.items():
             arrays[f"{name}.bias"] = np.asarray(bias, dtype=self.dtype)
         return arrays
@@ -91,16 +100,18 @@ class NetworkBase:
         synapses = {}
         for p in self.SPEC.projections:
             pre, post = arrays[f"{p.name}.pre"], arrays[f"{p.name}.post"]
-            _check_fixed_rule(self.SPEC, p, pre, post, path)
+            tie = arrays.get(f"{p.name}.tie")
+            _check_fixed_rule(self.SPEC, p, pre, post, tie, path)
             synapses[p.name] = Synapses(pre.astype(np.int64), post.astype(np.int64),
-                                        arrays[f"{p.name}.w"].astype(np.float64))
+                                        arrays[f"{p.name}.w"].astype(np.float64),
+                                        None if tie is None else tie.astype(np.int64))
         biases = {g.name: arrays[f"{g.name}.bias"].astype(np.float64)
                   for g in self.SPEC.groups if g.bias}
         if meta.get("sha256") != self.SPEC.sha256:
             warnings.warn(f"{path} was saved from a different source text of network "
                           f"`{self.SPEC.name}` ({meta.get('source')}); its structure fits, "
                           "so it was loaded", stacklevel=2)
-        self._set_parameters(synapses, biases)
+        self._install(synapses, biases)
 
     def __repr__(self) -> str:
         spec = self.SPEC
@@ -123,12 +134,15 @@ def _check_dtype(dtype) -> str:
     return name
 
 
-def _check_fixed_rule(spec: ir.Network, p: ir.Projection, pre, post, path) -> None:
-    """A `full` or `one_to_one` projection must have exactly its rule's synapses."""
+def _check_fixed_rule(spec: ir.Network, p: ir.Projection, pre, post, tie, path) -> None:
+    """A projection whose rule ignores the seed must have exactly its rule's synapses."""
     if p.rule.kind not in FIXED_RULES:
         return
-    want_pre, want_post = connect(p.rule, spec.group(p.src), spec.group(p.dst))
-    if not (np.array_equal(pre, want_pre) and np.array_equal(post, want_post)):
+    want_pre, want_post, want_tie, _ = connect(p.rule, spec.group(p.src), spec.group(p.dst),
+                                               np.random.default_rng(0))
+    same_ties = (tie is None) == (want_tie is None) and (tie is None or
+                                                         np.array_equal(tie, want_tie))
+    if not (np.array_equal(pre, want_pre) and np.array_equal(post, want_post) and same_ties):
         raise WeightFileError(f"{path}: projection `{p.name}` ({p.rule.kind}) should have "
                               f"{want_pre.size} synapses in rule order; the file has {pre.size} "
                               "others")

@@ -1,7 +1,9 @@
 """Which synapses a projection has, and their initial weights: one implementation for every backend.
 
 Each projection draws from its own stream, `default_rng([seed, crc32(name)])`, so adding a
-projection changes no other. Synapses come out in CSR order: sorted by (post, pre).
+projection changes no other. Synapses come out in CSR order: sorted by (post, pre). Problems
+found while building (a rule that makes no synapse, targets short of `fan_in`'s k) are returned
+as `Finding`s with the projection's source position; the caller decides how to report them.
 """
 
 from __future__ import annotations
@@ -11,31 +13,100 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nndl import ir
+from nndl import expr, ir
+from nndl.runtime import geometry, sampling
+from nndl.runtime.evaluate import condition
 
 
 @dataclass
 class Synapses:
-    """One projection's synapses as flat neuron indices into its groups, and float64 weights."""
+    """One projection's synapses as flat neuron indices into its groups, and float64 weights.
+
+    For a shared rule `w` is the kernel and `tie[i]` the kernel entry of synapse i; otherwise
+    `tie` is None and `w[i]` is synapse i's own weight.
+    """
 
     pre: np.ndarray  # int64, (n,)
     post: np.ndarray  # int64, (n,)
-    w: np.ndarray  # float64, (n,)
+    w: np.ndarray  # float64, (n,) or (kernel entries,)
+    tie: np.ndarray | None = None  # int64, (n,)
+
+    def weights(self) -> np.ndarray:
+        """Each synapse's weight (the kernel entry it is tied to, for shared rules)."""
+        return self.w if self.tie is None else self.w[self.tie]
+
+    @property
+    def wiring(self) -> Wiring:
+        return Wiring(self.pre, self.post, self.tie)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """Which neurons a projection's synapses join, without their weights."""
+
+    pre: np.ndarray
+    post: np.ndarray
+    tie: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something the build noticed about a projection: severity, message, where it is declared."""
+
+    severity: str
+    code: str
+    message: str
+    projection: ir.Projection
 
 
 def projection_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
 
 
-def connect(rule: ir.Rule, src: ir.Group, dst: ir.Group) -> tuple[np.ndarray, np.ndarray]:
-    """(pre, post) in CSR order for a rule between two groups."""
+def pair_condition(cond: dict | None, src: ir.Group, dst: ir.Group):
+    """The rule's condition as a function over arrays of flat (pre, post) indices, or None."""
+    if cond is None:
+        return None
+    node = expr.from_dict(cond)
+    wanted = expr.variables(node)
+
+    def allowed(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+        env = {}
+        for side, index, group in (("pre", pre, src), ("post", post, dst)):
+            env[f"{side}.index"] = index
+            if any(name.startswith(f"{side}.coord.") for name in wanted):
+                for axis, coord in enumerate(np.unravel_index(index, group.shape)):
+                    env[f"{side}.coord.{axis}"] = coord
+        return condition(node, env, pre.shape)
+
+    return allowed
+
+
+def connect(rule: ir.Rule, src: ir.Group, dst: ir.Group, rng: np.random.Generator):
+    """(pre, post, tie, number of targets short of fan_in's k) for a rule between two groups."""
+    params = rule.params
     if rule.kind == "full":
         post = np.repeat(np.arange(dst.size, dtype=np.int64), src.size)
         pre = np.tile(np.arange(src.size, dtype=np.int64), dst.size)
-        return pre, post
+        return pre, post, None, 0
     if rule.kind == "one_to_one":
         index = np.arange(dst.size, dtype=np.int64)
-        return index, index.copy()
+        return index, index.copy(), None, 0
+    if rule.kind == "local":
+        pre, post, tie = geometry.local_synapses(src.shape, dst.shape, params["radius"],
+                                                 params["metric"], params["wrap"],
+                                                 params["shared"])
+        return pre, post, tie, 0
+    if rule.kind == "where":
+        allowed = pair_condition(params["condition"], src, dst)
+        return (*sampling.where_pairs(src.size, dst.size, allowed), None, 0)
+    if rule.kind == "random":
+        allowed = pair_condition(params["where"], src, dst)
+        return (*sampling.bernoulli_pairs(src.size, dst.size, params["p"], allowed, rng), None, 0)
+    if rule.kind == "fan_in":
+        allowed = pair_condition(params["where"], src, dst)
+        pre, post, short = sampling.fan_in_pairs(src.size, dst.size, params["k"], allowed, rng)
+        return pre, post, None, short
     raise ValueError(f"no synapse builder for rule `{rule.kind}`")
 
 
@@ -44,30 +115,50 @@ def fan_in(post: np.ndarray, n_post: int) -> np.ndarray:
     return np.bincount(post, minlength=n_post)[post]
 
 
-def initial_weights(init: ir.Init, post: np.ndarray, n_post: int,
+def initial_weights(init: ir.Init, post: np.ndarray, n_post: int, count: int,
                     rng: np.random.Generator) -> np.ndarray:
-    """Weights in CSR order. The default is PyTorch's Linear rule, per target neuron:
-    uniform(-1/sqrt(k), 1/sqrt(k)) with k that neuron's fan-in within the projection."""
-    n = post.size
+    """`count` weights. The default is PyTorch's Linear rule, per target neuron:
+    uniform(-1/sqrt(k), 1/sqrt(k)) with k that neuron's fan-in within the projection (for a
+    shared kernel, the largest fan-in)."""
     if init.kind == "default":
-        bound = 1.0 / np.sqrt(np.maximum(fan_in(post, n_post), 1))
-        return rng.uniform(-1.0, 1.0, size=n) * bound
+        k = fan_in(post, n_post) if count == post.size else np.bincount(post).max(initial=1)
+        return rng.uniform(-1.0, 1.0, size=count) / np.sqrt(np.maximum(k, 1))
     if init.kind == "normal":
-        return rng.normal(init.params["mean"], init.params["std"], size=n)
+        return rng.normal(init.params["mean"], init.params["std"], size=count)
     if init.kind == "uniform":
-        return rng.uniform(init.params["low"], init.params["high"], size=n)
+        return rng.uniform(init.params["low"], init.params["high"], size=count)
     if init.kind == "constant":
-        return np.full(n, float(init.params["value"]))
+        return np.full(count, float(init.params["value"]))
     raise ValueError(f"no initialiser `{init.kind}`")
 
 
-def build(network: ir.Network, projection: ir.Projection, seed: int) -> Synapses:
-    """A projection's synapses and initial weights for a given seed."""
+def build(network: ir.Network, projection: ir.Projection, seed: int,
+          findings: list[Finding] | None = None) -> Synapses:
+    """A projection's synapses and initial weights for a given seed.
+
+    Synapses are drawn first, then weights, from the projection's one stream.
+    """
     src, dst = network.group(projection.src), network.group(projection.dst)
     rng = projection_rng(seed, projection.name)
-    pre, post = connect(projection.rule, src, dst)
-    w = initial_weights(projection.init, post, dst.size, rng)
-    return Synapses(pre, post, w)
+    pre, post, tie, short = connect(projection.rule, src, dst, rng)
+    count = post.size if tie is None else int(tie.max(initial=-1)) + 1
+    w = initial_weights(projection.init, post, dst.size, count, rng)
+    if findings is not None:
+        findings.extend(_findings(projection, pre.size, short))
+    return Synapses(pre, post, w, tie)
+
+
+def _findings(projection: ir.Projection, count: int, short: int) -> list[Finding]:
+    rule = projection.rule
+    if count == 0:
+        return [Finding("error", "no-synapses", f"connection `{projection.name}` "
+                        f"({rule.kind}) makes no synapse at all", projection)]
+    if short:
+        k = rule.params["k"]
+        return [Finding("warning", "fan-in-short", f"{short} target neuron"
+                        f"{'s have' if short != 1 else ' has'} fewer than k={k} candidate "
+                        f"sources in `{projection.name}`; they get all they have", projection)]
+    return []
 
 
 def initial_bias(group: ir.Group) -> np.ndarray:

@@ -72,10 +72,16 @@ def _read_arrays(path) -> dict[str, np.ndarray]:
         raise WeightFileError(f"{path} is not a readable NNDL weight file ({e})") from None
 
 
+def is_shared(p: ir.Projection) -> bool:
+    """Whether the projection's weights are a kernel tied to synapses by `NAME.tie`."""
+    return bool(p.rule.params.get("shared"))
+
+
 def expected_keys(network: ir.Network) -> list[str]:
     keys = []
     for p in network.projections:
         keys += [f"{p.name}.pre", f"{p.name}.post", f"{p.name}.w"]
+        keys += [f"{p.name}.tie"] if is_shared(p) else []
     keys += [f"{g.name}.bias" for g in network.groups if g.bias]
     return keys
 
@@ -109,7 +115,8 @@ def _check_array(path, key: str, arrays: dict, kinds: str, shape: tuple) -> np.n
 
 
 def _check_projection(network: ir.Network, p: ir.Projection, arrays: dict, path) -> None:
-    keys = [f"{p.name}.pre", f"{p.name}.post", f"{p.name}.w"]
+    # One entry per synapse in each of these; a shared kernel `NAME.w` is checked separately.
+    keys = [f"{p.name}.pre", f"{p.name}.post", f"{p.name}.tie" if is_shared(p) else f"{p.name}.w"]
     shapes = [arrays[key].shape for key in keys]
     if any(len(shape) != 1 for shape in shapes) or len(set(shapes)) > 1:
         raise WeightFileError(f"{path}: `{keys[0]}`, `{keys[1]}` and `{keys[2]}` should be "
@@ -118,7 +125,10 @@ def _check_projection(network: ir.Network, p: ir.Projection, arrays: dict, path)
     n = shapes[0][0]
     pre = _check_array(path, keys[0], arrays, "iu", (n,))
     post = _check_array(path, keys[1], arrays, "iu", (n,))
-    _check_array(path, keys[2], arrays, "f", (n,))
+    if is_shared(p):
+        _check_kernel(path, p, arrays, n)
+    else:
+        _check_array(path, keys[2], arrays, "f", (n,))
     src, dst = network.group(p.src), network.group(p.dst)
     if n and (pre.min() < 0 or pre.max() >= src.size or post.min() < 0 or post.max() >= dst.size):
         raise WeightFileError(f"{path}: projection `{p.name}` has neuron indices outside its "
@@ -127,3 +137,15 @@ def _check_projection(network: ir.Network, p: ir.Projection, arrays: dict, path)
     if n > 1 and not (np.diff(key) > 0).all():
         raise WeightFileError(f"{path}: projection `{p.name}` is not in CSR order "
                               "(sorted by post, then pre, no repeats)")
+
+
+def _check_kernel(path, p: ir.Projection, arrays: dict, n: int) -> None:
+    kernel = arrays[f"{p.name}.w"]
+    if kernel.ndim != 1:
+        raise WeightFileError(f"{path}: the kernel `{p.name}.w` should be 1-D, not of shape "
+                              f"{kernel.shape}")
+    _check_array(path, f"{p.name}.w", arrays, "f", kernel.shape)
+    tie = _check_array(path, f"{p.name}.tie", arrays, "iu", (n,))
+    if n and (tie.min() < 0 or tie.max() >= kernel.size):
+        raise WeightFileError(f"{path}: `{p.name}.tie` points outside the kernel "
+                              f"({kernel.size} entries)")

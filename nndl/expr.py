@@ -1,0 +1,134 @@
+"""The expression IR: what `where(...)` conditions (and, later, neuron models) compute.
+
+Plain frozen dataclasses with a tagged-dict JSON form. Variables are named by strings:
+`pre.index`, `post.index`, `pre.coord.K`, `post.coord.K` in connection conditions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Functions the expression language knows, with their number of arguments.
+FUNCTIONS = {
+    "abs": 1, "min": 2, "max": 2, "exp": 1, "log": 1, "sqrt": 1, "floor": 1, "ceil": 1,
+    "clip": 3, "tanh": 1, "sigmoid": 1, "relu": 1, "step": 1,
+}
+ARITHMETIC = ("+", "-", "*", "/", "%", "**")
+COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
+LOGICAL = ("and", "or")
+
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+
+
+@dataclass(frozen=True)
+class Bool:
+    value: bool
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-" or "not"
+    operand: "Expr"
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str
+    left: "Expr"
+    right: "Expr"
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple["Expr", ...]
+
+
+@dataclass(frozen=True)
+class IfElse:
+    cond: "Expr"
+    then: "Expr"
+    other: "Expr"
+
+
+Expr = Num | Bool | Var | Unary | Binary | Call | IfElse
+
+
+def to_dict(e: Expr) -> dict:
+    if isinstance(e, Num):
+        return {"num": e.value}
+    if isinstance(e, Bool):
+        return {"bool": e.value}
+    if isinstance(e, Var):
+        return {"var": e.name}
+    if isinstance(e, Unary):
+        return {"unary": e.op, "operand": to_dict(e.operand)}
+    if isinstance(e, Binary):
+        return {"binary": e.op, "left": to_dict(e.left), "right": to_dict(e.right)}
+    if isinstance(e, Call):
+        return {"call": e.func, "args": [to_dict(a) for a in e.args]}
+    return {"if": to_dict(e.cond), "then": to_dict(e.then), "else": to_dict(e.other)}
+
+
+def from_dict(d: dict) -> Expr:
+    if "num" in d:
+        return Num(d["num"])
+    if "bool" in d:
+        return Bool(d["bool"])
+    if "var" in d:
+        return Var(d["var"])
+    if "unary" in d:
+        return Unary(d["unary"], from_dict(d["operand"]))
+    if "binary" in d:
+        return Binary(d["binary"], from_dict(d["left"]), from_dict(d["right"]))
+    if "call" in d:
+        return Call(d["call"], tuple(from_dict(a) for a in d["args"]))
+    return IfElse(from_dict(d["if"]), from_dict(d["then"]), from_dict(d["else"]))
+
+
+def variables(e: Expr) -> set[str]:
+    """Every variable name the expression reads."""
+    if isinstance(e, Var):
+        return {e.name}
+    if isinstance(e, Unary):
+        return variables(e.operand)
+    if isinstance(e, Binary):
+        return variables(e.left) | variables(e.right)
+    if isinstance(e, Call):
+        return set().union(*(variables(a) for a in e.args))
+    if isinstance(e, IfElse):
+        return variables(e.cond) | variables(e.then) | variables(e.other)
+    return set()
+
+
+def render(e: Expr) -> str:
+    """The expression as NNDL source (fully parenthesised where it nests), for listings."""
+    if isinstance(e, Num):
+        return f"{e.value:g}"
+    if isinstance(e, Bool):
+        return "true" if e.value else "false"
+    if isinstance(e, Var):
+        side, _, rest = e.name.partition(".")
+        if rest.startswith("coord."):
+            return f"{side}.coord[{rest[6:]}]"
+        return e.name
+    if isinstance(e, Unary):
+        return f"not {_nested(e.operand)}" if e.op == "not" else f"-{_nested(e.operand)}"
+    if isinstance(e, Binary):
+        return f"{_nested(e.left)} {e.op} {_nested(e.right)}"
+    if isinstance(e, Call):
+        return f"{e.func}({', '.join(render(a) for a in e.args)})"
+    return f"{_nested(e.then)} if {_nested(e.cond)} else {_nested(e.other)}"
+
+
+def _nested(e: Expr) -> str:
+    text = render(e)
+    return f"({text})" if isinstance(e, (Binary, IfElse)) else text

@@ -1,0 +1,57 @@
+"""Building a network's synapses for a seed: every projection, what the build found, the levels.
+
+The Network base class uses this at construction; `nndlc check` uses `findings` to report
+problems that only show once synapses exist (a rule that makes none, fan_in shortfalls).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from nndl import ir
+from nndl.runtime.errors import RuntimeNNDLError
+from nndl.runtime.schedule import Level, levels
+from nndl.runtime.synapses import Finding, Synapses, build, initial_bias
+
+
+class BuildError(RuntimeNNDLError):
+    """A projection's rule cannot be built as written (e.g. it makes no synapse)."""
+
+
+class NNDLWarning(UserWarning):
+    """Something about a built network that is allowed but probably not meant."""
+
+
+def build_all(spec: ir.Network, seed: int) -> tuple[dict[str, Synapses], list[Finding]]:
+    findings: list[Finding] = []
+    synapses = {p.name: build(spec, p, seed, findings) for p in spec.projections}
+    return synapses, findings
+
+
+def initial_biases(spec: ir.Network) -> dict[str, np.ndarray]:
+    return {g.name: initial_bias(g) for g in spec.groups if g.bias}
+
+
+def locate(spec: ir.Network, finding: Finding) -> str:
+    """`file:line:col: severity: message`, as the compiler's diagnostics read."""
+    loc = finding.projection.loc
+    where = f"{spec.source}:{loc.line}:{loc.column}" if loc else spec.source
+    return f"{where}: {finding.severity}: {finding.message}"
+
+
+def report(spec: ir.Network, findings: list[Finding]) -> None:
+    """Raise on the first error (after warning about everything else)."""
+    errors = [f for f in findings if f.severity == "error"]
+    for f in findings:
+        if f.severity == "warning":
+            warnings.warn(NNDLWarning(locate(spec, f)), stacklevel=3)
+    if errors:
+        raise BuildError("\n".join(locate(spec, f) for f in errors))
+
+
+def neuron_levels(spec: ir.Network, synapses: dict[str, Synapses]) -> dict[int, list[Level]]:
+    """Levels of every neuron-level step, keyed by the step's position in the schedule."""
+    return {i: levels(spec, step, synapses) for i, step in enumerate(spec.schedule)
+            if step.neuron_level}

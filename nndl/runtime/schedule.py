@@ -1,0 +1,87 @@
+"""Neuron-level evaluation order for the steps whose groups feed themselves with delay 0.
+
+A `neuron_level` step's delay-0 synapses among its own neurons must form a DAG. Its neurons are
+split into topological levels: a level's neurons depend only on earlier levels, so each level is
+one vectorised step in NumPy, and the OO backend fires the neurons level by level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nndl import ir
+from nndl.runtime.errors import RuntimeNNDLError
+from nndl.runtime.synapses import Synapses
+
+
+class CycleError(RuntimeNNDLError):
+    """The built delay-0 synapses contain a cycle at the neuron level."""
+
+
+@dataclass(frozen=True)
+class Level:
+    """The neurons of one level, as (group, sorted flat indices) for each group that has some."""
+
+    parts: tuple[tuple[str, np.ndarray], ...]
+
+
+def inner_projections(network: ir.Network, step: ir.Step) -> list[ir.Projection]:
+    """The delay-0 projections that run among the step's own groups."""
+    members = set(step.groups)
+    return [p for p in network.projections if p.delay == 0 and p.src in members
+            and p.dst in members]
+
+
+def levels(network: ir.Network, step: ir.Step, synapses: dict[str, Synapses]) -> list[Level]:
+    """Topological levels of a neuron-level step (Kahn's algorithm, one level at a time)."""
+    offset, total = {}, 0
+    for name in step.groups:
+        offset[name] = total
+        total += network.group(name).size
+    inner = inner_projections(network, step)
+    src = np.concatenate([synapses[p.name].pre + offset[p.src] for p in inner] or [[]])
+    dst = np.concatenate([synapses[p.name].post + offset[p.dst] for p in inner] or [[]])
+    src, dst = src.astype(np.int64), dst.astype(np.int64)
+    order = np.argsort(src, kind="stable")
+    src, dst = src[order], dst[order]
+    starts = np.searchsorted(src, np.arange(total + 1))
+    indegree = np.bincount(dst, minlength=total)
+    frontier = np.flatnonzero(indegree == 0)
+    placed, result = frontier.size, []
+    while frontier.size:
+        result.append(_level(step, network, offset, frontier))
+        outgoing = dst[_edges_from(starts, frontier)]
+        np.subtract.at(indegree, outgoing, 1)
+        frontier = np.unique(outgoing[indegree[outgoing] == 0])
+        placed += frontier.size
+    if placed < total:
+        raise CycleError(_cycle_message(network, step, inner))
+    return result
+
+
+def _edges_from(starts: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Positions of every edge leaving `nodes`, with edges sorted by source (CSR by source)."""
+    first, counts = starts[nodes], starts[nodes + 1] - starts[nodes]
+    run_start = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(first, counts) + np.arange(counts.sum()) - run_start
+
+
+def _level(step: ir.Step, network: ir.Network, offset: dict, nodes: np.ndarray) -> Level:
+    parts = []
+    for name in step.groups:
+        lo, hi = offset[name], offset[name] + network.group(name).size
+        inside = nodes[(nodes >= lo) & (nodes < hi)] - lo
+        if inside.size:
+            parts.append((name, np.sort(inside)))
+    return Level(tuple(parts))
+
+
+def _cycle_message(network: ir.Network, step: ir.Step, inner: list[ir.Projection]) -> str:
+    where = ", ".join(f"`{p.name}` (line {p.loc.line})" if p.loc else f"`{p.name}`"
+                      for p in inner)
+    groups = ", ".join(f"`{g}`" for g in step.groups)
+    return (f"{network.source}: error: the delay-0 synapses among {groups} form a cycle at the "
+            f"neuron level; connections involved: {where}. "
+            "Give one of them `delay 1`, or restrict it, e.g. `where=pre.index < post.index`")
