@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from nndl import backends
 from nndl.compiler import select_network, write_atomically
+from nndl.check import check_source
 from nndl.diagnostics import NNDLError
 from nndl.equivalence import compare
-from nndl.frontend import check_text, read_source
+from nndl.frontend import read_source
 from nndl.listing import network_listing
+from nndl.backends.numpy.lower import kind as numpy_layout
+from nndl.runtime.build import NNDLWarning, build_all
 from nndl.runtime.errors import RuntimeNNDLError
 from nndl.version import __version__
 
@@ -92,7 +96,7 @@ def _load(args):
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"cannot read {args.file}: no such file")
-    program, diags = check_text(read_source(path), args.file)
+    program, diags = check_source(read_source(path), args.file)
     diags.raise_if_errors()
     if diags.warnings:
         sys.stderr.write(diags.render(concise=args.concise))
@@ -124,8 +128,16 @@ def cmd_ir(args) -> int:
     program = _load(args)
     if args.json:
         print(program.to_json())
-    else:
-        sys.stdout.write("\n".join(network_listing(n) for n in program.networks))
+        return EXIT_OK
+    listings = []
+    for network in program.networks:
+        with warnings.catch_warnings():  # already reported, positioned, by _load
+            warnings.simplefilter("ignore", NNDLWarning)
+            synapses, _ = build_all(network, network.seed)
+        counts = {name: syn.pre.size for name, syn in synapses.items()}
+        layouts = {p.name: f"numpy: {numpy_layout(network, p)}" for p in network.projections}
+        listings.append(network_listing(network, counts, layouts))
+    sys.stdout.write("\n".join(listings))
     return EXIT_OK
 
 
@@ -140,7 +152,9 @@ def cmd_equiv(args) -> int:
     networks = [select_network(program, args.network)] if args.network else program.networks
     worst = True
     for network in networks:
-        results = compare(network, names, ticks=args.ticks, batch=args.batch)
+        with warnings.catch_warnings():  # already reported, positioned, by _load
+            warnings.simplefilter("ignore", NNDLWarning)
+            results = compare(network, names, ticks=args.ticks, batch=args.batch)
         print(f"network {network.name}: {', '.join(names)} on random inputs "
               f"(batch {args.batch}, ticks {args.ticks}, float64, seed {network.seed})")
         for r in results:

@@ -18,6 +18,7 @@ class Loc:
 
     line: int
     column: int
+    end_column: int = 0  # on the same line; 0 when unknown
 
 
 @dataclass(frozen=True)

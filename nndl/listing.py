@@ -6,7 +6,7 @@ from nndl import expr, ir
 
 
 def synapse_count(network: ir.Network, p: ir.Projection) -> int | None:
-    """Exact for rules whose synapses do not depend on the seed; None otherwise."""
+    """Known without building for `full` and `one_to_one`; None otherwise."""
     src, dst = network.group(p.src), network.group(p.dst)
     if p.rule.kind == "full":
         return src.size * dst.size
@@ -42,27 +42,30 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
 
-def network_listing(network: ir.Network) -> str:
+def network_listing(network: ir.Network, counts: dict[str, int] | None = None,
+                    layouts: dict[str, str] | None = None) -> str:
+    """The listing; `counts` (synapses per projection, once built) and `layouts` (how a backend
+    stores each projection) add columns when given."""
+    counts = counts or {p.name: synapse_count(network, p) for p in network.projections}
     lines = [f"network {network.name}  (seed {network.seed}; {network.source}, "
              f"sha256 {network.sha256[:12]})", "groups, in evaluation order:"]
     rows = [["name", "role", "shape", "neurons", "model", "bias"]]
     for g in network.groups:
         bias = "-" if g.role == "input" else (f"{g.bias_init:g}" if g.bias else "none")
-        rows.append([g.name, g.role, str(list(g.shape)), str(g.size), _model(g), bias])
+        level = " (neuron by neuron)" if g.role != "input" and \
+            network.step_of(g.name).neuron_level else ""
+        rows.append([g.name, g.role, str(list(g.shape)), str(g.size), _model(g) + level, bias])
     lines += _table(rows)
     lines.append("projections:")
-    rows = [["name", "from", "to", "rule", "weights", "delay", "synapses"]]
+    rows = [["name", "from", "to", "rule", "weights", "delay", "synapses"]
+            + (["layout"] if layouts else [])]
     for p in network.projections:
-        count = synapse_count(network, p)
+        count = counts.get(p.name)
         rows.append([p.name, p.src, p.dst, call_text(p.rule.kind, p.rule.params),
                      call_text(p.init.kind, p.init.params), str(p.delay),
-                     f"{count:,}" if count is not None else "?"])
+                     f"{count:,}" if count is not None else "?"]
+                    + ([layouts[p.name]] if layouts else []))
     lines += _table(rows) if network.projections else ["  (none)"]
-    total = [synapse_count(network, p) for p in network.projections]
-    if None not in total:
-        lines.append(f"{sum(total):,} synapses in all")
+    if network.projections and None not in counts.values():
+        lines.append(f"{sum(counts.values()):,} synapses in all")
     return "\n".join(lines) + "\n"
-
-
-def program_listing(program: ir.Program) -> str:
-    return "\n".join(network_listing(n) for n in program.networks)

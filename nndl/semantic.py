@@ -8,10 +8,11 @@ from __future__ import annotations
 import itertools
 import math
 
-from nndl import ir
+from nndl import expr, ir
 from nndl import syntax as s
+from nndl.conditions import check_condition
 from nndl.diagnostics import Diagnostics, Span
-from nndl.graph import topological_order
+from nndl.graph import components, topological_order
 from nndl.signatures import (
     ACTIVATIONS,
     INITIALISERS,
@@ -23,8 +24,8 @@ from nndl.signatures import (
     whole,
 )
 
-# Rules whose semantics arrive with the connectivity issue; reported, never ignored.
-RULES_NOT_YET = ("local", "random", "fan_in", "where")
+# Parameters of rules that hold a condition over (pre, post) pairs.
+CONDITIONS = ("condition", "where")
 # Input names that `Network.run(**inputs)` could not take as keywords.
 RUN_KEYWORDS = ("ticks", "every_tick")
 
@@ -97,11 +98,10 @@ def _check_network(block: s.NetworkBlock, models: set[str], source: str, sha256:
     checked = _check_connections(connects, groups, diags)
     projections = [p for p, _ in checked]
     spans = {p.name: conn.span for p, conn in checked}
-    order = _order_groups([g for g in groups.values() if g], projections, spans, diags)
+    order, schedule = _schedule([g for g in groups.values() if g], projections, spans, diags)
     _warn_unconnected(decls, connects, diags)
-    schedule = tuple(ir.Step((g.name,)) for g in order if g.role != "input")
     return ir.Network(block.name.name, seed, tuple(order), tuple(projections), source, sha256,
-                      schedule)
+                      tuple(schedule))
 
 
 def _check_seed(seeds: list[s.SeedStmt], diags: Diagnostics) -> int:
@@ -119,7 +119,8 @@ def _check_seed(seeds: list[s.SeedStmt], diags: Diagnostics) -> int:
 
 
 def _loc(span: Span) -> ir.Loc:
-    return ir.Loc(span.line, span.column)
+    end = span.end_column if span.end_line == span.line else 0
+    return ir.Loc(span.line, span.column, end)
 
 
 def _check_group(decl: s.GroupDecl, models: set[str], diags: Diagnostics) -> ir.Group | None:
@@ -229,7 +230,7 @@ def _check_connection(conn: s.Connect, name: str, groups: dict[str, ir.Group],
         diags.error("duplicate", "the delay is given twice", extra.span)
     for extra in conn.alias[1:]:
         diags.error("duplicate", "the connection is named twice", extra.span)
-    rule = _check_rule(conn.rule, diags)
+    rule = _check_rule(conn.rule, src, dst, diags)
     init = _check_init(conn.weight[0], diags) if conn.weight else ir.Init("default")
     delay = _check_delay(conn.delay[0], diags) if conn.delay else 0
     if None in (src, dst, rule, init, delay):
@@ -249,7 +250,8 @@ def _resolve_group(ident: s.Ident, groups: dict[str, ir.Group | None], diags: Di
     return None
 
 
-def _check_rule(call: s.Call, diags: Diagnostics) -> ir.Rule | None:
+def _check_rule(call: s.Call, src: ir.Group | None, dst: ir.Group | None,
+                diags: Diagnostics) -> ir.Rule | None:
     name = call.func
     if name.name not in RULES:
         diags.error("unknown-rule", f"unknown connection rule `{name.name}`", name.span,
@@ -258,9 +260,15 @@ def _check_rule(call: s.Call, diags: Diagnostics) -> ir.Rule | None:
     params = bind(call, RULES[name.name], f"rule `{name.name}`", diags)
     if params is None:
         return None
-    if name.name in RULES_NOT_YET:
-        not_yet(diags, f"the `{name.name}` rule is", name.span)
-        return None
+    for key in CONDITIONS:
+        if params.get(key) is None:
+            continue
+        if src is None or dst is None:  # the unknown group has its error; the condition waits
+            return None
+        condition = check_condition(params[key], src, dst, diags)
+        if condition is None:
+            return None
+        params[key] = expr.to_dict(condition)
     return ir.Rule(name.name, params)
 
 
@@ -295,30 +303,61 @@ def _check_delay(expr: s.Expr, diags: Diagnostics) -> int | None:
 # ---- order ---------------------------------------------------------------------------------
 
 
-def _order_groups(groups: list[ir.Group], projections: list[ir.Projection],
-                  spans: dict[str, Span], diags: Diagnostics) -> list[ir.Group]:
-    """Groups in evaluation order: inputs first, then a topological order of delay-0 links."""
+def _schedule(groups: list[ir.Group], projections: list[ir.Projection],
+              spans: dict[str, Span], diags: Diagnostics) -> tuple[list[ir.Group], list[ir.Step]]:
+    """Groups in evaluation order (inputs first) and the steps of a tick.
+
+    Groups joined by delay-0 projections in a loop (a self-connection, or groups that feed each
+    other) form one neuron-level step: their synapses must form a DAG among the neurons, which
+    the runtime checks once they exist. Loops that are certain to be cycles are errors here.
+    """
+    by_name = {g.name: g for g in groups}
     instant = []
     for p in projections:
         if p.delay > 0:
             continue
-        if p.src == p.dst and _group(groups, p.dst).activation == "softmax":
+        if p.src == p.dst and by_name[p.dst].activation == "softmax":
             diags.error("softmax-self", f"softmax group `{p.dst}` cannot take a delay-0 "
                         "connection from itself", spans[p.name], "give this connection `delay 1`")
         else:
             instant.append(p)
     names = [g.name for g in groups if g.role == "input"] + [
         g.name for g in groups if g.role != "input"]
-    order, cycle = topological_order(names, [(p.src, p.dst) for p in instant])
-    if cycle:
-        _report_cycles(names, instant, spans, diags)
-        return groups
-    by_name = {g.name: g for g in groups}
-    return [by_name[n] for n in order]
+    _report_cycles(names, [p for p in instant if _always_cyclic(p)], spans, diags)
+    order, steps = [], []
+    for component in components(names, [(p.src, p.dst) for p in instant]):
+        order += [by_name[n] for n in component]
+        looped = len(component) > 1 or any(p.src == p.dst == component[0] for p in instant)
+        if by_name[component[0]].role != "input" or looped:
+            steps.append(ir.Step(tuple(component), looped))
+        if looped:
+            _check_neuron_level(component, by_name, instant, spans, diags)
+    return order, steps
 
 
-def _group(groups: list[ir.Group], name: str) -> ir.Group:
-    return next(g for g in groups if g.name == name)
+def _always_cyclic(p: ir.Projection) -> bool:
+    """Whether a delay-0 projection closes a neuron-level cycle whenever its groups are in one.
+
+    `full` links everything; inside one group, `one_to_one` and `local` link each neuron to
+    itself, and `random`/`fan_in` without `where=` may.
+    """
+    if p.rule.kind == "full":
+        return True
+    if p.src != p.dst:
+        return False
+    return p.rule.kind in ("one_to_one", "local") or (
+        p.rule.kind in ("random", "fan_in") and p.rule.params.get("where") is None)
+
+
+def _check_neuron_level(component: list[str], by_name: dict[str, ir.Group],
+                        instant: list[ir.Projection], spans: dict[str, Span],
+                        diags: Diagnostics) -> None:
+    for name in component:
+        if by_name[name].activation == "softmax":
+            inner = next(p for p in instant if p.dst == name and p.src in component)
+            diags.error("softmax-level", f"softmax group `{name}` would be computed neuron by "
+                        "neuron here, but softmax needs its whole group at once",
+                        spans[inner.name], "give this connection `delay 1`")
 
 
 def _report_cycles(names: list[str], instant: list[ir.Projection], spans: dict[str, Span],
@@ -352,6 +391,8 @@ def _report_cycle(links: list[ir.Projection], spans: dict[str, Span], diags: Dia
     one = len(links) == 1
     what = "this connection forms" if one else "these connections form"
     hint = "give " + ("it" if one else "one of them") + " `delay 1` so the loop runs over ticks"
+    if one and links[0].rule.kind in ("random", "fan_in"):
+        hint += ", or let it link forward only: `where=pre.index < post.index`"
     diags.error("cycle", f"{what} a cycle with no delay: {path}", spans[links[0].name], hint,
                 notes=notes)
 

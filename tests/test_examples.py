@@ -20,7 +20,10 @@ def test_there_are_examples():
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_checks(path, capsys):
     assert main(["check", str(path)]) == 0
-    assert capsys.readouterr().err == ""  # no warnings in the examples either
+    err = capsys.readouterr().err
+    assert "error" not in err
+    # a warning is allowed only where the example's own comment explains it
+    assert not err or "warns" in path.read_text()
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

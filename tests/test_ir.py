@@ -20,10 +20,19 @@ def test_json_round_trip(path):
     assert again.to_json() == program.to_json()
 
 
-def test_listing_shows_groups_projections_and_counts():
-    text = network_listing(load_program(EXAMPLES[0]).networks[0])
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_ir_command_shows_counts_and_layouts(path, capsys):
+    from nndl.cli import main
+    assert main(["ir", str(path)]) == 0
+    text = capsys.readouterr().out
     assert "groups, in evaluation order:" in text and "projections:" in text
-    assert "synapses in all" in text
+    assert "synapses in all" in text and "numpy: " in text
+
+
+def test_listing_without_a_build_leaves_unknown_counts_open():
+    net = load_program(Path(__file__).parent.parent / "examples" / "blob.nndl").network()
+    text = network_listing(net)
+    assert "?" in text and "synapses in all" not in text
 
 
 def test_listing_of_skip_mlp():

@@ -52,7 +52,18 @@ def test_parameters_are_bound_and_defaults_filled():
     ("  output y[2] : softmax\n  connect y -> y : full", "softmax-self"),
     ("  output y[2] : relu\n  group h[2] : relu\n  connect y -> h : full\n  connect h -> y : full",
      "cycle"),
-    ("  output y[2] : relu\n  connect x -> y : local(radius=1)", "not-supported"),
+    ("  output y[2] : relu\n  connect x -> y : where(pre.idx < 1)", "bad-condition"),
+    ("  output y[2] : relu\n  connect x -> y : where(pre.index + 1)", "bad-condition"),
+    ("  output y[2] : relu\n  connect x -> y : where(pre.coord[1] < 1)", "bad-condition"),
+    ("  output y[2] : relu\n  connect x -> y : where(pre.coord < 1)", "bad-condition"),
+    ("  output y[2] : relu\n  connect x -> y : where(foo(pre.index) < 1)", "bad-condition"),
+    ("  output y[2] : relu\n  group h[3] : relu\n  connect x -> h : full\n"
+     "  connect h -> h : fan_in(k=2)\n  connect h -> y : full", "cycle"),
+    ("  output y[2] : relu\n  group h[3] : relu\n  connect x -> h : full\n"
+     "  connect h -> h : local(radius=1)\n  connect h -> y : full", "cycle"),
+    ("  output y[2] : softmax\n  group h[2] : relu\n  connect x -> h : full\n"
+     "  connect h -> y : where(pre.index < post.index)\n"
+     "  connect y -> h : where(pre.index < post.index) as back", "softmax-level"),
     ("  output y[2] : relu\n  connect x -> y : full delay 1", "not-supported"),
     ("  output y[2] : relu\n  connect x -> y : full delay -1", "bad-delay"),
     ("  output y[2] : relu\n  connect x -> y : local(radius=1, metric=cheb)", "bad-argument"),
@@ -91,3 +102,24 @@ def test_warnings_for_loose_ends():
                                      "\n  connect x -> y : full\n  connect lonely -> y : full as l2"))
     assert sorted(d.code for d in diags.warnings) == ["unconnected", "unused"]
     assert not diags.errors
+
+
+def test_conditions_become_expression_ir():
+    program, diags = check(NET.format(body="  output y[3, 3] : relu\n"
+                                           "  connect x -> y : where(pre.index % 2 == post.coord[-1])"))
+    assert not diags.errors, diags.render()
+    condition = program.network().projections[0].rule.params["condition"]
+    assert condition["binary"] == "==" and condition["right"] == {"var": "post.coord.1"}
+
+
+def test_neuron_level_steps_are_scheduled():
+    program, diags = check(NET.format(body="  output y[2] : relu\n  group a[4] : tanh\n"
+                                           "  group b[4] : tanh\n  connect x -> a : full\n"
+                                           "  connect a -> b : where(pre.index <= post.index)\n"
+                                           "  connect b -> a : where(pre.index < post.index) as back"
+                                           "\n  connect a -> a : fan_in(k=2, where=pre.index < post.index)"
+                                           "\n  connect b -> y : full"))
+    assert not diags.errors, diags.render()
+    net = program.network()
+    assert [(s.groups, s.neuron_level) for s in net.schedule] == [(("a", "b"), True),
+                                                                  (("y",), False)]

@@ -5,8 +5,9 @@ Each projection gets the cheapest layout for its rule, and only its synapses are
   dense        `full`: one matrix product, W of shape (post, pre) — the CSR weights reshaped;
   elementwise  `one_to_one`: an elementwise product;
   gather       `local`, `fan_in`: padded rows of sources (ELL), one gather and one reduction;
-  csr          `random`, `where`: products over the synapses, summed per target run (CSR).
-A neuron-level step computes its neurons level by level (see nndl.runtime.schedule).
+  csr          `random`, `where`: products over the synapses, summed per target run (CSR);
+  levels       delay-0 links inside a neuron-level step: the CSR rows of each topological level
+               (see nndl.runtime.schedule), summed level by level.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ KINDS = {"full": "dense", "one_to_one": "elementwise", "local": "gather", "fan_i
          "random": "csr", "where": "csr"}
 
 
-def kind(p: ir.Projection) -> str:
+def kind(network: ir.Network, p: ir.Projection) -> str:
     """The layout the NumPy backend uses for a projection (shown by `nndlc ir`)."""
+    if p.delay == 0 and p.src in network.step_of(p.dst).groups and \
+            network.step_of(p.dst).neuron_level:
+        return "levels"
     return KINDS[p.rule.kind]
 
 
@@ -39,9 +43,11 @@ def _setup(p: ir.Projection, network: ir.Network) -> dict:
                    f"syn.tie, syn.w.size, {n_dst})"],
         "csr": [f"self.W[{key}] = syn.w.astype(dt)",
                 f"self.pointers[{key}] = row_pointers(syn.post, {n_dst})"],
-    }[kind(p)]
+        "levels": [f"self.W[{key}] = syn.w.astype(dt)"],
+    }[kind(network, p)]
     what = {"dense": f"a dense {shape} matrix", "elementwise": "one weight per neuron",
-            "gather": "padded rows of sources (gather)", "csr": "CSR rows"}[kind(p)]
+            "gather": "padded rows of sources (gather)", "csr": "CSR rows",
+            "levels": "CSR rows, level by level"}[kind(network, p)]
     if is_shared(p):
         what += ", weights tied to a shared kernel"
     return {"key": key, "lines": lines, "comment": f"{describe(p)}: {what}"}
@@ -57,13 +63,13 @@ def _term(p: ir.Projection, network: ir.Network) -> str:
                   f"[self.slots[{key}]])",
         "csr": f"segment_sum({src}[:, self.wiring[{key}].pre] * W[{key}], "
                f"self.pointers[{key}][:-1], {network.group(p.dst).size})",
-    }[kind(p)]
+    }[kind(network, p)]
 
 
-def _synapse_weights(p: ir.Projection) -> str:
+def _synapse_weights(network: ir.Network, p: ir.Projection) -> str:
     """Each synapse's weight, in CSR order."""
     key = repr(p.name)
-    if kind(p) == "dense":
+    if kind(network, p) == "dense":
         return f"W[{key}].reshape(-1)"
     return f"W[{key}][self.wiring[{key}].tie]" if is_shared(p) else f"W[{key}]"
 
@@ -100,7 +106,7 @@ def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
         lines += [f"external[{name!r}] = net",
                   f"out[{name!r}] = np.zeros((batch, {g.size}), dtype=self.dtype)"]
     for i, p in enumerate(inner):
-        lines += [f"pre{i}, w{i} = self.wiring[{p.name!r}].pre, {_synapse_weights(p)}"
+        lines += [f"pre{i}, w{i} = self.wiring[{p.name!r}].pre, {_synapse_weights(network, p)}"
                   f"  # {p.name}"]
     lines.append(f"for level in self.plans[{index}]:")
     for name in step.groups:
@@ -134,7 +140,7 @@ def lower(network: ir.Network) -> dict:
             plans.append({"index": index, "value": _plan(network, index, step)})
         else:
             steps.append(_group_step(network, network.group(step.groups[0])))
-    kinds = {kind(p) for p in network.projections}
+    kinds = {kind(network, p) for p in network.projections}
     helpers = [SPARSE_SUMS["gather"]] if "gather" in kinds else []
     if "csr" in kinds or plans:
         helpers.append(SPARSE_SUMS["segment"])

@@ -32,15 +32,21 @@ def _constructor(g: ir.Group) -> str:
     return f"Group({args}, {g.activation})"
 
 
+def _fires(index: int, step: ir.Step) -> dict:
+    """What fires for one step of the schedule: a whole group, or neurons level by level."""
+    if step.neuron_level:
+        return {"code": f"*self._neurons_by_level({index})",
+                "comment": f"{', '.join(step.groups)}: neuron by neuron, in topological levels"}
+    return {"code": f"self.groups[{step.groups[0]!r}]", "comment": step.groups[0]}
+
+
 def lower(network: ir.Network) -> dict:
     return {
         **common_context(network, "oo"),
         "backend_name": "object-oriented",
         "activations": used_activations(network, ACTIVATIONS),
         "groups": [{"key": repr(g.name), "constructor": _constructor(g)} for g in network.groups],
-        "order": [f"*self._neurons_by_level({i})  # {', '.join(step.groups)}: neuron by neuron"
-                  if step.neuron_level else f"self.groups[{step.groups[0]!r}]"
-                  for i, step in enumerate(network.schedule)],
+        "order": [_fires(i, step) for i, step in enumerate(network.schedule)],
         "shared": any(is_shared(p) for p in network.projections),
         "projections": [
             {"key": repr(p.name), "src": repr(p.src), "dst": repr(p.dst), "comment": describe(p)}

@@ -11,8 +11,9 @@ import warnings
 import numpy as np
 
 from nndl import ir
+from nndl.diagnostics import Diagnostics, Span
 from nndl.runtime.errors import RuntimeNNDLError
-from nndl.runtime.schedule import Level, levels
+from nndl.runtime.schedule import CYCLE_HINT, CycleError, Level, cycle_message, levels
 from nndl.runtime.synapses import Finding, Synapses, build, initial_bias
 
 
@@ -55,3 +56,28 @@ def neuron_levels(spec: ir.Network, synapses: dict[str, Synapses]) -> dict[int, 
     """Levels of every neuron-level step, keyed by the step's position in the schedule."""
     return {i: levels(spec, step, synapses) for i, step in enumerate(spec.schedule)
             if step.neuron_level}
+
+
+def _span(loc: ir.Loc | None) -> Span | None:
+    if loc is None:
+        return None
+    return Span(loc.line, loc.column, loc.line, max(loc.end_column, loc.column + 1))
+
+
+def check_build(spec: ir.Network, diags: Diagnostics) -> None:
+    """Build the network with its own seed and report what only shows then, as diagnostics:
+    rules that make no synapse, fan_in shortfalls, neuron-level cycles."""
+    synapses, findings = build_all(spec, spec.seed)
+    for f in findings:
+        add = diags.error if f.severity == "error" else diags.warning
+        add(f.code, f.message, _span(f.projection.loc))
+    for step in spec.schedule:
+        if not step.neuron_level:
+            continue
+        try:
+            levels(spec, step, synapses)
+        except CycleError as e:
+            first, *others = e.projections
+            notes = [(f"`{p.name}` also has delay 0", _span(p.loc)) for p in others]
+            diags.error("cycle", cycle_message(spec, step, e.projections, located=False),
+                        _span(first.loc), CYCLE_HINT, notes=notes)

@@ -19,6 +19,10 @@ from nndl.runtime.synapses import Synapses
 class CycleError(RuntimeNNDLError):
     """The built delay-0 synapses contain a cycle at the neuron level."""
 
+    def __init__(self, message: str, projections: list[ir.Projection]):
+        super().__init__(message)
+        self.projections = projections  # the delay-0 projections among the step's groups
+
 
 @dataclass(frozen=True)
 class Level:
@@ -57,7 +61,7 @@ def levels(network: ir.Network, step: ir.Step, synapses: dict[str, Synapses]) ->
         frontier = np.unique(outgoing[indegree[outgoing] == 0])
         placed += frontier.size
     if placed < total:
-        raise CycleError(_cycle_message(network, step, inner))
+        raise CycleError(cycle_message(network, step, inner), inner)
     return result
 
 
@@ -78,10 +82,18 @@ def _level(step: ir.Step, network: ir.Network, offset: dict, nodes: np.ndarray) 
     return Level(tuple(parts))
 
 
-def _cycle_message(network: ir.Network, step: ir.Step, inner: list[ir.Projection]) -> str:
-    where = ", ".join(f"`{p.name}` (line {p.loc.line})" if p.loc else f"`{p.name}`"
-                      for p in inner)
+CYCLE_HINT = "give one of them `delay 1`, or let it link forward only: " \
+             "`where=pre.index < post.index`"
+
+
+def cycle_message(network: ir.Network, step: ir.Step, inner: list[ir.Projection],
+                  located: bool = True) -> str:
     groups = ", ".join(f"`{g}`" for g in step.groups)
-    return (f"{network.source}: error: the delay-0 synapses among {groups} form a cycle at the "
-            f"neuron level; connections involved: {where}. "
-            "Give one of them `delay 1`, or restrict it, e.g. `where=pre.index < post.index`")
+    message = (f"the delay-0 synapses among {groups} form a cycle from neuron to neuron "
+               f"(connections: {', '.join(f'`{p.name}`' for p in inner)})")
+    if not located:
+        return message
+    loc = inner[0].loc
+    lines = ", ".join(str(p.loc.line) for p in inner if p.loc)
+    where = f"{network.source}:{loc.line}:{loc.column}" if loc else network.source
+    return f"{where}: error: {message} on line(s) {lines}; {CYCLE_HINT}"

@@ -15,8 +15,9 @@ import os
 import sys
 from pathlib import Path
 
+from nndl.check import check_source
 from nndl.diagnostics import Diagnostics, NNDLError
-from nndl.frontend import check_text, read_source
+from nndl.frontend import read_source
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = Path("tests", "golden", "diagnostics")  # relative to ROOT, as the goldens name it
@@ -25,7 +26,7 @@ CASES = Path("tests", "golden", "diagnostics")  # relative to ROOT, as the golde
 def diagnose(case: Path) -> Diagnostics:
     """Every diagnostic `nndlc check` gives for `case`, a path relative to the repository root."""
     try:
-        _, diags = check_text(read_source(case), case.as_posix())
+        _, diags = check_source(read_source(case), case.as_posix())
     except NNDLError as e:  # the file is not even text: reading it reports that
         diags = e.diagnostics
     return diags
