@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from nndl import backends
-from nndl.compiler import select_network, write_atomically
+from nndl.compiler import select_network
 from nndl.check import check_source
 from nndl.diagnostics import NNDLError
 from nndl.equivalence import compare
@@ -21,6 +21,7 @@ from nndl.listing import network_listing
 from nndl.backends.numpy.lower import kind as numpy_layout
 from nndl.runtime.build import NNDLWarning, build_all
 from nndl.runtime.errors import RuntimeNNDLError
+from nndl.runtime.files import write_text_atomically
 from nndl.version import __version__
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -119,7 +120,7 @@ def cmd_compile(args) -> int:
         sys.stdout.write(source)
         return EXIT_OK
     out = Path(args.output or f"{Path(args.file).stem}_{args.backend}.py")
-    write_atomically(out, source)
+    write_text_atomically(out, source)
     print(f"wrote {out} ({args.backend} backend, network {network.name})")
     return EXIT_OK
 

@@ -13,7 +13,6 @@ import importlib.util
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -21,6 +20,7 @@ import platformdirs
 
 from nndl import backends, ir
 from nndl.frontend import check_text, read_source
+from nndl.runtime.files import write_text_atomically
 from nndl.version import __version__
 
 log = logging.getLogger("nndl.compiler")
@@ -78,27 +78,13 @@ def _store(path: Path, source: str, key: str) -> bool:
     """Write the module, then its manifest (which marks it complete); False if we cannot."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, source)
-        write_atomically(path.with_suffix(".json"),
+        write_text_atomically(path, source)
+        write_text_atomically(path.with_suffix(".json"),
                          json.dumps({"key": key, "nndl_version": __version__}, indent=2))
     except OSError as e:
         log.warning("cannot write the compile cache at %s (%s); compiling in memory", path, e)
         return False
     return True
-
-
-def write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load_module(path: Path, name: str) -> ModuleType:

@@ -143,11 +143,11 @@ def _check_group(decl: s.GroupDecl, models: set[str], diags: Diagnostics) -> ir.
 
 def _check_shape(decl: s.GroupDecl, diags: Diagnostics) -> tuple[int, ...] | None:
     dims = []
-    for expr in decl.shape:
-        value = constant(expr)
+    for dim in decl.shape:
+        value = constant(dim)
         if not whole(value) or value < 1:
             diags.error("bad-shape", "a group's sizes must be whole numbers, 1 or more"
-                        + not_this(value), expr.span, "for example `[8, 8]`")
+                        + not_this(value), dim.span, "for example `[8, 8]`")
             return None
         dims.append(int(value))
     return tuple(dims)

@@ -9,33 +9,21 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
 from nndl import ir
 from nndl.runtime.errors import WeightFileError
+from nndl.runtime.files import write_atomically
 
 META_KEY = "__meta__"
 
 
 def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:
     """Write the file next to its destination, sync it, then rename it into place."""
-    path = Path(path)
     payload = dict(arrays)
     payload[META_KEY] = np.array(json.dumps(meta, sort_keys=True))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, lambda f: np.savez(f, **payload))
 
 
 def load(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
