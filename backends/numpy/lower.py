@@ -39,10 +39,10 @@ def _setup(p: ir.Projection, network: ir.Network) -> dict:
         "dense": [f"self.W[{key}] = syn.w.reshape({shape}).astype(dt)"],
         "elementwise": [f"self.W[{key}] = syn.w.astype(dt)"],
         "gather": [f"self.W[{key}] = syn.w.astype(dt)",
-                   f"self.sources[{key}], self.slots[{key}] = gather_layout(syn.pre, syn.post, "
-                   f"syn.tie, syn.w.size, {n_dst})"],
+                   f"self.layout[{key}] = gather_layout(syn.pre, syn.post, syn.tie, syn.w.size, "
+                   f"{n_dst})"],
         "csr": [f"self.W[{key}] = syn.w.astype(dt)",
-                f"self.pointers[{key}] = row_pointers(syn.post, {n_dst})"],
+                f"self.layout[{key}] = syn.pre, row_pointers(syn.post, {n_dst})"],
         "levels": [f"self.W[{key}] = syn.w.astype(dt)"],
     }[kind(network, p)]
     what = {"dense": f"a dense {shape} matrix", "elementwise": "one weight per neuron",
@@ -59,10 +59,8 @@ def _term(p: ir.Projection, network: ir.Network) -> str:
     return {
         "dense": f"{src} @ W[{key}].T",
         "elementwise": f"{src} * W[{key}]",
-        "gather": f"gather_sum({src}, self.sources[{key}], np.append(W[{key}], 0.0)"
-                  f"[self.slots[{key}]])",
-        "csr": f"segment_sum({src}[:, self.wiring[{key}].pre] * W[{key}], "
-               f"self.pointers[{key}][:-1], {network.group(p.dst).size})",
+        "gather": f"gather_sum({src}, self.layout[{key}], W[{key}])",
+        "csr": f"csr_sum({src}, self.layout[{key}], W[{key}])",
     }[kind(network, p)]
 
 
@@ -141,7 +139,7 @@ def lower(network: ir.Network) -> dict:
         else:
             steps.append(_group_step(network, network.group(step.groups[0])))
     kinds = {kind(network, p) for p in network.projections}
-    helpers = [SPARSE_SUMS["gather"]] if "gather" in kinds else []
+    helpers = [SPARSE_SUMS[k] for k in ("gather", "csr") if k in kinds]
     if "csr" in kinds or plans:
         helpers.append(SPARSE_SUMS["segment"])
     return {

@@ -41,9 +41,16 @@ def softmax(x):
 # How each kind of projection adds into its target's net input; the helpers each kind needs.
 SPARSE_SUMS = {
     "gather": '''
-def gather_sum(x, sources, weights):
-    """Padded rows: target j sums weights[j, k] * x[:, sources[j, k]] over k."""
-    return np.einsum("bjk,jk->bj", x[:, sources], weights)
+def gather_sum(x, layout, w):
+    """Padded rows: target j sums w[slots[j, k]] * x[:, sources[j, k]] over k (pads weigh 0)."""
+    sources, slots = layout
+    return np.einsum("bjk,jk->bj", x[:, sources], np.append(w, 0.0)[slots])
+''',
+    "csr": '''
+def csr_sum(x, layout, w):
+    """CSR rows: target j sums w[i] * x[:, pre[i]] over its synapses i."""
+    pre, pointers = layout
+    return segment_sum(x[:, pre] * w, pointers[:-1], pointers.size - 1)
 ''',
     "segment": '''
 def segment_sum(values, starts, rows):
