@@ -11,6 +11,7 @@ from nndl import expr as e
 from nndl import ir
 from nndl import syntax as s
 from nndl.diagnostics import Diagnostics
+from nndl.expressions import PLACEHOLDER, convert
 from nndl.signatures import constant, suggest
 
 FIELDS = ("index", "coord")
@@ -20,7 +21,7 @@ def check_condition(node: s.Expr, src: ir.Group, dst: ir.Group,
                     diags: Diagnostics) -> e.Expr | None:
     """The condition as expression IR, or None after reporting what is wrong with it."""
     before = len(diags.errors)
-    converted = _convert(node, {"pre": src, "post": dst}, diags)
+    converted = convert(node, _Pairs(src, dst), diags)
     if len(diags.errors) > before:
         return None
     if not _is_boolean(converted):
@@ -42,58 +43,32 @@ def _is_boolean(node: e.Expr) -> bool:
     return False
 
 
-def _convert(node: s.Expr, sides: dict[str, ir.Group], diags: Diagnostics) -> e.Expr:
-    if isinstance(node, s.Number):
-        return e.Num(node.value)
-    if isinstance(node, s.Bool):
-        return e.Bool(node.value)
-    if isinstance(node, s.Attr):
-        return _field(node, None, sides, diags)
-    if isinstance(node, s.Subscript) and isinstance(node.base, s.Attr):
-        return _field(node.base, node.index, sides, diags)
-    if isinstance(node, s.Unary):
-        operand = _convert(node.operand, sides, diags)
-        return operand if node.op == "+" else e.Unary(node.op, operand)
-    if isinstance(node, s.Binary):
-        return e.Binary(node.op, _convert(node.left, sides, diags),
-                        _convert(node.right, sides, diags))
-    if isinstance(node, s.IfElse):
-        return e.IfElse(_convert(node.cond, sides, diags), _convert(node.then, sides, diags),
-                        _convert(node.other, sides, diags))
-    if isinstance(node, s.Call):
-        return _call(node, sides, diags)
-    if isinstance(node, s.Var):
+class _Pairs:
+    """The scope of a condition: `pre` and `post`, nothing else."""
+
+    def __init__(self, src: ir.Group, dst: ir.Group):
+        self.sides = {"pre": src, "post": dst}
+
+    def name(self, node: s.Var, diags: Diagnostics) -> e.Expr:
         hint = suggest(node.name, ["pre", "post"]) or \
             "use pre.index, post.index, pre.coord[K] or post.coord[K]"
         diags.error("bad-condition", f"`{node.name}` is not known in a connection condition",
                     node.span, hint)
-    else:
-        diags.error("bad-condition", "this cannot appear in a connection condition", node.span)
-    return e.Num(0.0)
+        return PLACEHOLDER
 
-
-def _call(node: s.Call, sides, diags: Diagnostics) -> e.Expr:
-    name = node.func.name
-    if name not in e.FUNCTIONS:
-        diags.error("bad-condition", f"unknown function `{name}`", node.func.span,
-                    suggest(name, e.FUNCTIONS))
-        return e.Num(0.0)
-    if node.kwargs or len(node.args) != e.FUNCTIONS[name]:
-        diags.error("bad-condition", f"`{name}` takes {e.FUNCTIONS[name]} argument"
-                    f"{'s' * (e.FUNCTIONS[name] != 1)}", node.span)
-        return e.Num(0.0)
-    return e.Call(name, tuple(_convert(a, sides, diags) for a in node.args))
+    def field(self, attr: s.Attr, index: s.Expr | None, diags: Diagnostics) -> e.Expr:
+        return _field(attr, index, self.sides, diags)
 
 
 def _field(attr: s.Attr, index: s.Expr | None, sides, diags: Diagnostics) -> e.Expr:
     if attr.obj not in sides:
         diags.error("bad-condition", f"`{attr.obj}` is not known in a connection condition",
                     attr.span, suggest(attr.obj, sides) or "use `pre` or `post`")
-        return e.Num(0.0)
+        return PLACEHOLDER
     if attr.attr not in FIELDS:
         diags.error("bad-condition", f"`{attr.obj}` has no field `{attr.attr}`", attr.span,
                     suggest(attr.attr, FIELDS) or "fields: index, coord[K]")
-        return e.Num(0.0)
+        return PLACEHOLDER
     if attr.attr == "index":
         if index is not None:
             diags.error("bad-condition", f"`{attr.obj}.index` is a number; it cannot be "
@@ -103,12 +78,12 @@ def _field(attr: s.Attr, index: s.Expr | None, sides, diags: Diagnostics) -> e.E
     if index is None:
         diags.error("bad-condition", f"`{attr.obj}.coord` needs an axis, e.g. "
                     f"`{attr.obj}.coord[0]`", attr.span)
-        return e.Num(0.0)
+        return PLACEHOLDER
     axis = constant(index)
     rank = len(group.shape)
     if not isinstance(axis, float) or axis != int(axis) or not -rank <= axis < rank:
         diags.error("bad-condition", f"`{attr.obj}.coord[...]` needs a whole-number axis from "
                     f"{-rank} to {rank - 1}: `{group.name}` has shape {list(group.shape)}",
                     index.span)
-        return e.Num(0.0)
+        return PLACEHOLDER
     return e.Var(f"{attr.obj}.coord.{int(axis) % rank}")

@@ -35,7 +35,7 @@ class Var:
 
 @dataclass(frozen=True)
 class Unary:
-    op: str  # "-" or "not"
+    op: str  # "-", "not", or "num" (a truth value as the number 1 or 0; see `typed`)
     operand: "Expr"
 
 
@@ -121,6 +121,8 @@ def render(e: Expr) -> str:
             return f"{side}.coord[{rest[6:]}]"
         return e.name
     if isinstance(e, Unary):
+        if e.op == "num":
+            return render(e.operand)
         return f"not {_nested(e.operand)}" if e.op == "not" else f"-{_nested(e.operand)}"
     if isinstance(e, Binary):
         return f"{_nested(e.left)} {e.op} {_nested(e.right)}"
@@ -132,3 +134,44 @@ def render(e: Expr) -> str:
 def _nested(e: Expr) -> str:
     text = render(e)
     return f"({text})" if isinstance(e, (Binary, IfElse)) else text
+
+
+# ---- types: every operator gets operands of the kind it needs ----------------------------
+#
+# Numbers and truth values are kept apart so that every backend computes the same thing:
+# `typed` inserts `Unary("num", x)` where a truth value is used as a number (1 or 0) and
+# `x != 0` where a number is used as a truth value. Renderers then never guess.
+
+
+def typed(node: Expr) -> tuple[Expr, str]:
+    """(node with explicit conversions, "num" or "bool")."""
+    if isinstance(node, Num):
+        return node, "num"
+    if isinstance(node, Bool):
+        return node, "bool"
+    if isinstance(node, Var):
+        return node, "num"
+    if isinstance(node, Unary):
+        if node.op == "not":
+            return Unary("not", as_bool(node.operand)), "bool"
+        if node.op == "num":
+            return node, "num"
+        return Unary(node.op, as_num(node.operand)), "num"
+    if isinstance(node, Binary):
+        if node.op in LOGICAL:
+            return Binary(node.op, as_bool(node.left), as_bool(node.right)), "bool"
+        result = "bool" if node.op in COMPARISONS else "num"
+        return Binary(node.op, as_num(node.left), as_num(node.right)), result
+    if isinstance(node, Call):
+        return Call(node.func, tuple(as_num(a) for a in node.args)), "num"
+    return IfElse(as_bool(node.cond), as_num(node.then), as_num(node.other)), "num"
+
+
+def as_num(node: Expr) -> Expr:
+    converted, kind = typed(node)
+    return converted if kind == "num" else Unary("num", converted)
+
+
+def as_bool(node: Expr) -> Expr:
+    converted, kind = typed(node)
+    return converted if kind == "bool" else Binary("!=", converted, Num(0.0))

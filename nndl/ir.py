@@ -31,6 +31,8 @@ class Group:
     bias: bool = True  # inputs never have one
     bias_init: float = 0.0
     loc: Loc | None = None
+    model: str | None = None  # a neuron model's name (then `activation` is None)
+    init: float = 0.0  # the output before the first tick, seen through delays
 
     @property
     def size(self) -> int:
@@ -47,7 +49,32 @@ class Group:
             bias=d["bias"],
             bias_init=d["bias_init"],
             loc=Loc(**d["loc"]) if d["loc"] else None,
+            model=d["model"],
+            init=d["init"],
         )
+
+
+@dataclass(frozen=True)
+class NeuronModel:
+    """A neuron with parameters and state, updated each tick by statements run in order.
+
+    Statements are (target, expression in nndl.expr's dict form, with explicit number/truth
+    conversions); they read `net` and parameters, states and earlier temporaries, and assign
+    `out`, states and temporaries.
+    """
+
+    name: str
+    params: dict[str, float]  # defaults, in declaration order
+    states: dict[str, float]  # starting values, in declaration order
+    statements: tuple[tuple[str, dict], ...]
+    source: str = ""
+    loc: Loc | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NeuronModel":
+        return cls(d["name"], dict(d["params"]), dict(d["states"]),
+                   tuple((target, value) for target, value in d["statements"]), d["source"],
+                   Loc(**d["loc"]) if d["loc"] else None)
 
 
 @dataclass(frozen=True)
@@ -127,6 +154,7 @@ class Network:
     source: str = ""  # the file it came from, as given
     sha256: str = ""  # of the source text
     schedule: tuple[Step, ...] = ()  # the non-input groups, step by step, in evaluation order
+    models: tuple[NeuronModel, ...] = ()  # the neuron models its groups use
 
     def group(self, name: str) -> Group:
         for g in self.groups:
@@ -162,7 +190,15 @@ class Network:
             source=d["source"],
             sha256=d["sha256"],
             schedule=tuple(Step.from_dict(step) for step in d["schedule"]),
+            models=tuple(NeuronModel.from_dict(m) for m in d["models"]),
         )
+
+    def model(self, name: str) -> NeuronModel:
+        return next(m for m in self.models if m.name == name)
+
+    def max_delay(self, group: str) -> int:
+        """The longest delay of the projections out of `group` (0 if none is delayed)."""
+        return max((p.delay for p in self.projections if p.src == group), default=0)
 
     def step_of(self, group: str) -> Step:
         return next(step for step in self.schedule if group in step.groups)

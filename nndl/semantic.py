@@ -5,6 +5,7 @@ Each check reports to the collector and carries on, so one run shows every indep
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -13,10 +14,13 @@ from nndl import syntax as s
 from nndl.conditions import check_condition
 from nndl.diagnostics import Diagnostics, Span
 from nndl.graph import components, topological_order
+from nndl.neuron_models import BUILTIN_SOURCE, builtin_text, check_model
+from nndl.parser import parse
 from nndl.signatures import (
     ACTIVATIONS,
     INITIALISERS,
     RULES,
+    Param,
     bind,
     constant,
     not_this,
@@ -38,22 +42,34 @@ def check_program(program: s.Program, source: str, sha256: str, diags: Diagnosti
     """Check every block of a parsed file; the IR is only meaningful when `diags` has no errors."""
     networks = [b for b in program.blocks if isinstance(b, s.NetworkBlock)]
     _check_unique([b.name for b in networks], "network", diags)
-    models = [b for b in program.blocks if isinstance(b, s.NeuronBlock)]
-    _check_unique([b.name for b in models], "neuron model", diags)
-    for model in models:
-        if model.name.name in ACTIVATIONS:
-            diags.error("duplicate", f"`{model.name.name}` is a built-in activation",
-                        model.name.span, "give the neuron model another name")
-        not_yet(diags, "neuron models are", model.name.span)
-    model_names = {m.name.name for m in models}
+    blocks = [b for b in program.blocks if isinstance(b, s.NeuronBlock)]
+    _check_unique([b.name for b in blocks], "neuron model", diags)
+    models = dict(builtin_models())  # a model of the same name in the file replaces a built-in
+    for block in blocks:
+        if block.name.name in ACTIVATIONS:
+            diags.error("duplicate", f"`{block.name.name}` is a built-in activation",
+                        block.name.span, "give the neuron model another name")
+        models[block.name.name] = check_model(block, source, diags)
     for block in program.blocks:
         if isinstance(block, s.TrainBlock):
             _check_train(block, networks, diags)
-    checked = tuple(_check_network(n, model_names, source, sha256, diags) for n in networks)
+    checked = tuple(_check_network(n, models, source, sha256, diags) for n in networks)
     if not networks and not diags.errors:
         diags.error("no-network", "this file declares no network", None,
                     "start one with `network NAME { ... }`")
     return ir.Program(source, sha256, checked)
+
+
+@functools.lru_cache(maxsize=1)
+def builtin_models() -> tuple[tuple[str, ir.NeuronModel], ...]:
+    """The models every program may use, parsed from the package's own .nndl file."""
+    text = builtin_text()
+    diags = Diagnostics(BUILTIN_SOURCE, text)
+    tree = parse(text, diags)
+    models = [check_model(b, BUILTIN_SOURCE, diags) for b in tree.blocks] if tree else []
+    if diags.errors:  # our file, so our bug
+        raise RuntimeError("internal error in the built-in models:\n" + diags.render())
+    return tuple((m.name, m) for m in models)
 
 
 def _check_unique(names: list[s.Ident], what: str, diags: Diagnostics) -> None:
@@ -80,8 +96,8 @@ def _check_train(block: s.TrainBlock, networks: list[s.NetworkBlock], diags: Dia
 # ---- networks ------------------------------------------------------------------------------
 
 
-def _check_network(block: s.NetworkBlock, models: set[str], source: str, sha256: str,
-                   diags: Diagnostics) -> ir.Network:
+def _check_network(block: s.NetworkBlock, models: dict[str, ir.NeuronModel | None],
+                   source: str, sha256: str, diags: Diagnostics) -> ir.Network:
     seeds = [st for st in block.statements if isinstance(st, s.SeedStmt)]
     decls = [st for st in block.statements if isinstance(st, s.GroupDecl)]
     connects = [st for st in block.statements if isinstance(st, s.Connect)]
@@ -100,8 +116,9 @@ def _check_network(block: s.NetworkBlock, models: set[str], source: str, sha256:
     spans = {p.name: conn.span for p, conn in checked}
     order, schedule = _schedule([g for g in groups.values() if g], projections, spans, diags)
     _warn_unconnected(decls, connects, diags)
+    used = sorted({g.model for g in order if g.model})
     return ir.Network(block.name.name, seed, tuple(order), tuple(projections), source, sha256,
-                      tuple(schedule))
+                      tuple(schedule), tuple(models[name] for name in used))
 
 
 def _check_seed(seeds: list[s.SeedStmt], diags: Diagnostics) -> int:
@@ -123,7 +140,8 @@ def _loc(span: Span) -> ir.Loc:
     return ir.Loc(span.line, span.column, end)
 
 
-def _check_group(decl: s.GroupDecl, models: set[str], diags: Diagnostics) -> ir.Group | None:
+def _check_group(decl: s.GroupDecl, models: dict[str, ir.NeuronModel | None],
+                 diags: Diagnostics) -> ir.Group | None:
     name = decl.name
     if name.name.startswith("__"):
         diags.error("reserved-name", f"names starting with `__` are reserved: `{name.name}`",
@@ -132,13 +150,15 @@ def _check_group(decl: s.GroupDecl, models: set[str], diags: Diagnostics) -> ir.
         diags.error("reserved-name", f"an input cannot be named `{name.name}`: "
                     "it is a keyword argument of Network.run", name.span)
     shape = _check_shape(decl, diags)
-    activation, params = _check_model(decl, models, diags)
+    kind, model, params = _check_model(decl, models, diags)
     bias, bias_init = _check_bias(decl, diags)
-    if shape is None or activation is None:
+    init = _check_init_value(decl, diags)
+    if shape is None or kind is None:
         return None
     role = {"group": "hidden"}.get(decl.role, decl.role)
-    return ir.Group(name.name, shape, role, activation if role != "input" else None, params,
-                    bias and role != "input", bias_init, _loc(name.span))
+    activation = kind if role != "input" and model is None else None
+    return ir.Group(name.name, shape, role, activation, params, bias and role != "input",
+                    bias_init, _loc(name.span), model, init)
 
 
 def _check_shape(decl: s.GroupDecl, diags: Diagnostics) -> tuple[int, ...] | None:
@@ -153,20 +173,38 @@ def _check_shape(decl: s.GroupDecl, diags: Diagnostics) -> tuple[int, ...] | Non
     return tuple(dims)
 
 
-def _check_model(decl: s.GroupDecl, models: set[str], diags: Diagnostics):
-    """(activation name, its parameters), or (None, None) after reporting a problem."""
+def _check_model(decl: s.GroupDecl, models: dict[str, ir.NeuronModel | None],
+                 diags: Diagnostics):
+    """(activation or "model", model name or None, parameters), or Nones after an error."""
     if decl.model is None:
-        return ("identity" if decl.role == "output" else "input"), {}
+        return ("identity" if decl.role == "output" else "input"), None, {}
     name = decl.model.func
     if name.name in models:
-        return None, None  # the model block itself reports that models are not supported yet
+        model = models[name.name]
+        if model is None:  # its block has errors, already reported
+            return None, None, None
+        signature = tuple(Param(p, "number", default) for p, default in model.params.items())
+        params = bind(decl.model, signature, f"neuron model `{name.name}`", diags)
+        return ("model", name.name, params) if params is not None else (None, None, None)
     if name.name not in ACTIVATIONS:
         diags.error("unknown-activation", f"unknown activation or neuron model `{name.name}`",
                     name.span, suggest(name.name, [*ACTIVATIONS, *models]) or
                     "built-in activations: " + ", ".join(ACTIVATIONS))
-        return None, None
+        return None, None, None
     params = bind(decl.model, ACTIVATIONS[name.name], f"activation `{name.name}`", diags)
-    return (name.name, params) if params is not None else (None, None)
+    return (name.name, None, params) if params is not None else (None, None, None)
+
+
+def _check_init_value(decl: s.GroupDecl, diags: Diagnostics) -> float:
+    for extra in decl.init[1:]:
+        diags.error("duplicate", "the starting output is set twice", extra.span)
+    if not decl.init:
+        return 0.0
+    value = constant(decl.init[0])
+    if not isinstance(value, float) or not math.isfinite(value):
+        diags.error("bad-init", "a starting output (`init`) is a number", decl.init[0].span)
+        return 0.0
+    return value
 
 
 def _check_bias(decl: s.GroupDecl, diags: Diagnostics) -> tuple[bool, float]:
@@ -294,10 +332,7 @@ def _check_delay(expr: s.Expr, diags: Diagnostics) -> int | None:
         diags.error("bad-delay", f"a delay is a whole number of ticks, 0 or more{not_this(value)}",
                     expr.span)
         return None
-    if value > 0:
-        not_yet(diags, "delays other than 0 are", expr.span)
-        return None
-    return 0
+    return int(value)
 
 
 # ---- order ---------------------------------------------------------------------------------

@@ -116,6 +116,7 @@ class GroupDecl:
     model: Call | None  # activation or neuron model; None for inputs and bare outputs
     bias: tuple[Expr, ...]  # more than one is an error, reported by the checks
     span: Span
+    init: tuple[Expr, ...] = ()  # the output before the first tick
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,11 @@ def _binary(op: str):
     return build
 
 
+def _options(options: list[tuple], tag: str) -> tuple:
+    """The values of every `tag` option (`bias`, `init`) in the order written."""
+    return tuple(value for name, value in options if name == tag)
+
+
 def _setting(key: str):
     def build(self, meta, children):
         (value,) = children
@@ -47,8 +52,9 @@ class ToAst(Transformer):
         return s.SeedStmt(children[0], Span.of(meta))
 
     def input_decl(self, meta, children):
-        name, shape = children
-        return s.GroupDecl("input", _ident(name), shape[0], shape[1], None, (), Span.of(meta))
+        name, shape, *options = children
+        return s.GroupDecl("input", _ident(name), shape[0], shape[1], None,
+                           _options(options, "bias"), Span.of(meta), _options(options, "init"))
 
     def group_decl(self, meta, children):
         return self._group("group", meta, children)
@@ -59,14 +65,18 @@ class ToAst(Transformer):
     def _group(self, role, meta, children):
         name, shape, *rest = children
         model = next((c for c in rest if isinstance(c, s.Call)), None)
-        biases = tuple(value for tag, value in (c for c in rest if isinstance(c, tuple)))
-        return s.GroupDecl(role, _ident(name), shape[0], shape[1], model, biases, Span.of(meta))
+        options = [c for c in rest if isinstance(c, tuple)]
+        return s.GroupDecl(role, _ident(name), shape[0], shape[1], model,
+                           _options(options, "bias"), Span.of(meta), _options(options, "init"))
 
     def shape(self, meta, children):
         return tuple(children), Span.of(meta)
 
     def bias_opt(self, meta, children):
         return ("bias", children[0])
+
+    def init_opt(self, meta, children):
+        return ("init", children[0])
 
     def connect(self, meta, children):
         src, dst, rule, *options = children

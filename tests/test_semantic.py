@@ -56,7 +56,7 @@ def test_parameters_are_bound_and_defaults_filled():
     ("  output y[2] : relu\n  connect x -> y : where(pre.index + 1)", "bad-condition"),
     ("  output y[2] : relu\n  connect x -> y : where(pre.coord[1] < 1)", "bad-condition"),
     ("  output y[2] : relu\n  connect x -> y : where(pre.coord < 1)", "bad-condition"),
-    ("  output y[2] : relu\n  connect x -> y : where(foo(pre.index) < 1)", "bad-condition"),
+    ("  output y[2] : relu\n  connect x -> y : where(foo(pre.index) < 1)", "bad-expression"),
     ("  output y[2] : relu\n  group h[3] : relu\n  connect x -> h : full\n"
      "  connect h -> h : fan_in(k=2)\n  connect h -> y : full", "cycle"),
     ("  output y[2] : relu\n  group h[3] : relu\n  connect x -> h : full\n"
@@ -64,7 +64,6 @@ def test_parameters_are_bound_and_defaults_filled():
     ("  output y[2] : softmax\n  group h[2] : relu\n  connect x -> h : full\n"
      "  connect h -> y : where(pre.index < post.index)\n"
      "  connect y -> h : where(pre.index < post.index) as back", "softmax-level"),
-    ("  output y[2] : relu\n  connect x -> y : full delay 1", "not-supported"),
     ("  output y[2] : relu\n  connect x -> y : full delay -1", "bad-delay"),
     ("  output y[2] : relu\n  connect x -> y : local(radius=1, metric=cheb)", "bad-argument"),
     ("  output y[2] : relu\n  connect x -> y : random(p=1.5)", "bad-argument"),
@@ -86,10 +85,10 @@ def test_a_cycle_names_every_connection_on_it():
     assert [note[1].line for note in error.notes] == [8]
 
 
-def test_an_undeclared_model_does_not_cascade():
-    _, diags = check("neuron m {\n  out = net\n}\n" + NET.format(
+def test_a_broken_model_does_not_cascade():
+    _, diags = check("neuron m {\n  out = nett\n}\n" + NET.format(
         body="  output y[2] : m\n  connect x -> y : full"))
-    assert [d.code for d in diags.errors] == ["not-supported"]
+    assert [d.code for d in diags.errors] == ["unknown-variable"]
 
 
 def test_a_train_block_needs_a_known_network():

@@ -16,6 +16,7 @@ from nndl import ir
 from nndl.backends.codegen import common_context
 from nndl.backends.numpy.ops import ACTIVATIONS, SPARSE_SUMS, activation_call
 from nndl.backends.oo.lower import describe, used_activations
+from nndl.backends.render import NumpyArrays, model_function, model_function_name
 from nndl.runtime.schedule import inner_projections
 from nndl.runtime.weightfile import is_shared
 
@@ -53,9 +54,14 @@ def _setup(p: ir.Projection, network: ir.Network) -> dict:
     return {"key": key, "lines": lines, "comment": f"{describe(p)}: {what}"}
 
 
+def _source(p: ir.Projection) -> str:
+    """The source group's output that reaches the target now: this tick's, or d ticks ago."""
+    return f"out[{p.src!r}]" if p.delay == 0 else f"memory.earlier({p.src!r}, {p.delay})"
+
+
 def _term(p: ir.Projection, network: ir.Network) -> str:
     """The whole target group's input through one projection, (batch, post)."""
-    key, src = repr(p.name), f"out[{p.src!r}]"
+    key, src = repr(p.name), _source(p)
     return {
         "dense": f"{src} @ W[{key}].T",
         "elementwise": f"{src} * W[{key}]",
@@ -84,13 +90,35 @@ def _net(g: ir.Group, terms: list[str]) -> list[str]:
     return [f"net = {first}"] + [f"net += {term}" for term in terms[1:]]
 
 
+def _apply(network: ir.Network, g: ir.Group, rows: str | None = None) -> list[str]:
+    """Lines that turn `net` into the group's output (of `rows` only, when given)."""
+    key = repr(g.name)
+    target = f"out[{key}]" + (f"[:, {rows}]" if rows else "")
+    if g.model is None:
+        return [f"{target} = {activation_call(g, 'net')}"]
+    model = network.model(g.model)
+    pick = f"[:, {rows}]" if rows else ""
+    states = [f"state[{var!r}]{pick}" for var in model.states]
+    params = [repr(float(g.activation_params[name])) for name in model.params]
+    call = f"{model_function_name(model)}(net, memory.last[{key}]{pick}, " + \
+        ", ".join(states + params) + ")"
+    results = ", ".join([target, *states])
+    return [f"state = memory.state[{key}]", f"{results} = {call}"]
+
+
+def _describe_group(g: ir.Group) -> str:
+    if g.model is None:
+        return f"{g.name}{list(g.shape)}, {g.activation}"
+    params = ", ".join(f"{k}={v:g}" for k, v in g.activation_params.items())
+    return f"{g.name}{list(g.shape)}, neuron model {g.model}({params})"
+
+
 def _group_step(network: ir.Network, g: ir.Group) -> dict:
     incoming = network.incoming(g.name)
-    sources = ", ".join(f"{p.src} ({p.rule.kind})" for p in incoming) or "nothing"
-    lines = _net(g, [_term(p, network) for p in incoming])
-    lines.append(f"out[{g.name!r}] = {activation_call(g, 'net')}")
-    return {"comment": f"{g.name}{list(g.shape)}, {g.activation}, from {sources}",
-            "lines": lines}
+    sources = ", ".join(f"{p.src} ({p.rule.kind}{f', delay {p.delay}' if p.delay else ''})"
+                        for p in incoming) or "nothing"
+    lines = _net(g, [_term(p, network) for p in incoming]) + _apply(network, g)
+    return {"comment": f"{_describe_group(g)}, from {sources}", "lines": lines}
 
 
 def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
@@ -117,7 +145,7 @@ def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
                 lines += [f"        positions, starts = segments[{p.name!r}]",
                           f"        net += segment_sum(out[{p.src!r}][:, pre{i}[positions]] "
                           f"* w{i}[positions], starts, rows.size)"]
-        lines.append(f"        out[{name!r}][:, rows] = {activation_call(g, 'net')}")
+        lines += [f"        {line}" for line in _apply(network, g, rows="rows")]
     names = ", ".join(step.groups)
     return {"comment": f"{names}: neuron by neuron, in topological levels of the delay-0 links "
                        f"{', '.join(p.name for p in inner)}", "lines": lines}
@@ -145,6 +173,7 @@ def lower(network: ir.Network) -> dict:
     return {
         **common_context(network, "numpy"),
         "activations": used_activations(network, ACTIVATIONS),
+        "models": "\n\n\n".join(model_function(m, NumpyArrays) for m in network.models),
         "helpers": "\n\n\n".join(h.strip("\n") for h in helpers),
         "parameters": [_setup(p, network) for p in network.projections],
         "plans": plans,

@@ -44,7 +44,8 @@ SPARSE_SUMS = {
 def gather_sum(x, layout, w):
     """Padded rows: target j sums w[slots[j, k]] * x[:, sources[j, k]] over k (pads weigh 0)."""
     sources, slots = layout
-    return np.einsum("bjk,jk->bj", x[:, sources], np.append(w, 0.0)[slots])
+    padded = np.append(w, np.zeros(1, dtype=w.dtype))  # not 0.0: that would promote float32
+    return np.einsum("bjk,jk->bj", x[:, sources], padded[slots])
 ''',
     "csr": '''
 def csr_sum(x, layout, w):

@@ -6,12 +6,15 @@ from nndl import ir
 from nndl.backends.codegen import common_context
 from nndl.listing import call_text
 from nndl.backends.oo.ops import ACTIVATIONS, activation_call
+from nndl.backends.render import ScalarPython, functions_used, model_function, model_function_name
 from nndl.runtime.weightfile import is_shared
 
 
 def used_activations(network: ir.Network, table: dict[str, str]) -> str:
-    """The source of each activation the network uses, in a fixed order, two lines apart."""
-    used = {g.activation for g in network.groups if g.activation}
+    """The source of each activation the network (or one of its models) uses, in a fixed
+    order, two lines apart."""
+    used = {g.activation for g in network.groups if g.activation} | \
+        functions_used(network.models)
     return "\n\n\n".join(table[name].strip("\n") for name in table if name in used)
 
 
@@ -21,15 +24,22 @@ def describe(p: ir.Projection) -> str:
     return f"{p.src} -> {p.dst}: {rule}" + (f", delay {p.delay}" if p.delay else "")
 
 
-def _constructor(g: ir.Group) -> str:
+def _constructor(network: ir.Network, g: ir.Group) -> str:
     args = f"{g.name!r}, {g.shape!r}"
+    extra = "".join([f", init={g.init!r}" if g.init else "",
+                     f", memory={network.max_delay(g.name)}" if network.max_delay(g.name) else ""])
+    if g.model is not None:
+        model = network.model(g.model)
+        params = {name: float(g.activation_params[name]) for name in model.params}
+        return (f"ModelGroup({args}, {model_function_name(model)}, {params!r}, "
+                f"{model.states!r}{extra})")
     if g.activation is None:
-        return f"Group({args})"
+        return f"Group({args}{extra})"
     if g.activation == "softmax":
-        return f"SoftmaxGroup({args})"
+        return f"SoftmaxGroup({args}{extra})"
     if g.activation_params:
-        return f"Group({args}, lambda x: {activation_call(g, 'x')})"
-    return f"Group({args}, {g.activation})"
+        return f"Group({args}, lambda x: {activation_call(g, 'x')}{extra})"
+    return f"Group({args}, {g.activation}{extra})"
 
 
 def _fires(index: int, step: ir.Step) -> dict:
@@ -45,11 +55,14 @@ def lower(network: ir.Network) -> dict:
         **common_context(network, "oo"),
         "backend_name": "object-oriented",
         "activations": used_activations(network, ACTIVATIONS),
-        "groups": [{"key": repr(g.name), "constructor": _constructor(g)} for g in network.groups],
+        "groups": [{"key": repr(g.name), "constructor": _constructor(network, g)}
+                   for g in network.groups],
+        "models": "\n\n\n".join(model_function(m, ScalarPython) for m in network.models),
         "order": [_fires(i, step) for i, step in enumerate(network.schedule)],
         "shared": any(is_shared(p) for p in network.projections),
         "projections": [
-            {"key": repr(p.name), "src": repr(p.src), "dst": repr(p.dst), "comment": describe(p)}
+            {"key": repr(p.name), "src": repr(p.src), "dst": repr(p.dst), "comment": describe(p),
+             "delay": f", delay={p.delay}" if p.delay else ""}
             for p in network.projections
         ],
     }

@@ -16,6 +16,7 @@ from nndl.runtime import weightfile
 from nndl.runtime.build import build_all, initial_biases, neuron_levels, report
 from nndl.runtime.errors import InputError, WeightFileError
 from nndl.runtime.inputs import prepare_inputs
+from nndl.runtime.schedule import CycleError
 from nndl.runtime.synapses import Synapses, connect
 
 DTYPES = ("float32", "float64")
@@ -50,22 +51,32 @@ class NetworkBase:
         raise NotImplementedError
 
     def _run(self, inputs: dict[str, np.ndarray], ticks: int, batch: int,
-             every_tick: bool) -> dict[str, np.ndarray]:
+             every_tick: bool, reset: bool) -> dict[str, np.ndarray]:
         """Outputs as (ticks, batch, size), or (batch, size) for the last tick only."""
         raise NotImplementedError
 
     # ---- the API ----
 
     def run(self, inputs: dict | None = None, /, *, ticks: int | None = None,
-            every_tick: bool = False, **named_inputs) -> dict[str, np.ndarray]:
-        """Run the network; returns every output group at the last tick, or at every tick."""
+            every_tick: bool = False, reset: bool = True,
+            **named_inputs) -> dict[str, np.ndarray]:
+        """Run the network; returns every output group at the last tick, or at every tick.
+
+        Each run starts from the groups' `init` outputs and the models' starting states;
+        `reset=False` continues from where the previous run (of the same batch size) ended.
+        """
         given = dict(inputs or {})
         for name in named_inputs:
             if name in given:
                 raise InputError(f"input `{name}` is given twice")
         given.update(named_inputs)
         prepared, steps, batch = prepare_inputs(self.SPEC, given, ticks, np.dtype(self.dtype))
-        flat = self._run(prepared, steps, batch, every_tick)
+        if not reset and getattr(self, "_batch", batch) != batch:
+            raise InputError(f"reset=False continues the previous run, which had a batch of "
+                             f"{self._batch}; this one has {batch}")
+        reset = reset or not hasattr(self, "_batch")
+        self._batch = batch
+        flat = self._run(prepared, steps, batch, every_tick, reset)
         return {g.name: np.asarray(flat[g.name]).reshape(flat[g.name].shape[:-1] + g.shape)
                 for g in self.SPEC.outputs}
 
@@ -111,7 +122,12 @@ class NetworkBase:
             warnings.warn(f"{path} was saved from a different source text of network "
                           f"`{self.SPEC.name}` ({meta.get('source')}); its structure fits, "
                           "so it was loaded", stacklevel=2)
-        self._install(synapses, biases)
+        try:
+            self._install(synapses, biases)
+        except CycleError as e:  # the file's synapses are at fault here, not the source text
+            names = ", ".join(f"`{p.name}`" for p in e.projections)
+            raise WeightFileError(f"{path}: the delay-0 synapses of {names} in this file form a "
+                                  "cycle from neuron to neuron; they must form a DAG") from None
 
     def __repr__(self) -> str:
         spec = self.SPEC

@@ -1,0 +1,170 @@
+"""Expression IR -> Python source, from op tables: scalar Python (OO) and NumPy (a subclass that
+overrides only what differs). Neuron models become one function per backend from the same IR.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+
+from nndl import expr as e
+from nndl import ir
+
+# Binding strength of each operator, as in Python (higher binds tighter).
+PRECEDENCE = {"if": 0, "or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4,
+              "!=": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6, "neg": 7, "**": 8, "atom": 9}
+
+
+class ScalarPython:
+    """Renders for one neuron at a time: floats, `math`, the activation functions."""
+
+    functions = {
+        "abs": "abs({})", "min": "min({}, {})", "max": "max({}, {})", "exp": "math.exp({})",
+        "log": "math.log({})", "sqrt": "math.sqrt({})", "floor": "float(math.floor({}))",
+        "ceil": "float(math.ceil({}))", "clip": "min(max({}, {}), {})", "tanh": "math.tanh({})",
+        "sigmoid": "sigmoid({})", "relu": "relu({})", "step": "step({})",
+    }
+    binary = {op: "{} " + op + " {}" for op in ("+", "-", "*", "/", "%", "<", "<=", ">", ">=",
+                                                "==", "!=", "and", "or")}
+    binary["**"] = "math.pow({}, {})"  # a float, never complex, whatever the signs
+
+    def __init__(self, names: dict[str, str]):
+        self.names = names  # model variable -> Python identifier
+
+    def render(self, node: e.Expr) -> str:
+        return self._render(node)[0]
+
+    def _render(self, node: e.Expr) -> tuple[str, int]:
+        """(source, precedence of its outermost operator)."""
+        if isinstance(node, e.Num):
+            return self.number(node.value), PRECEDENCE["atom"]
+        if isinstance(node, e.Bool):
+            return ("True" if node.value else "False"), PRECEDENCE["atom"]
+        if isinstance(node, e.Var):
+            return self.names[node.name], PRECEDENCE["atom"]
+        if isinstance(node, e.Unary):
+            return self.unary(node)
+        if isinstance(node, e.Binary):
+            return self.binary_op(node)
+        if isinstance(node, e.Call):
+            args = [self.render(a) for a in node.args]
+            return self.functions[node.func].format(*args), PRECEDENCE["atom"]
+        return self.conditional(node)
+
+    def number(self, value: float) -> str:
+        return repr(float(value))
+
+    def wrap(self, node: e.Expr, at_least: int) -> str:
+        text, precedence = self._render(node)
+        return f"({text})" if precedence < at_least else text
+
+    def unary(self, node: e.Unary) -> tuple[str, int]:
+        if node.op == "num":  # a truth value as the number 1.0 or 0.0
+            return f"float({self.render(node.operand)})", PRECEDENCE["atom"]
+        if node.op == "not":
+            return f"not {self.wrap(node.operand, PRECEDENCE['not'])}", PRECEDENCE["not"]
+        return f"-{self.wrap(node.operand, PRECEDENCE['neg'])}", PRECEDENCE["neg"]
+
+    def binary_op(self, node: e.Binary) -> tuple[str, int]:
+        template = self.binary[node.op]
+        if not template.startswith("{} "):  # a function call: no precedence to respect
+            return template.format(self.render(node.left), self.render(node.right)), \
+                PRECEDENCE["atom"]
+        level = PRECEDENCE[node.op]
+        # left-associative: an equal-precedence operator on the right needs parentheses
+        left, right = self.wrap(node.left, level), self.wrap(node.right, level + 1)
+        if node.op in e.COMPARISONS:  # never chain: `a < b < c` means something else
+            left = self.wrap(node.left, level + 1)
+        return template.format(left, right), level
+
+    def conditional(self, node: e.IfElse) -> tuple[str, int]:
+        then, other = self.wrap(node.then, 1), self.wrap(node.other, 0)
+        return f"{then} if {self.wrap(node.cond, 1)} else {other}", PRECEDENCE["if"]
+
+
+class NumpyArrays(ScalarPython):
+    """Renders for whole arrays of neurons at once: the same formulas with NumPy."""
+
+    functions = {
+        **ScalarPython.functions,
+        "abs": "np.abs({})", "min": "np.minimum({}, {})", "max": "np.maximum({}, {})",
+        "exp": "np.exp({})", "log": "np.log({})", "sqrt": "np.sqrt({})",
+        "floor": "np.floor({})", "ceil": "np.ceil({})", "clip": "np.clip({}, {}, {})",
+        "tanh": "np.tanh({})",
+    }
+    binary = {**ScalarPython.binary, "**": "np.power({}, {})",
+              "and": "np.logical_and({}, {})", "or": "np.logical_or({}, {})"}
+
+    def unary(self, node: e.Unary) -> tuple[str, int]:
+        if node.op == "num":  # in the array's own dtype: never widen float32 to float64
+            return f"np.asarray({self.render(node.operand)}, net.dtype)", PRECEDENCE["atom"]
+        if node.op == "not":
+            return f"np.logical_not({self.render(node.operand)})", PRECEDENCE["atom"]
+        return super().unary(node)
+
+    def conditional(self, node: e.IfElse) -> tuple[str, int]:
+        parts = (self.render(node.cond), self.render(node.then), self.render(node.other))
+        return "np.where({}, {}, {})".format(*parts), PRECEDENCE["atom"]
+
+
+# ---- neuron models as functions ------------------------------------------------------------
+
+GENERATED_NAMES = {"np", "math", "sigmoid", "relu", "step", "tanh", "softplus", "identity",
+                   "leaky_relu", "softmax", "gather_sum", "csr_sum", "segment_sum"}
+
+
+def identifiers(names: list[str]) -> dict[str, str]:
+    """A Python identifier for each model variable: the name itself unless it is a keyword, a
+    builtin or a name the generated code uses, in which case `_` is appended (until unique)."""
+    reserved = set(keyword.kwlist) | set(dir(builtins)) | GENERATED_NAMES
+    taken: set[str] = set()
+    result = {}
+    for name in names:
+        ident = name
+        while ident in reserved or ident in taken or (ident != name and ident in names):
+            ident += "_"
+        taken.add(ident)
+        result[name] = ident
+    return result
+
+
+def model_function_name(model: ir.NeuronModel) -> str:
+    return f"model_{model.name}"  # model names are [A-Za-z0-9_]: always an identifier
+
+
+def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
+    """`def model_NAME(net, out, *states, *params)` returning (out, *states): one tick."""
+    temporaries = [t for t, _ in model.statements if t not in model.states and t != "out"]
+    names = identifiers(["net", "out", *model.states, *model.params,
+                         *dict.fromkeys(temporaries)])
+    render = renderer(names).render
+    arguments = ", ".join(names[n] for n in ["net", "out", *model.states, *model.params])
+    where = f"line {model.loc.line} of {model.source}" if model.loc else model.source
+    lines = [f"def {model_function_name(model)}({arguments}):",
+             f'    """Neuron model `{model.name}` ({ascii(where)[1:-1]}): one tick."""']
+    for target, value in model.statements:
+        lines.append(f"    {names[target]} = {render(e.from_dict(value))}")
+    results = ", ".join(names[n] for n in ["out", *model.states])
+    lines.append(f"    return {results}")
+    return "\n".join(lines)
+
+
+def functions_used(models) -> set[str]:
+    """The activation functions the models' statements call (the module must define them)."""
+    used = set()
+    for model in models:
+        for _, value in model.statements:
+            used |= _calls(e.from_dict(value))
+    return used & {"sigmoid", "relu", "step"}
+
+
+def _calls(node: e.Expr) -> set[str]:
+    if isinstance(node, e.Call):
+        return {node.func}.union(*(_calls(a) for a in node.args))
+    if isinstance(node, e.Unary):
+        return _calls(node.operand)
+    if isinstance(node, e.Binary):
+        return _calls(node.left) | _calls(node.right)
+    if isinstance(node, e.IfElse):
+        return _calls(node.cond) | _calls(node.then) | _calls(node.other)
+    return set()

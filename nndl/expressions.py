@@ -1,0 +1,63 @@
+"""AST expressions -> the expression IR, shared by connection conditions and neuron models.
+
+What a name or `obj.field` means depends on where the expression stands, so the caller passes
+a `Scope` that resolves them (and reports unknown ones); operators and functions are the same
+everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from nndl import expr as e
+from nndl import syntax as s
+from nndl.diagnostics import Diagnostics
+from nndl.signatures import suggest
+
+PLACEHOLDER = e.Num(0.0)  # stands in for a part already reported as wrong
+
+
+class Scope(Protocol):
+    def name(self, node: s.Var, diags: Diagnostics) -> e.Expr: ...
+
+    def field(self, node: s.Attr, index: s.Expr | None, diags: Diagnostics) -> e.Expr: ...
+
+
+def convert(node: s.Expr, scope: Scope, diags: Diagnostics) -> e.Expr:
+    if isinstance(node, s.Number):
+        return e.Num(node.value)
+    if isinstance(node, s.Bool):
+        return e.Bool(node.value)
+    if isinstance(node, s.Var):
+        return scope.name(node, diags)
+    if isinstance(node, s.Attr):
+        return scope.field(node, None, diags)
+    if isinstance(node, s.Subscript) and isinstance(node.base, s.Attr):
+        return scope.field(node.base, node.index, diags)
+    if isinstance(node, s.Unary):
+        operand = convert(node.operand, scope, diags)
+        return operand if node.op == "+" else e.Unary(node.op, operand)
+    if isinstance(node, s.Binary):
+        return e.Binary(node.op, convert(node.left, scope, diags),
+                        convert(node.right, scope, diags))
+    if isinstance(node, s.IfElse):
+        return e.IfElse(convert(node.cond, scope, diags), convert(node.then, scope, diags),
+                        convert(node.other, scope, diags))
+    if isinstance(node, s.Call):
+        return _call(node, scope, diags)
+    diags.error("bad-expression", "this cannot appear in an expression", node.span)
+    return PLACEHOLDER
+
+
+def _call(node: s.Call, scope: Scope, diags: Diagnostics) -> e.Expr:
+    name = node.func.name
+    if name not in e.FUNCTIONS:
+        diags.error("bad-expression", f"unknown function `{name}`", node.func.span,
+                    suggest(name, e.FUNCTIONS) or "functions: " + ", ".join(e.FUNCTIONS))
+        return PLACEHOLDER
+    count = e.FUNCTIONS[name]
+    if node.kwargs or len(node.args) != count:
+        diags.error("bad-expression", f"`{name}` takes {count} argument{'s' * (count != 1)}",
+                    node.span)
+        return PLACEHOLDER
+    return e.Call(name, tuple(convert(a, scope, diags) for a in node.args))
