@@ -55,8 +55,11 @@ def header(network: ir.Network, backend: str) -> str:
 
 
 def literal(value) -> str:
-    """A Python literal for plain data (dicts, lists, numbers, strings), wrapped at 100 columns."""
-    return pprint.pformat(value, width=96, sort_dicts=True)
+    """A Python literal for plain data (dicts, lists, numbers, strings), wrapped at 100 columns.
+
+    Dicts keep their order: a model's states and parameters are passed to its function in
+    declaration order."""
+    return pprint.pformat(value, width=96, sort_dicts=False)  # order carries meaning
 
 
 def common_context(network: ir.Network, backend: str) -> dict:

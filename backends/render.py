@@ -145,7 +145,8 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
     for target, value in model.statements:
         lines.append(f"    {names[target]} = {render(e.from_dict(value))}")
     results = ", ".join(names[n] for n in ["out", *model.states])
-    lines.append(f"    return {results}")
+    comma = "" if model.states else ","  # a 1-tuple without states: callers unpack (out, *states)
+    lines.append(f"    return {results}{comma}")
     return "\n".join(lines)
 
 

@@ -178,7 +178,7 @@ class Network:
         return asdict(self)
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=indent)  # key order matters: model states
 
     @classmethod
     def from_dict(cls, d: dict) -> "Network":
@@ -234,7 +234,7 @@ class Program:
         return asdict(self)
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=indent)  # key order matters: model states
 
     @classmethod
     def from_dict(cls, d: dict) -> "Program":

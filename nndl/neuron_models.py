@@ -82,6 +82,9 @@ def _declare(st: s.VarDecl, body: _Body, diags: Diagnostics) -> float:
     if name in (INPUT, OUTPUT):
         diags.error("reserved-name", f"`{name}` is built into every model; it cannot be "
                     f"declared as a {st.kind}", st.name.span)
+    elif name == "bias" and st.kind == "state":
+        diags.error("reserved-name", "a state cannot be named `bias`: the weight file keeps the "
+                    "group's bias as GROUP.bias and each state as GROUP.STATE", st.name.span)
     elif name in body.declared:
         diags.error("duplicate", f"`{name}` is declared twice in this model", st.name.span)
     elif name in body.temporaries:

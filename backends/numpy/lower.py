@@ -102,7 +102,7 @@ def _apply(network: ir.Network, g: ir.Group, rows: str | None = None) -> list[st
     params = [repr(float(g.activation_params[name])) for name in model.params]
     call = f"{model_function_name(model)}(net, memory.last[{key}]{pick}, " + \
         ", ".join(states + params) + ")"
-    results = ", ".join([target, *states])
+    results = ", ".join([target, *states]) + ("" if states else ",")  # unpack (out,) too
     return [f"state = memory.state[{key}]", f"{results} = {call}"]
 
 

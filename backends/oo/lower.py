@@ -32,7 +32,7 @@ def _constructor(network: ir.Network, g: ir.Group) -> str:
         model = network.model(g.model)
         params = {name: float(g.activation_params[name]) for name in model.params}
         return (f"ModelGroup({args}, {model_function_name(model)}, {params!r}, "
-                f"{model.states!r}{extra})")
+                f"self._starting_states({g.name!r}){extra})")
     if g.activation is None:
         return f"Group({args}{extra})"
     if g.activation == "softmax":

@@ -35,6 +35,13 @@ def initial_biases(spec: ir.Network) -> dict[str, np.ndarray]:
     return {g.name: initial_bias(g) for g in spec.groups if g.bias}
 
 
+def initial_states(spec: ir.Network) -> dict[str, dict[str, np.ndarray]]:
+    """Each model group's starting state, per neuron: the model's declared values."""
+    return {g.name: {var: np.full(g.size, float(value))
+                     for var, value in spec.model(g.model).states.items()}
+            for g in spec.groups if g.model}
+
+
 def locate(spec: ir.Network, finding: Finding) -> str:
     """`file:line:col: severity: message`, as the compiler's diagnostics read."""
     loc = finding.projection.loc

@@ -15,17 +15,17 @@ from nndl import ir
 
 
 class Memory:
-    def __init__(self, spec: ir.Network, batch: int, dtype, xp=np):
+    def __init__(self, spec: ir.Network, start_states: dict, batch: int, dtype, xp=np):
         self.batch = batch
         self.start = {g.name: xp.full((batch, g.size), g.init, dtype=dtype) for g in spec.groups
                       if spec.max_delay(g.name) or g.model}
         self.recent = {name: deque(maxlen=spec.max_delay(name)) for name in self.start
                        if spec.max_delay(name)}
         self.last = {g.name: self.start[g.name] for g in spec.groups if g.model}
-        self.state = {
-            g.name: {var: xp.full((batch, g.size), value, dtype=dtype)
-                     for var, value in spec.model(g.model).states.items()}
-            for g in spec.groups if g.model
+        self.state = {  # every sample starts from each neuron's starting state
+            name: {var: xp.tile(xp.asarray(values, dtype=dtype), (batch, 1))
+                   for var, values in states.items()}
+            for name, states in start_states.items()
         }
 
     def earlier(self, group: str, ago: int):

@@ -13,7 +13,7 @@ import numpy as np
 
 from nndl import ir
 from nndl.runtime import weightfile
-from nndl.runtime.build import build_all, initial_biases, neuron_levels, report
+from nndl.runtime.build import build_all, initial_biases, initial_states, neuron_levels, report
 from nndl.runtime.errors import InputError, WeightFileError
 from nndl.runtime.inputs import prepare_inputs
 from nndl.runtime.schedule import CycleError
@@ -36,6 +36,8 @@ class NetworkBase:
         self.dtype = _check_dtype(self.DEFAULT_DTYPE if dtype is None else dtype)
         synapses, findings = build_all(spec, self.seed)
         report(spec, findings)
+        # each model neuron's state before the first tick (saved as GROUP.STATE)
+        self.start_states = initial_states(spec)
         self._install(synapses, initial_biases(spec))
 
     def _install(self, synapses: dict[str, Synapses], biases: dict[str, np.ndarray]):
@@ -92,6 +94,9 @@ class NetworkBase:
                 arrays[f"{name}.tie"] = np.asarray(syn.tie, dtype=np.int64)
         for name, bias in biases.items():
             arrays[f"{name}.bias"] = np.asarray(bias, dtype=self.dtype)
+        for name, states in self.start_states.items():
+            for var, values in states.items():
+                arrays[f"{name}.{var}"] = np.asarray(values, dtype=self.dtype)
         return arrays
 
     def metadata(self) -> dict:
@@ -118,13 +123,17 @@ class NetworkBase:
                                         None if tie is None else tie.astype(np.int64))
         biases = {g.name: arrays[f"{g.name}.bias"].astype(np.float64)
                   for g in self.SPEC.groups if g.bias}
+        states = {name: {var: arrays[f"{name}.{var}"].astype(np.float64) for var in values}
+                  for name, values in self.start_states.items()}
         if meta.get("sha256") != self.SPEC.sha256:
             warnings.warn(f"{path} was saved from a different source text of network "
                           f"`{self.SPEC.name}` ({meta.get('source')}); its structure fits, "
                           "so it was loaded", stacklevel=2)
+        previous, self.start_states = self.start_states, states
         try:
             self._install(synapses, biases)
         except CycleError as e:  # the file's synapses are at fault here, not the source text
+            self.start_states = previous
             names = ", ".join(f"`{p.name}`" for p in e.projections)
             raise WeightFileError(f"{path}: the delay-0 synapses of {names} in this file form a "
                                   "cycle from neuron to neuron; they must form a DAG") from None

@@ -71,7 +71,14 @@ def expected_keys(network: ir.Network) -> list[str]:
         keys += [f"{p.name}.pre", f"{p.name}.post", f"{p.name}.w"]
         keys += [f"{p.name}.tie"] if is_shared(p) else []
     keys += [f"{g.name}.bias" for g in network.groups if g.bias]
+    keys += state_keys(network)
     return keys
+
+
+def state_keys(network: ir.Network) -> list[str]:
+    """`GROUP.STATE`: each neuron's starting value of each state variable of its model."""
+    return [f"{g.name}.{var}" for g in network.groups if g.model
+            for var in network.model(g.model).states]
 
 
 def check(network: ir.Network, arrays: dict[str, np.ndarray], meta: dict, path) -> None:
@@ -87,6 +94,8 @@ def check(network: ir.Network, arrays: dict[str, np.ndarray], meta: dict, path) 
     for g in network.groups:
         if g.bias:
             _check_array(path, f"{g.name}.bias", arrays, "f", (g.size,))
+        for var in network.model(g.model).states if g.model else ():
+            _check_array(path, f"{g.name}.{var}", arrays, "f", (g.size,))
     for p in network.projections:
         _check_projection(network, p, arrays, path)
 
