@@ -7,7 +7,7 @@ import math
 import warnings
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NonInteractiveExampleWarning
 
@@ -15,6 +15,7 @@ import nndl
 from conftest import write_source
 from nndl import backends, compiler
 from nndl.equivalence import TOLERANCE, scaled_difference
+from nndl.runtime.build import BuildError, NNDLWarning
 
 ACTIVATIONS = ["identity", "relu", "leaky_relu", "leaky_relu(slope={})", "tanh", "sigmoid",
                "softplus", "step", "softmax", None]  # None: an output's default (identity)
@@ -208,3 +209,183 @@ def test_a_cache_entry_without_its_manifest_is_regenerated(monkeypatch, tmp_path
         manifest.unlink()
     nndl.compile(path, backend="numpy")
     assert len(calls) == 2
+
+
+# ---- random networks with every connection rule --------------------------------------------
+
+# Conditions for `where`, `random(where=)` and `fan_in(where=)`, each holding for at least one pair
+# of any two groups. OPEN ones include (pre 0, post 0); MONOTONE ones also keep pre <= post and
+# FORWARD ones pre < post (they include (0, 1)): links that never go down in flat index, with
+# every loop through a FORWARD link, cannot close a neuron-level cycle.
+OPEN = ["(pre.index + post.index) % 2 == 0", "abs(pre.coord[-1] - post.coord[-1]) <= 1",
+        "max(pre.coord[0], post.coord[0]) < 2 or pre.index == post.index",
+        "not (pre.index > 2 * post.index + 1)", "min(pre.coord[-1], post.coord[0]) == 0"]
+MONOTONE = ["pre.index <= post.index", "pre.index <= post.index and post.index - pre.index <= 2",
+            "pre.index == post.index or (pre.index < post.index and post.coord[-1] != 1)"]
+FORWARD = ["pre.index < post.index", "post.index == pre.index + 1",
+           "pre.index < post.index and post.index - pre.index <= 2",
+           "pre.index < post.index and (post.index - pre.index) % 2 == 1"]
+RULE_ACTIVATIONS = ["identity", "relu", "leaky_relu(slope={})", "tanh", "sigmoid", "softplus"]
+
+
+@st.composite
+def rule_groups(draw, name: str, role: str, at_least: int = 1):
+    """A group of rank 1-3 (sizes 1-4) with at least `at_least` (1 or 2) neurons."""
+    shape = draw(st.lists(st.integers(1, 4), min_size=1, max_size=3))
+    if math.prod(shape) < at_least:
+        shape[0] = at_least
+    return {"name": name, "role": role, "shape": shape,
+            "activation": draw(st.sampled_from(RULE_ACTIVATIONS)),
+            "bias": draw(st.sampled_from(["", "none", "value"]))}
+
+
+@st.composite
+def conditioned(draw, kind: str, conditions: list[str], optional: bool) -> str:
+    """`where(C)`, `random(p, where=C)` or `fan_in(k, where=C)`; where= may be left out."""
+    cond = draw(st.sampled_from(conditions))
+    if kind == "where":
+        return f"where({cond})"
+    # a narrow condition leaves few candidates: a high p keeps `no synapse at all` rare
+    chances = [0.3, 0.6, 0.9] if optional else [0.7, 0.9, 0.97]
+    arg = f"p={draw(st.sampled_from(chances))}" if kind == "random" else \
+        f"k={draw(st.integers(1, 4))}"
+    with_where = not optional or draw(st.booleans())
+    return f"{kind}({arg}, where={cond})" if with_where else f"{kind}({arg})"
+
+
+@st.composite
+def feedforward_rules(draw, src: dict, dst: dict) -> str:
+    """Any rule: the link runs from an earlier group to a later one."""
+    kinds = ["full", "local", "random", "fan_in", "where"] + (
+        ["one_to_one"] if size(src) == size(dst) else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind in ("full", "one_to_one"):
+        return kind
+    if kind == "local":  # radius >= 1 reaches at least one source from every target
+        radius = draw(st.sampled_from(["1", "1.5", "2"]))
+        options = [f"radius={radius}"]
+        metric = draw(st.sampled_from([None, "euclidean", "chebyshev", "manhattan"]))
+        options += [f"metric={metric}"] if metric else []
+        options += [f"{flag}=true" for flag in ("wrap", "shared") if draw(st.booleans())]
+        return f"local({', '.join(options)})"
+    return draw(conditioned(kind, OPEN, optional=True))
+
+
+@st.composite
+def rule_networks(draw):
+    """NNDL source text mixing every rule: skip links between groups of rank 1-3, `local` with
+    every metric, wrap and shared kernels, sparse rules, and neuron-level DAGs (self-links that
+    only go forward, and pairs of groups that feed each other), as (text, has_level_step)."""
+    groups = [draw(rule_groups(f"i{i}", "input")) for i in range(draw(st.integers(1, 2)))]
+    links, in_steps = [], set()  # links: (src, dst, rule)
+    for u in range(draw(st.integers(1, 4))):
+        pair = draw(st.booleans())
+        unit = [draw(rule_groups(f"g{u}{side}", "hidden", 2 if pair else 1))
+                for side in ("ab" if pair else "a")]
+        earlier = list(groups)
+        for g in unit:  # one or two links from anything before the unit: skip links
+            for src in draw(st.lists(st.sampled_from(earlier), min_size=1, max_size=2,
+                                     unique_by=lambda s: s["name"])):
+                links.append((src, g, draw(feedforward_rules(src, g))))
+        if pair:  # a -> b never down in index, b -> a strictly up: a DAG of neurons
+            a, b = unit
+            kinds = ["where", "random", "fan_in"] + (["one_to_one"] if size(a) == size(b) else [])
+            kind = draw(st.sampled_from(kinds))
+            links.append((a, b, kind if kind == "one_to_one" else
+                          draw(conditioned(kind, MONOTONE, optional=False))))
+            kind = draw(st.sampled_from(["where", "random", "fan_in"]))
+            links.append((b, a, draw(conditioned(kind, FORWARD, optional=False))))
+            in_steps.update(g["name"] for g in unit)
+        for g in unit:
+            if size(g) >= 2 and draw(st.booleans()):  # a self-link that only goes forward
+                kind = draw(st.sampled_from(["where", "random", "fan_in"]))
+                links.append((g, g, draw(conditioned(kind, FORWARD, optional=False))))
+                in_steps.add(g["name"])
+        groups += unit
+    hidden = [g for g in groups if g["role"] != "input"]
+    for g in [hidden[-1]] + [g for g in hidden[:-1] if draw(st.booleans())]:
+        g["role"] = "output"
+    for g in hidden:  # softmax needs its whole group at once: never in a neuron-level step
+        if g["name"] not in in_steps and draw(st.integers(0, 4)) == 0:
+            g["activation"] = "softmax"
+    literals = draw(st.integers(0, 2**32 - 1))
+    return render_rules(groups, links, draw(st.integers(0, 2**31)), literals), bool(in_steps)
+
+
+def render_rules(groups: list[dict], links: list, seed: int, literals: int) -> str:
+    rng = np.random.default_rng(literals)
+    lines = ["network rules {", f"    seed {seed}"]
+    for g in groups:
+        keyword = {"hidden": "group"}.get(g["role"], g["role"])
+        line = f"    {keyword} {g['name']}[{', '.join(map(str, g['shape']))}]"
+        if g["role"] != "input":
+            line += " : " + g["activation"].format(number(rng, 0.0, 0.5))
+            if g["bias"]:
+                line += " bias " + ("none" if g["bias"] == "none" else number(rng, -1.0, 1.0))
+        lines.append(line)
+    pairs = set()
+    for k, (src, dst, rule) in enumerate(links):
+        line = f"    connect {src['name']} -> {dst['name']} : {rule}"
+        init = rng.choice(INITIALISERS)
+        if init:
+            line += " weight " + initialiser(init, rng)
+        if (src["name"], dst["name"]) in pairs or rng.integers(4) == 0:  # no two unnamed
+            line += f" as p{k}"                                            # links of one pair
+        pairs.add((src["name"], dst["name"]))
+        lines.append(line)
+    return "\n".join(lines + ["}", ""])
+
+
+def build_or_none(module, **options):
+    """The Network, or None when its rules happen to make no synapse for this seed (a sparse
+    rule with few candidates): such a network is refused by design."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NNDLWarning)  # fan_in targets short of k
+        try:
+            return module.Network(**options)
+        except BuildError as e:
+            assert "makes no synapse" in str(e)
+            return None
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=rule_networks(), data_seed=st.integers(0, 2**32 - 1))
+def test_random_networks_with_every_rule_agree_across_backends(compile_text, case, data_seed):
+    text, _ = case
+    oo = build_or_none(compile_text(text, "oo"), dtype="float64")
+    vec = build_or_none(compile_text(text, "numpy"), dtype="float64")
+    assert (oo is None) == (vec is None)
+    assume(oo is not None)
+    reference, other = oo.parameters(), vec.parameters()
+    assert sorted(reference) == sorted(other)
+    for key in reference:
+        np.testing.assert_array_equal(other[key], reference[key], err_msg=key)
+    inputs, ticks = random_inputs(oo, np.random.default_rng(data_seed))
+    expected = oo.run(inputs, ticks=ticks, every_tick=True)
+    actual = vec.run(inputs, ticks=ticks, every_tick=True)
+    assert sorted(actual) == sorted(expected) == sorted(g.name for g in oo.SPEC.outputs)
+    for name, y in expected.items():
+        assert actual[name].shape == y.shape
+        assert np.isfinite(y).all()
+        assert scaled_difference(actual[name], y) <= TOLERANCE["float64"], (name, text)
+
+
+def test_the_rule_generator_writes_valid_networks_with_every_rule(compile_text):
+    """The strategy reaches every rule and option, and nearly all it writes builds."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonInteractiveExampleWarning)
+        cases = [rule_networks().example() for _ in range(40)]
+    joined = "\n".join(text for text, _ in cases)
+    for feature in ["full", "one_to_one", "local(radius=", "metric=euclidean", "metric=chebyshev",
+                    "metric=manhattan", "wrap=true", "shared=true", "random(p=", "fan_in(k=",
+                    ", where=", "where(", "pre.coord[", "softmax", "input i1", " as p"]:
+        assert feature in joined, feature
+    shapes = [line.split("[")[1] for line in joined.splitlines() if "connect" not in line
+              and "[" in line]
+    assert {shape.count(",") + 1 for shape in shapes} == {1, 2, 3}  # ranks
+    assert sum(level for _, level in cases) > 20  # neuron-level steps are common
+    steps = [compile_text(text, "numpy").SPEC.schedule for text, _ in cases]
+    assert sum(any(s.neuron_level and len(s.groups) == 2 for s in sched) for sched in steps) >= 4
+    built = [build_or_none(compile_text(text, "numpy")) for text, _ in cases]
+    assert sum(net is not None for net in built) >= 0.8 * len(cases)  # about 0.95 when measured
