@@ -50,10 +50,11 @@ def compile(path: str | Path, backend: str = "numpy", network: str | None = None
             cache: bool = True) -> ModuleType:
     """Compile a .nndl file for a backend and import the result (see DESIGN.md, Python API)."""
     if backend not in backends.BACKENDS:
-        raise ValueError(f"unknown backend `{backend}`; choose one of {', '.join(backends.BACKENDS)}")
+        raise ValueError(f"unknown backend `{backend}`; "
+                         f"choose one of {', '.join(backends.BACKENDS)}")
     text = read_source(path)
-    key = hashlib.sha256("\0".join(
-        [__version__, backend, network or "", str(Path(path).resolve()), text]).encode()).hexdigest()
+    parts = [__version__, backend, network or "", str(Path(path).resolve()), text]
+    key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
     module_name = f"nndl_generated_{backend}_{key[:16]}"
     cached = cache_directory() / f"{module_name}.py" if cache else None
     if cached is not None and _is_valid(cached, key):

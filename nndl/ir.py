@@ -95,7 +95,8 @@ class Rule:
 
 @dataclass(frozen=True)
 class Init:
-    """How a projection's weights start: `default` (fan-in scaled), `normal`, `uniform`, `constant`."""
+    """How a projection's weights start: `default` (fan-in scaled), `normal`, `uniform` or
+    `constant`."""
 
     kind: str
     params: dict = field(default_factory=dict)

@@ -33,7 +33,8 @@ def prepare_inputs(network: ir.Network, given: dict, ticks: int | None,
     prepared = {}
     for name, x in arrays.items():
         group = expected[name]
-        x = x.reshape(x.shape[: x.ndim - len(group.shape)] + (group.size,)).astype(dtype, copy=False)
+        lead = x.shape[: x.ndim - len(group.shape)]  # (batch,) or (ticks, batch)
+        x = x.reshape(lead + (group.size,)).astype(dtype, copy=False)
         if x.ndim == 2:  # static: the same values every tick
             x = np.broadcast_to(x, (steps,) + x.shape)
         prepared[name] = x
