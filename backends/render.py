@@ -28,8 +28,9 @@ class ScalarPython:
                                                 "==", "!=", "and", "or")}
     binary["**"] = "math.pow({}, {})"  # a float, never complex, whatever the signs
 
-    def __init__(self, names: dict[str, str]):
+    def __init__(self, names: dict[str, str], scalars: frozenset[str] = frozenset()):
         self.names = names  # model variable -> Python identifier
+        self.scalars = scalars  # model variables that hold one number for every neuron
 
     def render(self, node: e.Expr) -> str:
         return self._render(node)[0]
@@ -53,6 +54,14 @@ class ScalarPython:
 
     def number(self, value: float) -> str:
         return repr(float(value))
+
+    def is_scalar(self, node: e.Expr) -> bool:
+        """Whether the value reads no variable but numbers and parameters (one for all)."""
+        return not e.variables(node) - self.scalars
+
+    def per_neuron(self, text: str) -> str:
+        """A statement's scalar value as each neuron's own."""
+        return text
 
     def wrap(self, node: e.Expr, at_least: int) -> str:
         text, precedence = self._render(node)
@@ -95,6 +104,19 @@ class NumpyArrays(ScalarPython):
     binary = {**ScalarPython.binary, "**": "np.power({}, {})",
               "and": "np.logical_and({}, {})", "or": "np.logical_or({}, {})"}
 
+    def _render(self, node: e.Expr) -> tuple[str, int]:
+        if isinstance(node, e.Call) and self.is_scalar(node):
+            # no array reaches this call: give it one, since the activation helpers call
+            # array methods
+            args = [self.array(a) for a in node.args]
+            return self.functions[node.func].format(*args), PRECEDENCE["atom"]
+        return super()._render(node)
+
+    def array(self, node: e.Expr) -> str:
+        """A plain number as an array in the network's dtype: NumPy functions of plain
+        numbers, and np.where between two, would give float64 in a float32 network."""
+        return f"np.asarray({self.render(node)}, net.dtype)"
+
     def unary(self, node: e.Unary) -> tuple[str, int]:
         if node.op == "num":  # in the array's own dtype: never widen float32 to float64
             return f"np.asarray({self.render(node.operand)}, net.dtype)", PRECEDENCE["atom"]
@@ -103,8 +125,13 @@ class NumpyArrays(ScalarPython):
         return super().unary(node)
 
     def conditional(self, node: e.IfElse) -> tuple[str, int]:
-        parts = (self.render(node.cond), self.render(node.then), self.render(node.other))
-        return "np.where({}, {}, {})".format(*parts), PRECEDENCE["atom"]
+        then = self.array(node.then) if self.is_scalar(node.then) else self.render(node.then)
+        other = self.array(node.other) if self.is_scalar(node.other) else self.render(node.other)
+        return f"np.where({self.render(node.cond)}, {then}, {other})", PRECEDENCE["atom"]
+
+    def per_neuron(self, text: str) -> str:
+        # a scalar must not become a group's output or state: those are (batch, neurons)
+        return f"np.full_like(net, {text})"
 
 
 # ---- neuron models as functions ------------------------------------------------------------
@@ -137,13 +164,17 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
     temporaries = [t for t, _ in model.statements if t not in model.states and t != "out"]
     names = identifiers(["net", "out", *model.states, *model.params,
                          *dict.fromkeys(temporaries)])
-    render = renderer(names).render
+    writer = renderer(names, frozenset(model.params))
     arguments = ", ".join(names[n] for n in ["net", "out", *model.states, *model.params])
     where = f"line {model.loc.line} of {model.source}" if model.loc else model.source
     lines = [f"def {model_function_name(model)}({arguments}):",
              f'    """Neuron model `{model.name}` ({ascii(where)[1:-1]}): one tick."""']
     for target, value in model.statements:
-        lines.append(f"    {names[target]} = {render(e.from_dict(value))}")
+        node = e.from_dict(value)
+        text = writer.render(node)
+        if writer.is_scalar(node):
+            text = writer.per_neuron(text)
+        lines.append(f"    {names[target]} = {text}")
     results = ", ".join(names[n] for n in ["out", *model.states])
     comma = "" if model.states else ","  # a 1-tuple without states: callers unpack (out, *states)
     lines.append(f"    return {results}{comma}")
