@@ -1,14 +1,17 @@
 """`nndl.compile`: a .nndl file -> an imported module, cached on disk by source hash.
 
 The cache holds text only — the generated `.py` and a JSON manifest — never pickles. Its key is
-the sha256 of (nndl version, backend, network, resolved path, source text), so any change to
-those regenerates, and nothing else does.
+the sha256 of (the compiler's own files, backend, network, resolved path, source text), so any
+change to those regenerates — a fixed backend too, without a new version number — and nothing
+else does.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
+import importlib.resources
 import importlib.util
 import json
 import logging
@@ -29,6 +32,26 @@ log = logging.getLogger("nndl.compiler")
 def cache_directory() -> Path:
     """$NNDL_CACHE_DIR, else the platform's user cache folder for nndl."""
     return Path(os.environ.get("NNDL_CACHE_DIR") or platformdirs.user_cache_dir("nndl"))
+
+
+@functools.lru_cache(maxsize=1)
+def compiler_fingerprint() -> str:
+    """A hash of every file the compiler is made of (code, grammar, templates, built-in models)."""
+    digest = hashlib.sha256(__version__.encode())
+    # grammar/ and backends/ sit outside nndl/ in a source checkout, inside it once installed
+    for package in ("nndl", "nndl.grammar", "nndl.backends"):
+        for item in sorted(_package_files(importlib.resources.files(package)), key=str):
+            digest.update(item.name.encode())
+            digest.update(item.read_bytes())
+    return digest.hexdigest()
+
+
+def _package_files(folder):
+    for item in folder.iterdir():
+        if item.is_dir() and item.name != "__pycache__":
+            yield from _package_files(item)
+        elif item.name.endswith((".py", ".j2", ".lark", ".nndl")):
+            yield item
 
 
 def generate_source(path: str | Path, backend: str, network: str | None = None) -> str:
@@ -53,7 +76,7 @@ def compile(path: str | Path, backend: str = "numpy", network: str | None = None
         raise ValueError(f"unknown backend `{backend}`; "
                          f"choose one of {', '.join(backends.BACKENDS)}")
     text = read_source(path)
-    parts = [__version__, backend, network or "", str(Path(path).resolve()), text]
+    parts = [compiler_fingerprint(), backend, network or "", str(Path(path).resolve()), text]
     key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
     module_name = f"nndl_generated_{backend}_{key[:16]}"
     cached = cache_directory() / f"{module_name}.py" if cache else None
