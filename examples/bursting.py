@@ -41,21 +41,42 @@ def main() -> None:
     difference = max(np.abs(outputs["oo"][k] - outputs["numpy"][k]).max() for k in outputs["oo"])
     print(f"oo and numpy {'agree' if difference < 1e-9 else 'DISAGREE'}: largest difference "
           f"{difference:.2e}")
+    plot(watch_states())
+
+
+def watch_states() -> dict[str, np.ndarray]:
+    """Output and state of the first adaptive neuron, tick by tick (reset=False continues)."""
+    net = nndl.compile(HERE / "bursting.nndl", backend="numpy").Network(dtype="float64")
+    trace = {"out": [], "v": [], "a": []}
+    for tick in range(TICKS):
+        out = net.run(current=np.ones((1, 1)), reset=(tick == 0))
+        state = net.states()["adapting"]
+        trace["out"].append(out["adapting"][0, 0])
+        trace["v"].append(state["v"][0, 0])
+        trace["a"].append(state["a"][0, 0])
+    return {name: np.array(values) for name, values in trace.items()}
+
+
+def plot(trace: dict[str, np.ndarray]) -> None:
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        print("(install matplotlib to get bursting.png)")
         return
-    fig, ax = plt.subplots(figsize=(9, 3))
-    ax.plot(trace, label="adaptive: out")
-    ax.plot(damped, label="bursting (DESIGN.md): out")
-    ax.set_xlabel("tick")
-    ax.set_ylabel("output")
-    ax.legend(loc="upper right")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.5), sharex=True)
+    top.plot(trace["out"], color="black")
+    top.set_ylabel("output")
+    top.set_title("an adaptive neuron under constant input: bursts")
+    bottom.plot(trace["v"], label="v (potential)")
+    bottom.plot(trace["a"], label="a (adaptation)")
+    bottom.set_xlabel("tick")
+    bottom.set_ylabel("state")
+    bottom.legend(loc="upper right")
     fig.tight_layout()
     fig.savefig("bursting.png", dpi=100)
-    print("saved bursting.png")
+    print("saved bursting.png (output, potential and adaptation over the ticks)")
 
 
 if __name__ == "__main__":

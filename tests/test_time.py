@@ -498,3 +498,27 @@ def test_awkward_identifiers_compile_and_run(compile_text, backend, tmp_path):
         expected.append(y)
     got = net.run(x=x, every_tick=True)["y"]
     np.testing.assert_allclose(got, np.stack(expected), rtol=1e-12, atol=1e-14)
+
+
+def test_states_can_be_watched_tick_by_tick(compile_text, backend):
+    text = """
+    network leaking {
+        input  x[2, 2]
+        output y[2, 2] : leaky(leak=0.6) bias 0.1
+        connect x -> y : one_to_one weight constant(2.0)
+    }
+    """
+    net = make(compile_text, text, backend)
+    with pytest.raises(nndl.InputError):
+        net.states()  # nothing has run yet
+    x = np.random.default_rng(3).normal(size=(6, 3, 2, 2))
+    v = np.zeros((3, 2, 2))
+    for t in range(6):
+        net.run(x=x[t:t + 1], reset=(t == 0))
+        v = 0.6 * v + (0.1 + 2.0 * x[t])
+        watched = net.states()
+        assert list(watched) == ["y"] and list(watched["y"]) == ["v"]
+        np.testing.assert_allclose(watched["y"]["v"], v, rtol=1e-13)
+    # one run of 6 ticks ends in the same state
+    net.run(x=x)
+    np.testing.assert_allclose(net.states()["y"]["v"], v, rtol=1e-13)

@@ -82,6 +82,21 @@ class NetworkBase:
         return {g.name: np.asarray(flat[g.name]).reshape(flat[g.name].shape[:-1] + g.shape)
                 for g in self.SPEC.outputs}
 
+    def states(self) -> dict[str, dict[str, np.ndarray]]:
+        """Every model group's state variables where the last run ended, each (batch, *shape):
+        with `run(..., reset=False)` one tick at a time, a neuron's dynamics can be watched."""
+        if not hasattr(self, "_batch"):
+            raise InputError("states() describes the last run: run the network first")
+        shaped = {}
+        for name, variables in self._last_states().items():
+            shape = (self._batch,) + self.SPEC.group(name).shape
+            shaped[name] = {var: np.asarray(v).reshape(shape) for var, v in variables.items()}
+        return shaped
+
+    def _last_states(self) -> dict[str, dict[str, np.ndarray]]:
+        """Hook: {group: {state: (batch, size)}} at the end of the last run."""
+        raise NotImplementedError
+
     def parameters(self) -> dict[str, np.ndarray]:
         """The weight file's arrays: `NAME.pre`, `NAME.post`, `NAME.w`, `GROUP.bias`."""
         synapses, biases = self._get_parameters()
