@@ -26,8 +26,9 @@ class Group:
     name: str
     shape: tuple[int, ...]
     role: str  # "input", "hidden" or "output"
-    activation: str | None  # one of ACTIVATIONS; None for inputs
-    activation_params: dict[str, float] = field(default_factory=dict)  # e.g. leaky_relu's slope
+    activation: str | None  # one of ACTIVATIONS; None for inputs and model groups
+    # the activation's arguments (leaky_relu's slope) or the model's parameters, overrides applied
+    params: dict[str, float] = field(default_factory=dict)
     bias: bool = True  # inputs never have one
     bias_init: float = 0.0
     loc: Loc | None = None
@@ -45,7 +46,7 @@ class Group:
             shape=tuple(d["shape"]),
             role=d["role"],
             activation=d["activation"],
-            activation_params=dict(d["activation_params"]),
+            params=dict(d["params"]),
             bias=d["bias"],
             bias_init=d["bias_init"],
             loc=Loc(**d["loc"]) if d["loc"] else None,

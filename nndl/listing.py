@@ -18,7 +18,7 @@ def synapse_count(network: ir.Network, p: ir.Projection) -> int | None:
 def _model(g: ir.Group) -> str:
     if g.activation is None:
         return "-"
-    params = ", ".join(f"{k}={v:g}" for k, v in g.activation_params.items())
+    params = ", ".join(f"{k}={v:g}" for k, v in g.params.items())
     return f"{g.activation}({params})" if params else g.activation
 
 

@@ -34,7 +34,7 @@ def test_parameters_are_bound_and_defaults_filled():
                                            "  connect x -> y : one_to_one weight normal(std=0.1)"))
     assert not diags.errors, diags.render()
     net = program.network()
-    assert net.group("y").activation_params == {"slope": 0.2}
+    assert net.group("y").params == {"slope": 0.2}
     assert net.projections[0].init.params == {"mean": 0.0, "std": 0.1}
 
 

@@ -99,7 +99,7 @@ def _apply(network: ir.Network, g: ir.Group, rows: str | None = None) -> list[st
     model = network.model(g.model)
     pick = f"[:, {rows}]" if rows else ""
     states = [f"state[{var!r}]{pick}" for var in model.states]
-    params = [repr(float(g.activation_params[name])) for name in model.params]
+    params = [repr(float(g.params[name])) for name in model.params]
     call = f"{model_function_name(model)}(net, memory.last[{key}]{pick}, " + \
         ", ".join(states + params) + ")"
     results = ", ".join([target, *states]) + ("" if states else ",")  # unpack (out,) too
@@ -109,7 +109,7 @@ def _apply(network: ir.Network, g: ir.Group, rows: str | None = None) -> list[st
 def _describe_group(g: ir.Group) -> str:
     if g.model is None:
         return f"{g.name}{list(g.shape)}, {g.activation}"
-    params = ", ".join(f"{k}={v:g}" for k, v in g.activation_params.items())
+    params = ", ".join(f"{k}={v:g}" for k, v in g.params.items())
     return f"{g.name}{list(g.shape)}, neuron model {g.model}({params})"
 
 

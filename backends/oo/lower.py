@@ -30,14 +30,14 @@ def _constructor(network: ir.Network, g: ir.Group) -> str:
                      f", memory={network.max_delay(g.name)}" if network.max_delay(g.name) else ""])
     if g.model is not None:
         model = network.model(g.model)
-        params = {name: float(g.activation_params[name]) for name in model.params}
+        params = {name: float(g.params[name]) for name in model.params}
         return (f"ModelGroup({args}, {model_function_name(model)}, {params!r}, "
                 f"self._starting_states({g.name!r}){extra})")
     if g.activation is None:
         return f"Group({args}{extra})"
     if g.activation == "softmax":
         return f"SoftmaxGroup({args}{extra})"
-    if g.activation_params:
+    if g.params:
         return f"Group({args}, lambda x: {activation_call(g, 'x')}{extra})"
     return f"Group({args}, {g.activation}{extra})"
 

@@ -47,5 +47,5 @@ def softmax(xs):
 
 def activation_call(group, argument: str) -> str:
     """The call that applies a group's activation to `argument`, e.g. `leaky_relu(x, 0.01)`."""
-    extra = "".join(f", {value!r}" for value in group.activation_params.values())
+    extra = "".join(f", {value!r}" for value in group.params.values())
     return f"{group.activation}({argument}{extra})"
