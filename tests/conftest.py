@@ -67,3 +67,20 @@ def compile_text(tmp_path_factory):
                             **options)
 
     return compile_
+
+
+def draw_examples(strategy, count: int) -> list:
+    """`count` values from a strategy, drawn as a test draws them but deterministically, so a
+    test about what a generator writes cannot fail by the luck of the draw."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    drawn = []
+
+    @settings(max_examples=count, database=None, derandomize=True, phases=[Phase.generate],
+              deadline=None, suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(value):
+        drawn.append(value)
+
+    collect()
+    return drawn

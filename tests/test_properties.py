@@ -7,12 +7,11 @@ import math
 import warnings
 
 import numpy as np
+from conftest import draw_examples, write_source
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import NonInteractiveExampleWarning
 
 import nndl
-from conftest import write_source
 from nndl import backends, compiler
 from nndl.equivalence import TOLERANCE, scaled_difference
 from nndl.runtime.build import BuildError, NNDLWarning
@@ -125,9 +124,7 @@ def test_random_networks_agree_across_backends(compile_text, text, data_seed):
 
 def test_the_generator_writes_every_feature(compile_text):
     """The strategy reaches what it claims to: check a sample of its output."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NonInteractiveExampleWarning)
-        texts = [networks().example() for _ in range(60)]
+    texts = draw_examples(networks(), 60)
     joined = "\n".join(texts)
     for feature in ["one_to_one", "leaky_relu(slope=", "softmax", "step", "bias none", "bias ",
                     "weight normal(", "weight uniform(", "weight constant(", " as p", "output ",
@@ -373,9 +370,7 @@ def test_random_networks_with_every_rule_agree_across_backends(compile_text, cas
 
 def test_the_rule_generator_writes_valid_networks_with_every_rule(compile_text):
     """The strategy reaches every rule and option, and nearly all it writes builds."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NonInteractiveExampleWarning)
-        cases = [rule_networks().example() for _ in range(40)]
+    cases = draw_examples(rule_networks(), 40)
     joined = "\n".join(text for text, _ in cases)
     for feature in ["full", "one_to_one", "local(radius=", "metric=euclidean", "metric=chebyshev",
                     "metric=manhattan", "wrap=true", "shared=true", "random(p=", "fan_in(k=",

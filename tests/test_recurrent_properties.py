@@ -20,7 +20,8 @@ import math
 import warnings
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from conftest import draw_examples
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nndl.equivalence import TOLERANCE, scaled_difference
@@ -370,7 +371,7 @@ def test_random_recurrent_networks_agree_at_every_tick(compile_text, text, data_
 def test_the_generator_writes_valid_recurrent_networks(compile_text):
     """The strategy reaches what it claims to, and nearly everything it writes compiles, builds
     and stays finite (so the property above rarely discards an example)."""
-    texts = sample(150)
+    texts = sample(300)
     joined = "\n".join(texts)
     for feature in ["neuron m0", "param p0", "state s0", "    t0 = ", "out = p", "* out",
                     "param class", "state np", "    sigmoid = ",
@@ -396,16 +397,8 @@ def test_the_generator_writes_valid_recurrent_networks(compile_text):
 
 
 def sample(count: int) -> list[str]:
-    """`count` texts from the strategy, drawn as a test draws them (`.example()` is slower)."""
-    texts = []
-
-    @settings(max_examples=count, database=None, phases=[Phase.generate], deadline=None)
-    @given(text=recurrent_networks())
-    def collect(text):
-        texts.append(text)
-
-    collect()
-    return texts
+    """`count` texts from the strategy, drawn as a test draws them, deterministically."""
+    return draw_examples(recurrent_networks(), count)
 
 
 def has_cycle(spec) -> bool:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import BACKENDS
 
 import nndl
-from conftest import BACKENDS
 from nndl.cli import main
 from nndl.runtime import weightfile
 from nndl.runtime.build import NNDLWarning

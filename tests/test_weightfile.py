@@ -10,9 +10,9 @@ import os
 
 import numpy as np
 import pytest
+from conftest import BACKENDS, backend_unavailable, write_source
 
 import nndl
-from conftest import BACKENDS, backend_unavailable, write_source
 
 NET = """
 network saver {
