@@ -84,3 +84,26 @@ def draw_examples(strategy, count: int) -> list:
 
     collect()
     return drawn
+
+
+def assert_backends_agree(reference, other, inputs: dict, context: str, ticks=None) -> dict:
+    """The two networks hold identical parameters and, run on `inputs`, agree at every tick to
+    DESIGN.md's float64 tolerance; returns the reference's outputs (ticks, batch, ...)."""
+    import numpy as np
+
+    from nndl.equivalence import TOLERANCE, scaled_difference
+
+    expected_parameters, parameters = reference.parameters(), other.parameters()
+    assert sorted(parameters) == sorted(expected_parameters)
+    for key, value in expected_parameters.items():
+        np.testing.assert_array_equal(parameters[key], value, err_msg=key)
+    expected = reference.run(inputs, ticks=ticks, every_tick=True)
+    actual = other.run(inputs, ticks=ticks, every_tick=True)
+    assert sorted(actual) == sorted(expected) == sorted(g.name for g in reference.SPEC.outputs)
+    for name, y in expected.items():
+        assert actual[name].shape == y.shape
+        assert np.isfinite(y).all(), (name, context)
+        for t in range(y.shape[0]):
+            difference = scaled_difference(actual[name][t], y[t])
+            assert difference <= TOLERANCE["float64"], (name, t, difference, context)
+    return expected

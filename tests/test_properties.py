@@ -7,13 +7,12 @@ import math
 import warnings
 
 import numpy as np
-from conftest import draw_examples, write_source
+from conftest import assert_backends_agree, draw_examples, write_source
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import nndl
 from nndl import backends, compiler
-from nndl.equivalence import TOLERANCE, scaled_difference
 from nndl.runtime.build import BuildError, NNDLWarning
 
 ACTIVATIONS = ["identity", "relu", "leaky_relu", "leaky_relu(slope={})", "tanh", "sigmoid",
@@ -108,18 +107,8 @@ def random_inputs(module, rng: np.random.Generator) -> tuple[dict, int]:
 def test_random_networks_agree_across_backends(compile_text, text, data_seed):
     oo = compile_text(text, "oo").Network(dtype="float64")
     vec = compile_text(text, "numpy").Network(dtype="float64")
-    reference, other = oo.parameters(), vec.parameters()
-    assert sorted(reference) == sorted(other)
-    for key in reference:
-        np.testing.assert_array_equal(other[key], reference[key], err_msg=key)
     inputs, ticks = random_inputs(oo, np.random.default_rng(data_seed))
-    expected = oo.run(inputs, ticks=ticks, every_tick=True)
-    actual = vec.run(inputs, ticks=ticks, every_tick=True)
-    assert sorted(actual) == sorted(expected) == sorted(g.name for g in oo.SPEC.outputs)
-    for name, y in expected.items():
-        assert actual[name].shape == y.shape
-        assert np.isfinite(y).all()
-        assert scaled_difference(actual[name], y) <= TOLERANCE["float64"], (name, text)
+    assert_backends_agree(oo, vec, inputs, text, ticks)
 
 
 def test_the_generator_writes_every_feature(compile_text):
@@ -354,18 +343,8 @@ def test_random_networks_with_every_rule_agree_across_backends(compile_text, cas
     vec = build_or_none(compile_text(text, "numpy"), dtype="float64")
     assert (oo is None) == (vec is None)
     assume(oo is not None)
-    reference, other = oo.parameters(), vec.parameters()
-    assert sorted(reference) == sorted(other)
-    for key in reference:
-        np.testing.assert_array_equal(other[key], reference[key], err_msg=key)
     inputs, ticks = random_inputs(oo, np.random.default_rng(data_seed))
-    expected = oo.run(inputs, ticks=ticks, every_tick=True)
-    actual = vec.run(inputs, ticks=ticks, every_tick=True)
-    assert sorted(actual) == sorted(expected) == sorted(g.name for g in oo.SPEC.outputs)
-    for name, y in expected.items():
-        assert actual[name].shape == y.shape
-        assert np.isfinite(y).all()
-        assert scaled_difference(actual[name], y) <= TOLERANCE["float64"], (name, text)
+    assert_backends_agree(oo, vec, inputs, text, ticks)
 
 
 def test_the_rule_generator_writes_valid_networks_with_every_rule(compile_text):

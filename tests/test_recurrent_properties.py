@@ -20,11 +20,10 @@ import math
 import warnings
 
 import numpy as np
-from conftest import draw_examples
+from conftest import assert_backends_agree, draw_examples
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from nndl.equivalence import TOLERANCE, scaled_difference
 from nndl.runtime.build import BuildError, NNDLWarning
 
 TICKS = 100
@@ -352,20 +351,9 @@ def test_random_recurrent_networks_agree_at_every_tick(compile_text, text, data_
     oo, vec = build_or_none(oo_module), build_or_none(np_module)
     assert (oo is None) == (vec is None)
     assume(oo is not None)
-    reference, other = oo.parameters(), vec.parameters()
-    assert sorted(reference) == sorted(other)
-    for key in reference:
-        np.testing.assert_array_equal(other[key], reference[key], err_msg=key)
     inputs = time_varying_inputs(oo_module, data_seed)
-    expected = oo.run(inputs, every_tick=True)
-    actual = vec.run(inputs, every_tick=True)
-    assert sorted(actual) == sorted(expected) == sorted(g.name for g in oo.SPEC.outputs)
-    for name, y in expected.items():
-        assert y.shape[0] == TICKS and actual[name].shape == y.shape
-        assert np.isfinite(y).all(), (name, text)
-        for t in range(TICKS):
-            difference = scaled_difference(actual[name][t], y[t])
-            assert difference <= TOLERANCE["float64"], (name, t, difference, text)
+    expected = assert_backends_agree(oo, vec, inputs, text)
+    assert all(y.shape[0] == TICKS for y in expected.values())
 
 
 def test_the_generator_writes_valid_recurrent_networks(compile_text):
