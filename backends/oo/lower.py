@@ -31,8 +31,9 @@ def _constructor(network: ir.Network, g: ir.Group) -> str:
     if g.model is not None:
         model = network.model(g.model)
         params = {name: float(g.params[name]) for name in model.params}
-        return (f"ModelGroup({args}, {model_function_name(model)}, {params!r}, "
-                f"self._starting_states({g.name!r}){extra})")
+        indent = "\n" + " " * 16  # the constructor's arguments, one kind per line
+        return (f"ModelGroup({indent}{args}, {model_function_name(model)},{indent}{params!r},"
+                f"{indent}self._starting_states({g.name!r}){extra})")
     if g.activation is None:
         return f"Group({args}{extra})"
     if g.activation == "softmax":
