@@ -1,0 +1,70 @@
+"""The expression IR and its renderers: types, precedence, and one model text in two backends."""
+
+import math
+
+import numpy as np
+import pytest
+
+from nndl import expr as e
+from nndl.backends.render import NumpyArrays, ScalarPython, identifiers
+
+A, B, C = e.Var("a"), e.Var("b"), e.Var("c")
+NAMES = {"a": "a", "b": "b", "c": "c", "net": "net"}
+
+
+def scalar(node):
+    return ScalarPython(NAMES).render(e.as_num(node))
+
+
+@pytest.mark.parametrize("node, text", [
+    (e.Binary("-", A, e.Binary("-", B, C)), "a - (b - c)"),
+    (e.Binary("-", e.Binary("-", A, B), C), "a - b - c"),
+    (e.Binary("*", e.Binary("+", A, B), C), "(a + b) * c"),
+    (e.Unary("-", e.Binary("**", A, e.Num(2))), "-math.pow(a, 2.0)"),
+    (e.IfElse(e.Binary("<", A, B), C, e.Num(1)), "c if a < b else 1.0"),
+    (e.Binary("<", A, B), "float(a < b)"),                       # a truth value as a number
+    (e.IfElse(A, B, C), "b if a != 0.0 else c"),                 # a number as a truth value
+    (e.Binary("+", e.Binary("<", A, B), C), "float(a < b) + c"),
+])
+def test_scalar_rendering(node, text):
+    assert scalar(node) == text
+
+
+def test_rendered_scalar_and_numpy_agree_with_python():
+    node = e.IfElse(e.Binary("and", e.Binary(">", A, e.Num(0.5)), e.Unary("not", e.Binary(
+        "==", B, e.Num(0)))), e.Call("clip", (e.Binary("%", A, e.Num(0.3)), e.Num(0.0),
+                                               e.Num(0.2))), e.Call("sqrt", (e.Call("abs", (C,)),)))
+    scalar_text = ScalarPython(NAMES).render(e.as_num(node))
+    array_text = NumpyArrays(NAMES).render(e.as_num(node))
+    rng = np.random.default_rng(0)
+    a, b, c = rng.uniform(0, 1, 20), rng.integers(0, 2, 20).astype(float), rng.normal(size=20)
+    net = np.zeros(20)
+    vectorised = eval(array_text, {"np": np, "net": net, "a": a, "b": b, "c": c})
+    for i in range(20):
+        one = eval(scalar_text, {"math": math, "a": a[i], "b": b[i], "c": c[i]})
+        expected = min(max(a[i] % 0.3, 0.0), 0.2) if a[i] > 0.5 and b[i] != 0 \
+            else math.sqrt(abs(c[i]))
+        assert one == pytest.approx(expected, rel=1e-15)
+        assert vectorised[i] == pytest.approx(expected, rel=1e-15)
+
+
+def test_numpy_truth_values_keep_the_network_dtype():
+    text = NumpyArrays(NAMES).render(e.as_num(e.Binary("<", A, B)))
+    net = np.zeros(3, dtype=np.float32)
+    value = eval(text, {"np": np, "net": net, "a": np.ones(3, np.float32), "b": np.zeros(3)})
+    assert value.dtype == np.float32
+
+
+def test_identifiers_avoid_keywords_builtins_and_generated_names():
+    names = identifiers(["v", "class", "sum", "np", "sigmoid", "np_", "lambda"])
+    assert names["v"] == "v" and names["np_"] == "np_"
+    assert names["class"] == "class_" and names["lambda"] == "lambda_"
+    assert names["sum"] == "sum_" and names["sigmoid"] == "sigmoid_"
+    assert names["np"] == "np__"  # `np_` is the user's own name already
+    assert len(set(names.values())) == len(names)
+
+
+def test_expression_dicts_round_trip():
+    node = e.IfElse(e.Binary("<", A, e.Num(1.5)), e.Call("max", (A, B)), e.Unary("-", C))
+    assert e.from_dict(e.to_dict(node)) == node
+    assert e.render(node) == "max(a, b) if (a < 1.5) else -c"
