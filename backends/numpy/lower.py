@@ -12,6 +12,8 @@ Each projection gets the cheapest layout for its rule, and only its synapses are
 
 from __future__ import annotations
 
+import textwrap
+
 from nndl import ir
 from nndl.backends.codegen import common_context
 from nndl.backends.numpy.ops import ACTIVATIONS, SPARSE_SUMS, activation_call
@@ -51,7 +53,7 @@ def _setup(p: ir.Projection, network: ir.Network) -> dict:
             "levels": "CSR rows, level by level"}[kind(network, p)]
     if is_shared(p):
         what += ", weights tied to a shared kernel"
-    return {"key": key, "lines": lines, "comment": f"{describe(p)}: {what}"}
+    return {"key": key, "lines": lines, "comment": comment_lines(f"{describe(p)}: {what}")}
 
 
 def _source(p: ir.Projection) -> str:
@@ -100,10 +102,11 @@ def _apply(network: ir.Network, g: ir.Group, rows: str | None = None) -> list[st
     pick = f"[:, {rows}]" if rows else ""
     states = [f"state[{var!r}]{pick}" for var in model.states]
     params = [repr(float(g.params[name])) for name in model.params]
-    call = f"{model_function_name(model)}(net, memory.last[{key}]{pick}, " + \
-        ", ".join(states + params) + ")"
+    arguments = ", ".join([f"memory.last[{key}]{pick}", *states, *params])
     results = ", ".join([target, *states]) + ("" if states else ",")  # unpack (out,) too
-    return [f"state = memory.state[{key}]", f"{results} = {call}"]
+    call = [f"{results} = {model_function_name(model)}("]
+    call += [f"    {line}" for line in textwrap.wrap(f"net, {arguments})", 80)]
+    return [f"state = memory.state[{key}]", *call]
 
 
 def _describe_group(g: ir.Group) -> str:
@@ -118,7 +121,7 @@ def _group_step(network: ir.Network, g: ir.Group) -> dict:
     sources = ", ".join(f"{p.src} ({p.rule.kind}{f', delay {p.delay}' if p.delay else ''})"
                         for p in incoming) or "nothing"
     lines = _net(g, [_term(p, network) for p in incoming]) + _apply(network, g)
-    return {"comment": f"{_describe_group(g)}, from {sources}", "lines": lines}
+    return {"comment": comment_lines(f"{_describe_group(g)}, from {sources}"), "lines": lines}
 
 
 def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
@@ -142,13 +145,13 @@ def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
                   f"        net = external[{name!r}][:, rows]"]
         for i, p in enumerate(inner):
             if p.dst == name:
-                lines += [f"        positions, starts = segments[{p.name!r}]",
-                          f"        net += segment_sum(out[{p.src!r}][:, pre{i}[positions]] "
-                          f"* w{i}[positions], starts, rows.size)"]
+                lines.append(f"        net += rows_sum(out[{p.src!r}], pre{i}, w{i}, "
+                             f"segments[{p.name!r}])")
         lines += [f"        {line}" for line in _apply(network, g, rows="rows")]
     names = ", ".join(step.groups)
-    return {"comment": f"{names}: neuron by neuron, in topological levels of the delay-0 links "
-                       f"{', '.join(p.name for p in inner)}", "lines": lines}
+    links = ", ".join(p.name for p in inner)
+    comment = f"{names}: neuron by neuron, in topological levels of the delay-0 links {links}"
+    return {"comment": comment_lines(comment), "lines": lines}
 
 
 def _plan(network: ir.Network, index: int, step: ir.Step) -> str:
@@ -156,6 +159,11 @@ def _plan(network: ir.Network, index: int, step: ir.Step) -> str:
     by_group = {name: [p.name for p in inner if p.dst == name] for name in step.groups}
     sizes = {p.name: network.group(p.dst).size for p in inner}
     return f"level_plan(self.levels[{index}], {by_group!r}, synapses, {sizes!r})"
+
+
+def comment_lines(text: str) -> list[str]:
+    """A comment wrapped to fit the generated code's 100 columns."""
+    return textwrap.wrap(text, 88)
 
 
 def lower(network: ir.Network) -> dict:
@@ -168,6 +176,7 @@ def lower(network: ir.Network) -> dict:
             steps.append(_group_step(network, network.group(step.groups[0])))
     kinds = {kind(network, p) for p in network.projections}
     helpers = [SPARSE_SUMS[k] for k in ("gather", "csr") if k in kinds]
+    helpers += [SPARSE_SUMS["rows"]] if plans else []
     if "csr" in kinds or plans:
         helpers.append(SPARSE_SUMS["segment"])
     return {

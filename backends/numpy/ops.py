@@ -53,6 +53,12 @@ def csr_sum(x, layout, w):
     pre, pointers = layout
     return segment_sum(x[:, pre] * w, pointers[:-1], pointers.size - 1)
 ''',
+    "rows": '''
+def rows_sum(x, pre, w, segment):
+    """One level's rows: each sums w * x[:, pre] over its run of the synapses (see level_plan)."""
+    positions, starts = segment
+    return segment_sum(x[:, pre[positions]] * w[positions], starts, starts.size)
+''',
     "segment": '''
 def segment_sum(values, starts, rows):
     """Sums of consecutive runs of columns: run i starts at starts[i] (empty runs give 0)."""
