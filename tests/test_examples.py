@@ -38,3 +38,10 @@ def test_example_script_runs(path, monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(sys, "argv", [str(path)])
     runpy.run_path(str(path), run_name="__main__")
     assert "agree" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["delay_line", "reservoir", "bursting"])
+def test_examples_with_time_agree_over_100_ticks(name, capsys):
+    path = ROOT / "examples" / f"{name}.nndl"
+    assert main(["equiv", str(path), "--ticks", "100", "--batch", "2"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("the backends agree")
