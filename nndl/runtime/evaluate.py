@@ -44,6 +44,8 @@ def evaluate(node: e.Expr, env: dict[str, np.ndarray]):
         return env[node.name]
     if isinstance(node, e.Unary):
         value = evaluate(node.operand, env)
+        if node.op == "num":  # a truth value as the number 1 or 0
+            return np.asarray(value, dtype=float)
         return np.logical_not(value) if node.op == "not" else np.negative(value)
     if isinstance(node, e.Binary):
         return BINARY[node.op](evaluate(node.left, env), evaluate(node.right, env))
