@@ -98,7 +98,8 @@ class NetworkBase:
         raise NotImplementedError
 
     def parameters(self) -> dict[str, np.ndarray]:
-        """The weight file's arrays: `NAME.pre`, `NAME.post`, `NAME.w`, `GROUP.bias`."""
+        """The weight file's arrays: `NAME.pre`, `NAME.post`, `NAME.w` (and `NAME.tie` for shared
+        kernels), `GROUP.bias`, and `GROUP.STATE` for each state variable of a model group."""
         synapses, biases = self._get_parameters()
         arrays = {}
         for name, syn in synapses.items():
