@@ -20,6 +20,15 @@ class Loc:
     column: int
     end_column: int = 0  # on the same line; 0 when unknown
 
+    @classmethod
+    def of(cls, span) -> Loc:
+        """The start of a source span (anything with line, column, end_line, end_column)."""
+        return cls(span.line, span.column, span.end_column if span.end_line == span.line else 0)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Loc | None:
+        return cls(**d) if d else None
+
 
 @dataclass(frozen=True)
 class Group:
@@ -40,7 +49,7 @@ class Group:
         return math.prod(self.shape)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Group":
+    def from_dict(cls, d: dict) -> Group:
         return cls(
             name=d["name"],
             shape=tuple(d["shape"]),
@@ -49,7 +58,7 @@ class Group:
             params=dict(d["params"]),
             bias=d["bias"],
             bias_init=d["bias_init"],
-            loc=Loc(**d["loc"]) if d["loc"] else None,
+            loc=Loc.from_dict(d["loc"]),
             model=d["model"],
             init=d["init"],
         )
@@ -72,10 +81,10 @@ class NeuronModel:
     loc: Loc | None = None
 
     @classmethod
-    def from_dict(cls, d: dict) -> "NeuronModel":
+    def from_dict(cls, d: dict) -> NeuronModel:
         return cls(d["name"], dict(d["params"]), dict(d["states"]),
                    tuple((target, value) for target, value in d["statements"]), d["source"],
-                   Loc(**d["loc"]) if d["loc"] else None)
+                   Loc.from_dict(d["loc"]))
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,7 @@ class Rule:
     params: dict = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Rule":
+    def from_dict(cls, d: dict) -> Rule:
         return cls(d["kind"], dict(d["params"]))
 
 
@@ -103,7 +112,7 @@ class Init:
     params: dict = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Init":
+    def from_dict(cls, d: dict) -> Init:
         return cls(d["kind"], dict(d["params"]))
 
 
@@ -118,7 +127,7 @@ class Projection:
     loc: Loc | None = None
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Projection":
+    def from_dict(cls, d: dict) -> Projection:
         return cls(
             name=d["name"],
             src=d["src"],
@@ -126,7 +135,7 @@ class Projection:
             rule=Rule.from_dict(d["rule"]),
             init=Init.from_dict(d["init"]),
             delay=d["delay"],
-            loc=Loc(**d["loc"]) if d["loc"] else None,
+            loc=Loc.from_dict(d["loc"]),
         )
 
 
@@ -143,8 +152,95 @@ class Step:
     neuron_level: bool = False
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Step":
+    def from_dict(cls, d: dict) -> Step:
         return cls(tuple(d["groups"]), d["neuron_level"])
+
+
+DEFAULT_ADAM = {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """`sgd(lr, momentum=0)` or `adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8)`, defaults
+    filled in."""
+
+    kind: str  # "sgd" or "adam"
+    params: dict
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Optimizer:
+        return cls(d["kind"], dict(d["params"]))
+
+
+@dataclass(frozen=True)
+class LocalRule:
+    """`learn SRC -> DST : oja(rate=0.001)`: a projection updated from pre- and post-synaptic
+    activity alone."""
+
+    projection: str  # the projection's name
+    kind: str  # "hebb", "oja" or "perceptron"
+    params: dict
+    loc: Loc | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LocalRule:
+        return cls(d["projection"], d["kind"], dict(d["params"]), Loc.from_dict(d["loc"]))
+
+
+@dataclass(frozen=True)
+class Rewire:
+    """`rewire SRC -> DST : prune(below=0.01) grow(count=16) every 50`: structural plasticity."""
+
+    projection: str  # the projection's name
+    prune_below: float | None  # remove synapses whose |weight| is below this; None: no pruning
+    grow_count: int | None  # new synapses grown among the rule's candidates; None: no growth
+    every: int = 1  # in training steps
+    loc: Loc | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Rewire:
+        return cls(d["projection"], d["prune_below"], d["grow_count"], d["every"],
+                   Loc.from_dict(d["loc"]))
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A `train` block: how a network learns, with every default filled in."""
+
+    name: str
+    data: str | None  # a built-in data set's name or a path to an .npz (as written); None: none
+    data_args: dict  # the built-in data set's arguments as written: {"n": 4} for parity(n=4)
+    loss: str | None  # "mse" or "cross_entropy"; None for a regime of local rules only
+    every_tick: bool  # the loss is averaged over every tick (else: taken at the last tick)
+    optimizer: Optimizer | None  # adam with DEFAULT_ADAM when a loss has none; None without loss
+    batch: int = 32
+    epochs: int = 10
+    ticks: int = 1
+    input: str | None = None  # the input group the data feeds; None: the network's only input
+    output: str | None = None  # the output group of the targets; None: the network's only output
+    learn: tuple[LocalRule, ...] = ()
+    rewire: tuple[Rewire, ...] = ()
+    loc: Loc | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Regime:
+        optimizer = d["optimizer"]
+        return cls(
+            name=d["name"],
+            data=d["data"],
+            data_args=dict(d["data_args"]),
+            loss=d["loss"],
+            every_tick=d["every_tick"],
+            optimizer=Optimizer.from_dict(optimizer) if optimizer else None,
+            batch=d["batch"],
+            epochs=d["epochs"],
+            ticks=d["ticks"],
+            input=d["input"],
+            output=d["output"],
+            learn=tuple(LocalRule.from_dict(r) for r in d["learn"]),
+            rewire=tuple(Rewire.from_dict(r) for r in d["rewire"]),
+            loc=Loc.from_dict(d["loc"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -157,6 +253,7 @@ class Network:
     sha256: str = ""  # of the source text
     schedule: tuple[Step, ...] = ()  # the non-input groups, step by step, in evaluation order
     models: tuple[NeuronModel, ...] = ()  # the neuron models its groups use
+    regimes: tuple[Regime, ...] = ()  # the train blocks for this network, in source order
 
     def group(self, name: str) -> Group:
         for g in self.groups:
@@ -183,7 +280,7 @@ class Network:
         return json.dumps(self.to_dict(), indent=indent)  # key order matters: model states
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Network":
+    def from_dict(cls, d: dict) -> Network:
         return cls(
             name=d["name"],
             seed=d["seed"],
@@ -193,10 +290,22 @@ class Network:
             sha256=d["sha256"],
             schedule=tuple(Step.from_dict(step) for step in d["schedule"]),
             models=tuple(NeuronModel.from_dict(m) for m in d["models"]),
+            regimes=tuple(Regime.from_dict(r) for r in d.get("regimes", ())),  # old caches
         )
 
     def model(self, name: str) -> NeuronModel:
         return next(m for m in self.models if m.name == name)
+
+    def regime(self, name: str | None = None) -> Regime:
+        """The named regime, or the first one (in source order) when `name` is None."""
+        for r in self.regimes:
+            if name is None or r.name == name:
+                return r
+        names = ", ".join(r.name for r in self.regimes)
+        if not names:
+            raise KeyError(f"network `{self.name}` has no train block; add one with "
+                           f"`train NAME for {self.name} {{ ... }}`")
+        raise KeyError(f"network `{self.name}` has no regime `{name}` (it has: {names})")
 
     def max_delay(self, group: str) -> int:
         """The longest delay of the projections out of `group` (0 if none is delayed)."""
@@ -206,7 +315,7 @@ class Network:
         return next(step for step in self.schedule if group in step.groups)
 
     @classmethod
-    def from_json(cls, text: str) -> "Network":
+    def from_json(cls, text: str) -> Network:
         return cls.from_dict(json.loads(text))
 
 
@@ -239,9 +348,9 @@ class Program:
         return json.dumps(self.to_dict(), indent=indent)  # key order matters: model states
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Program":
+    def from_dict(cls, d: dict) -> Program:
         return cls(d["source"], d["sha256"], tuple(Network.from_dict(n) for n in d["networks"]))
 
     @classmethod
-    def from_json(cls, text: str) -> "Program":
+    def from_json(cls, text: str) -> Program:
         return cls.from_dict(json.loads(text))

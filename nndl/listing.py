@@ -1,4 +1,4 @@
-"""The IR as a readable listing (`nndlc ir`): groups in evaluation order, then projections."""
+"""The IR as a readable listing (`nndlc ir`): groups in evaluation order, projections, regimes."""
 
 from __future__ import annotations
 
@@ -47,8 +47,9 @@ def network_listing(network: ir.Network, counts: dict[str, int] | None = None,
     """The listing; `counts` (synapses per projection, once built) and `layouts` (how a backend
     stores each projection) add columns when given."""
     counts = counts or {p.name: synapse_count(network, p) for p in network.projections}
-    lines = [f"network {network.name}  (seed {network.seed}; {network.source}, "
-             f"sha256 {network.sha256[:12]})", "groups, in evaluation order:"]
+    title = (f"network {network.name}  (seed {network.seed}; {network.source}, "
+             f"sha256 {network.sha256[:12]})")
+    lines = [title, "groups, in evaluation order:"]
     rows = [["name", "role", "shape", "neurons", "model", "bias"]]
     for g in network.groups:
         bias = "-" if g.role == "input" else (f"{g.bias_init:g}" if g.bias else "none")
@@ -68,4 +69,53 @@ def network_listing(network: ir.Network, counts: dict[str, int] | None = None,
     lines += _table(rows) if network.projections else ["  (none)"]
     if network.projections and None not in counts.values():
         lines.append(f"{sum(counts.values()):,} synapses in all")
+    if network.regimes:
+        lines.append("regimes:")
+        for regime in network.regimes:
+            lines += regime_listing(network, regime)
     return "\n".join(lines) + "\n"
+
+
+def regime_listing(network: ir.Network, r: ir.Regime) -> list[str]:
+    """One regime's lines: every setting, defaults included."""
+    where = f"  (line {r.loc.line})" if r.loc else ""
+    rows = [["data", _data(r)],
+            ["input", _group(r.input, network.inputs, "input")],
+            ["output", _group(r.output, network.outputs, "output")],
+            ["loss", _loss(r)],
+            ["optimizer", call_text(r.optimizer.kind, r.optimizer.params) if r.optimizer
+             else "none"],
+            ["batch", str(r.batch)], ["epochs", str(r.epochs)], ["ticks", str(r.ticks)]]
+    rows += [["learn", f"{rule.projection}: {call_text(rule.kind, rule.params)}"]
+             for rule in r.learn]
+    rows += [["rewire", f"{w.projection}: {_rewire(w)}"] for w in r.rewire]
+    return [f"  {r.name}{where}"] + ["  " + line for line in _table(rows)]
+
+
+def _data(r: ir.Regime) -> str:
+    if r.data is None:
+        return "none (the arrays given to fit)"
+    if r.data.lower().endswith(".npz"):
+        return f'"{r.data}" (relative to the source file\'s folder)'
+    return call_text(r.data, r.data_args)
+
+
+def _group(name: str | None, groups: tuple[ir.Group, ...], role: str) -> str:
+    if name is not None:
+        return name
+    return f"{groups[0].name} (the only {role})" if len(groups) == 1 else "-"
+
+
+def _loss(r: ir.Regime) -> str:
+    if r.loss is None:
+        return "none (local rules only)"
+    return r.loss + (", averaged over every tick" if r.every_tick else ", at the last tick")
+
+
+def _rewire(w: ir.Rewire) -> str:
+    actions = []
+    if w.prune_below is not None:
+        actions.append(f"prune(below={w.prune_below:g})")
+    if w.grow_count is not None:
+        actions.append(f"grow(count={w.grow_count})")
+    return " ".join(actions) + f" every {w.every}"

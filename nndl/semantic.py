@@ -12,9 +12,10 @@ from nndl import expr, ir
 from nndl import syntax as s
 from nndl.conditions import check_condition
 from nndl.diagnostics import Diagnostics, Span
-from nndl.ordering import schedule_groups
 from nndl.neuron_models import BUILTIN_SOURCE, builtin_text, check_model
+from nndl.ordering import schedule_groups
 from nndl.parser import parse
+from nndl.regimes import check_regimes
 from nndl.signatures import (
     ACTIVATIONS,
     INITIALISERS,
@@ -33,10 +34,6 @@ CONDITIONS = ("condition", "where")
 RUN_KEYWORDS = ("ticks", "every_tick")
 
 
-def not_yet(diags: Diagnostics, what: str, span: Span) -> None:
-    diags.error("not-supported", f"{what} not supported yet", span)
-
-
 def check_program(program: s.Program, source: str, sha256: str, diags: Diagnostics) -> ir.Program:
     """Check every block of a parsed file; the IR is only meaningful when `diags` has no errors."""
     networks = [b for b in program.blocks if isinstance(b, s.NetworkBlock)]
@@ -49,10 +46,10 @@ def check_program(program: s.Program, source: str, sha256: str, diags: Diagnosti
             diags.error("duplicate", f"`{block.name.name}` is a built-in activation",
                         block.name.span, "give the neuron model another name")
         models[block.name.name] = check_model(block, source, diags)
-    for block in program.blocks:
-        if isinstance(block, s.TrainBlock):
-            _check_train(block, networks, diags)
-    checked = tuple(_check_network(n, models, source, sha256, diags) for n in networks)
+    trains = [b for b in program.blocks if isinstance(b, s.TrainBlock)]
+    regimes = check_regimes(trains, networks, diags)
+    checked = tuple(_check_network(n, models, source, sha256, regimes.get(n.name.name, ()), diags)
+                    for n in networks)
     if not networks and not diags.errors:
         diags.error("no-network", "this file declares no network", None,
                     "start one with `network NAME { ... }`")
@@ -81,22 +78,12 @@ def _check_unique(names: list[s.Ident], what: str, diags: Diagnostics) -> None:
             first[ident.name] = ident
 
 
-def _check_train(block: s.TrainBlock, networks: list[s.NetworkBlock], diags: Diagnostics) -> None:
-    names = [n.name.name for n in networks]
-    if block.network is not None and block.network.name not in names:
-        diags.error("unknown-network", f"unknown network `{block.network.name}`",
-                    block.network.span, suggest(block.network.name, names))
-    elif block.network is None and len(names) > 1:
-        diags.error("ambiguous-network", f"train block `{block.name.name}` must say which network"
-                    " it trains", block.name.span, f"write `train {block.name.name} for NETWORK`")
-    not_yet(diags, "train blocks are", block.name.span)
-
-
 # ---- networks ------------------------------------------------------------------------------
 
 
 def _check_network(block: s.NetworkBlock, models: dict[str, ir.NeuronModel | None],
-                   source: str, sha256: str, diags: Diagnostics) -> ir.Network:
+                   source: str, sha256: str, regimes: tuple[ir.Regime, ...],
+                   diags: Diagnostics) -> ir.Network:
     seeds = [st for st in block.statements if isinstance(st, s.SeedStmt)]
     decls = [st for st in block.statements if isinstance(st, s.GroupDecl)]
     connects = [st for st in block.statements if isinstance(st, s.Connect)]
@@ -117,7 +104,7 @@ def _check_network(block: s.NetworkBlock, models: dict[str, ir.NeuronModel | Non
     _warn_unconnected(decls, connects, diags)
     used = sorted({g.model for g in order if g.model})
     return ir.Network(block.name.name, seed, tuple(order), tuple(projections), source, sha256,
-                      tuple(schedule), tuple(models[name] for name in used))
+                      tuple(schedule), tuple(models[name] for name in used), regimes)
 
 
 def _check_seed(seeds: list[s.SeedStmt], diags: Diagnostics) -> int:
@@ -135,8 +122,7 @@ def _check_seed(seeds: list[s.SeedStmt], diags: Diagnostics) -> int:
 
 
 def _loc(span: Span) -> ir.Loc:
-    end = span.end_column if span.end_line == span.line else 0
-    return ir.Loc(span.line, span.column, end)
+    return ir.Loc.of(span)
 
 
 def _check_group(decl: s.GroupDecl, models: dict[str, ir.NeuronModel | None],

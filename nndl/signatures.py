@@ -1,15 +1,16 @@
 """What each built-in name accepts, and binding a call's arguments against it with clear errors.
 
-Activations, connection rules and weight initialisers are all written as `name(args)` in the source;
-one table per kind says which parameters each takes, of what type, with which default.
+Activations, connection rules, weight initialisers and the settings of train blocks (losses,
+optimisers, data sets, local rules, rewiring) are all written as `name(args)` in the source; one
+table per kind says which parameters each takes, of what type, with which default.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from nndl import syntax as s
 from nndl.diagnostics import Diagnostics
@@ -27,8 +28,8 @@ class Param:
     requirement: str = ""  # says what `check` demands, for the message
 
 
-POSITIVE = dict(check=lambda v: v > 0, requirement="greater than 0")
-NON_NEGATIVE = dict(check=lambda v: v >= 0, requirement="0 or more")
+POSITIVE = {"check": lambda v: v > 0, "requirement": "greater than 0"}
+NON_NEGATIVE = {"check": lambda v: v >= 0, "requirement": "0 or more"}
 
 ACTIVATIONS: dict[str, tuple[Param, ...]] = {
     "identity": (),
@@ -67,10 +68,50 @@ INITIALISERS: dict[str, tuple[Param, ...]] = {
     "constant": (Param("value", "number"),),
 }
 
+# ---- train blocks ----
 
-def suggest(name: str, known) -> str | None:
+FRACTION = {"check": lambda v: 0 <= v < 1, "requirement": "in [0, 1)"}
+WHOLE_POSITIVE = {"check": lambda v: v >= 1, "requirement": "1 or more"}
+
+LOSSES: dict[str, tuple[Param, ...]] = {
+    "mse": (Param("every_tick", "bool", False),),
+    "cross_entropy": (Param("every_tick", "bool", False),),
+}
+
+OPTIMIZERS: dict[str, tuple[Param, ...]] = {
+    "sgd": (Param("lr", "number", **POSITIVE), Param("momentum", "number", 0.0, **FRACTION)),
+    "adam": (
+        Param("lr", "number", 0.001, **POSITIVE),
+        Param("beta1", "number", 0.9, **FRACTION),
+        Param("beta2", "number", 0.999, **FRACTION),
+        Param("eps", "number", 1e-8, **POSITIVE),
+    ),
+}
+
+# Built-in data sets, as nndl.datasets defines them (a test keeps the two in step). An argument
+# left out takes the data set's own default there, so the IR holds only the arguments written.
+DATASETS: dict[str, tuple[Param, ...]] = {
+    "digits": (),
+    "digits_rows": (),
+    "xor": (),
+    "parity": (Param("n", "int", None, check=lambda v: 1 <= v <= 16, requirement="from 1 to 16"),),
+}
+
+LOCAL_RULES: dict[str, tuple[Param, ...]] = {
+    "hebb": (Param("rate", "number", **POSITIVE), Param("decay", "number", 0.0, **NON_NEGATIVE)),
+    "oja": (Param("rate", "number", **POSITIVE),),
+    "perceptron": (Param("rate", "number", **POSITIVE),),
+}
+
+REWIRE_ACTIONS: dict[str, tuple[Param, ...]] = {
+    "prune": (Param("below", "number", **NON_NEGATIVE),),
+    "grow": (Param("count", "int", **WHOLE_POSITIVE),),
+}
+
+
+def suggest(name: str, known, cutoff: float = 0.6) -> str | None:
     """A 'did you mean' hint for a misspelt name, or None."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)
     return f"did you mean `{close[0]}`?" if close else None
 
 
@@ -165,8 +206,13 @@ _BAD = object()
 def _takes(params: tuple[Param, ...]) -> str:
     if not params:
         return "it takes no arguments"
-    return "it takes " + ", ".join(
-        p.name if p.default is REQUIRED else f"{p.name}={_show(p.default)}" for p in params)
+    return "it takes " + ", ".join(_signature(p) for p in params)
+
+
+def _signature(p: Param) -> str:
+    if p.default is REQUIRED:
+        return p.name
+    return f"{p.name} (optional)" if p.default is None else f"{p.name}={_show(p.default)}"
 
 
 def _show(value) -> str:

@@ -48,23 +48,23 @@ class Attr:
 
 @dataclass(frozen=True)
 class Subscript:
-    base: "Expr"
-    index: "Expr"
+    base: Expr
+    index: Expr
     span: Span
 
 
 @dataclass(frozen=True)
 class Unary:
     op: str  # "-", "+", "not"
-    operand: "Expr"
+    operand: Expr
     span: Span
 
 
 @dataclass(frozen=True)
 class Binary:
     op: str  # "+", "-", "*", "/", "%", "**", "<", "<=", ">", ">=", "==", "!=", "and", "or"
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span
 
 
@@ -72,16 +72,16 @@ class Binary:
 class IfElse:
     """`then if cond else other`, as in Python."""
 
-    then: "Expr"
-    cond: "Expr"
-    other: "Expr"
+    then: Expr
+    cond: Expr
+    other: Expr
     span: Span
 
 
 @dataclass(frozen=True)
 class KwArg:
     name: Ident
-    value: "Expr"
+    value: Expr
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class Call:
     """A function call in an expression, or a spec such as `local(radius=1.5)` or `relu`."""
 
     func: Ident
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     kwargs: tuple[KwArg, ...]
     span: Span
     parenthesised: bool = True
@@ -167,25 +167,33 @@ class NeuronBlock:
 
 @dataclass(frozen=True)
 class Setting:
-    """`data digits`, `loss mse`, `optimizer adam(lr=0.01)`, `batch 32`, `epochs 20`, `ticks 4`."""
+    """One setting of a train block: `data digits`, `loss mse`, `optimizer adam(lr=0.01)`,
+    `batch 32`, `epochs 20`, `ticks 4`, `input image`, `output label`."""
 
     key: str
-    value: Expr | str  # a string for `data "path.npz"`
+    # a Call for `data`, `loss` and `optimizer` (`digits` is a Call without parentheses), a str
+    # for `data "path.npz"`, an Ident for `input` and `output`, an Expr for the counts
+    value: Expr | Ident | str
     span: Span
 
 
 @dataclass(frozen=True)
 class Learn:
+    """`learn SRC -> DST : oja(rate=0.001)`, or `learn NAME : ...` (then `dst` is None and `src`
+    holds the connection's name)."""
+
     src: Ident
-    dst: Ident
+    dst: Ident | None
     rule: Call
     span: Span
 
 
 @dataclass(frozen=True)
 class Rewire:
+    """`rewire SRC -> DST : prune(below=0.01) grow(count=16) every 50` (`dst` as in Learn)."""
+
     src: Ident
-    dst: Ident
+    dst: Ident | None
     actions: tuple[Call, ...]
     every: Expr | None
     span: Span

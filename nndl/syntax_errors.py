@@ -158,6 +158,9 @@ def _mistake_hint(tok: Token, accepts: set[str], source: str, start: int) -> str
         return f"`{tok}` belongs in a `{BLOCK_OF[str(tok)]}` block"
     if str(tok) == ":" and statement == "input" and "_NL" in accepts:
         return "an input takes no activation: its neurons output the data as given"
+    if str(tok) == "[" and statement in ("input", "output") and "_NL" in accepts:
+        return (f"in a `train` block, `{statement} NAME` names one of the network's "
+                f"{statement}s; declare the group itself in the `network` block")
     if str(tok) == "=" and "COMPARE" in accepts:
         return "compare with `==`; a single `=` names an argument"
     if str(tok) == "}" and _unclosed_brace(source[:start]) is None:

@@ -28,11 +28,17 @@ def _options(options: list[tuple], tag: str) -> tuple:
 def _setting(key: str):
     def build(self, meta, children):
         (value,) = children
-        if isinstance(value, Token):  # `data NAME` or `data "path"`
-            value = str(value)[1:-1] if value.type == "STRING" else str(value)
+        if isinstance(value, Token):  # `data "path"` (quotes dropped), `input NAME`
+            value = str(value)[1:-1] if value.type == "STRING" else _ident(value)
         return s.Setting(key, value, Span.of(meta))
 
     return build
+
+
+def _projection(names: list) -> tuple[s.Ident, s.Ident | None]:
+    """`SRC -> DST` as (SRC, DST); a connection's name as (NAME, None)."""
+    names = [_ident(tok) for tok in names]
+    return names[0], names[1] if len(names) > 1 else None
 
 
 @v_args(meta=True)
@@ -137,16 +143,23 @@ class ToAst(Transformer):
     epochs_stmt = _setting("epochs")
     ticks_stmt = _setting("ticks")
 
+    train_input_stmt = _setting("input")
+    train_output_stmt = _setting("output")
+
     def learn_stmt(self, meta, children):
-        src, dst, rule = children
-        return s.Learn(_ident(src), _ident(dst), rule, Span.of(meta))
+        *names, rule = children
+        src, dst = _projection(names)
+        return s.Learn(src, dst, rule, Span.of(meta))
 
     def rewire_stmt(self, meta, children):
-        src, dst, *rest = children
-        actions = tuple(c for c in rest if isinstance(c, s.Call))
-        every = [c for c in rest if not isinstance(c, s.Call)]
-        return s.Rewire(_ident(src), _ident(dst), actions, every[0] if every else None,
-                        Span.of(meta))
+        names = [c for c in children if isinstance(c, Token)]
+        src, dst = _projection(names)
+        actions = tuple(c for c in children if isinstance(c, s.Call))
+        every = [c[1] for c in children if isinstance(c, tuple)]
+        return s.Rewire(src, dst, actions, every[0] if every else None, Span.of(meta))
+
+    def every_opt(self, meta, children):
+        return ("every", children[0])
 
     # ---- expressions ----
 

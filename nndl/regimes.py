@@ -1,0 +1,324 @@
+"""Train blocks -> ir.Regime: every setting, local rule and rewiring, checked against its network.
+
+A train block is checked against its network's declarations as written, so a mistake inside the
+network is reported once there and does not echo here. `learn` and `rewire` statements are
+checked and kept in the IR, but training with them is not implemented yet, which is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nndl import ir
+from nndl import syntax as s
+from nndl.diagnostics import Diagnostics, Span
+from nndl.signatures import (
+    DATASETS,
+    LOCAL_RULES,
+    LOSSES,
+    OPTIMIZERS,
+    REWIRE_ACTIONS,
+    bind,
+    constant,
+    not_this,
+    suggest,
+    whole,
+)
+
+COUNTS = {"batch": 32, "epochs": 10, "ticks": 1}  # the whole-number settings and their defaults
+
+
+def not_yet(diags: Diagnostics, what: str, span: Span) -> None:
+    diags.error("not-supported", f"{what} not supported yet", span)
+
+
+@dataclass(frozen=True)
+class NetworkView:
+    """What a train block may name in its network, from the declarations as written."""
+
+    name: str
+    groups: dict[str, str]  # name -> "input", "group" or "output", in source order
+    connections: tuple[tuple[str, str, str], ...]  # (name, src, dst), in source order
+
+    @classmethod
+    def of(cls, block: s.NetworkBlock) -> NetworkView:
+        groups: dict[str, str] = {}
+        connections = []
+        for st in block.statements:
+            if isinstance(st, s.GroupDecl):
+                groups.setdefault(st.name.name, st.role)
+            elif isinstance(st, s.Connect):
+                name = st.alias[0].name if st.alias else f"{st.src.name}->{st.dst.name}"
+                connections.append((name, st.src.name, st.dst.name))
+        return cls(block.name.name, groups, tuple(connections))
+
+    def role(self, role: str) -> list[str]:
+        return [name for name, r in self.groups.items() if r == role]
+
+
+def check_regimes(blocks: list[s.TrainBlock], networks: list[s.NetworkBlock],
+                  diags: Diagnostics) -> dict[str, tuple[ir.Regime, ...]]:
+    """Each network's regimes, in source order; every mistake goes to `diags`."""
+    views: dict[str, NetworkView] = {}
+    for block in networks:
+        views.setdefault(block.name.name, NetworkView.of(block))
+    regimes: dict[str, list[ir.Regime]] = {}
+    first: dict[tuple[str, str], s.Ident] = {}
+    for block in blocks:
+        view = _network_of(block, views, diags)
+        regime = _check_regime(block, view, diags)
+        if view is None:
+            continue
+        key = (view.name, block.name.name)
+        if key in first:
+            diags.error("duplicate", f"network `{view.name}` has two regimes named "
+                        f"`{block.name.name}`", block.name.span,
+                        notes=[("the first one", first[key].span)])
+            continue
+        first[key] = block.name
+        regimes.setdefault(view.name, []).append(regime)
+    return {name: tuple(found) for name, found in regimes.items()}
+
+
+def _network_of(block: s.TrainBlock, views: dict[str, NetworkView],
+                diags: Diagnostics) -> NetworkView | None:
+    if block.network is not None:
+        if block.network.name not in views:
+            diags.error("unknown-network", f"unknown network `{block.network.name}`",
+                        block.network.span, suggest(block.network.name, views))
+        return views.get(block.network.name)
+    if len(views) > 1:
+        diags.error("ambiguous-network", f"train block `{block.name.name}` must say which network"
+                    " it trains", block.name.span, f"write `train {block.name.name} for NETWORK`")
+    return next(iter(views.values())) if len(views) == 1 else None
+
+
+def _check_regime(block: s.TrainBlock, view: NetworkView | None,
+                  diags: Diagnostics) -> ir.Regime:
+    """The regime; where a setting has an error, its default stands in (the IR is dropped)."""
+    settings = _settings(block, diags)
+    data, data_args = _check_data(settings.get("data"), diags)
+    loss, every_tick = _check_loss(settings.get("loss"), diags)
+    optimizer = _check_optimizer(settings.get("optimizer"), "loss" in settings, diags)
+    counts = {key: _check_count(settings[key].value if key in settings else None, key, default,
+                                diags) for key, default in COUNTS.items()}
+    groups = {role: _check_group(settings.get(role), role, view, diags)
+              for role in ("input", "output")}
+    _check_needs(block, settings, view, diags)
+    learn = _check_each([st for st in block.statements if isinstance(st, s.Learn)],
+                        _check_learn, view, diags)
+    rewire = _check_each([st for st in block.statements if isinstance(st, s.Rewire)],
+                         _check_rewire, view, diags)
+    return ir.Regime(block.name.name, data, data_args, loss, every_tick, optimizer,
+                     counts["batch"], counts["epochs"], counts["ticks"], groups["input"],
+                     groups["output"], learn, rewire, ir.Loc.of(block.name.span))
+
+
+def _settings(block: s.TrainBlock, diags: Diagnostics) -> dict[str, s.Setting]:
+    """Each setting's statement; a setting given twice is an error."""
+    first: dict[str, s.Setting] = {}
+    for st in block.statements:
+        if not isinstance(st, s.Setting):
+            continue
+        if st.key in first:
+            diags.error("duplicate", f"`{st.key}` is set twice", st.span,
+                        notes=[("first set here", first[st.key].span)])
+        else:
+            first[st.key] = st
+    return first
+
+
+def _lookup(call: s.Call, table: dict, what: str, diags: Diagnostics) -> dict | None:
+    """A call's checked arguments against its entry in `table`, or None after an error."""
+    name = call.func
+    if name.name not in table:
+        plural = what + ("es" if what.endswith("s") else "s")
+        listed = f"{plural}: " + ", ".join(table)
+        diags.error(f"unknown-{what.replace(' ', '-')}", f"unknown {what} `{name.name}`",
+                    name.span, suggest(name.name, table) or listed)
+        return None
+    return bind(call, table[name.name], f"{what} `{name.name}`", diags)
+
+
+# ---- settings ------------------------------------------------------------------------------
+
+
+def _check_data(setting: s.Setting | None, diags: Diagnostics) -> tuple[str | None, dict]:
+    if setting is None:
+        return None, {}
+    if isinstance(setting.value, str):  # a path
+        path = setting.value
+        if not path.lower().endswith(".npz"):
+            hint = (f"a built-in data set is written without quotes: `data {path}`"
+                    if path in DATASETS else "save the arrays with numpy.savez")
+            diags.error("bad-data", "a data file must be an .npz file", setting.span, hint)
+        return path, {}
+    name = setting.value.func
+    if name.name not in DATASETS:  # a name, not a path: say how to write one
+        guess = suggest(name.name, DATASETS, cutoff=0.75)
+        diags.error("unknown-data-set", f"unknown data set `{name.name}`", name.span,
+                    guess or "built-in data sets: " + ", ".join(DATASETS)
+                    + '; a path to an .npz file is written in quotes: `data "NAME.npz"`')
+        return name.name, {}
+    params = bind(setting.value, DATASETS[name.name], f"data set `{name.name}`", diags)
+    return name.name, {k: v for k, v in (params or {}).items() if v is not None}
+
+
+def _check_loss(setting: s.Setting | None, diags: Diagnostics) -> tuple[str | None, bool]:
+    if setting is None:
+        return None, False
+    params = _lookup(setting.value, LOSSES, "loss", diags)
+    if params is None:
+        return None, False
+    return setting.value.func.name, params["every_tick"]
+
+
+def _check_optimizer(setting: s.Setting | None, has_loss: bool,
+                     diags: Diagnostics) -> ir.Optimizer | None:
+    if setting is None:
+        return ir.Optimizer("adam", dict(ir.DEFAULT_ADAM)) if has_loss else None
+    params = _lookup(setting.value, OPTIMIZERS, "optimizer", diags)
+    if not has_loss:
+        diags.warning("no-effect", "an optimizer has no effect without a `loss`", setting.span,
+                      "add a loss (`loss mse`) or remove the optimizer")
+        return None
+    return ir.Optimizer(setting.value.func.name, params) if params is not None else None
+
+
+def _check_count(expr: s.Expr | None, key: str, default: int, diags: Diagnostics) -> int:
+    if expr is None:
+        return default
+    value = constant(expr)
+    if not whole(value) or value < 1:
+        diags.error("bad-setting", f"`{key}` must be a whole number, 1 or more{not_this(value)}",
+                    expr.span)
+        return default
+    return int(value)
+
+
+def _check_group(setting: s.Setting | None, role: str, view: NetworkView | None,
+                 diags: Diagnostics) -> str | None:
+    """The group named by `input NAME` / `output NAME`, which must be one of that role."""
+    if setting is None:
+        return None
+    name = setting.value
+    if view is None:  # the network is unknown: reported already
+        return name.name
+    allowed = view.role(role)
+    if name.name in allowed:
+        return name.name
+    listed = f"the {role}s of `{view.name}`: " + (", ".join(allowed) or "none")
+    if name.name not in view.groups:
+        diags.error("unknown-group", f"unknown group `{name.name}`", name.span,
+                    suggest(name.name, allowed) or listed)
+    else:
+        diags.error("bad-setting", f"`{name.name}` is not an {role} of network `{view.name}`",
+                    name.span, listed)
+    return None
+
+
+def _check_needs(block: s.TrainBlock, settings: dict[str, s.Setting], view: NetworkView | None,
+                 diags: Diagnostics) -> None:
+    """Something to train, and the group the data feeds and the targets belong to."""
+    learns = any(isinstance(st, s.Learn) for st in block.statements)
+    if "loss" not in settings and not learns:
+        diags.error("nothing-to-train", f"regime `{block.name.name}` trains nothing",
+                    block.name.span, "give it a loss (`loss mse`) or a local rule "
+                    "(`learn SRC -> DST : hebb(rate=0.01)`)")
+    if view is None:
+        return
+    for role, needs in (("input", "data"), ("output", "loss")):
+        groups = view.role(role)
+        if needs in settings and role not in settings and len(groups) > 1:
+            what = "data feeds" if role == "input" else "targets belong to"
+            diags.error(f"ambiguous-{role}", f"network `{view.name}` has {len(groups)} {role}s "
+                        f"({', '.join(groups)}): say which one the {what}", settings[needs].span,
+                        f"add `{role} {groups[0]}` (or another {role}) to the train block")
+
+
+# ---- local rules and rewiring --------------------------------------------------------------
+
+
+def _check_each(statements: list, check, view: NetworkView | None, diags: Diagnostics) -> tuple:
+    """Check `learn` or `rewire` statements; two for the same connection are an error."""
+    checked, first = [], {}
+    for st in statements:
+        item = check(st, view, diags)
+        if item is None:
+            continue
+        if item.projection in first:
+            word = "learn" if isinstance(st, s.Learn) else "rewire"
+            diags.error("duplicate", f"connection `{item.projection}` has two `{word}` "
+                        "statements", st.span, notes=[("the first one", first[item.projection])])
+            continue
+        first[item.projection] = st.span
+        checked.append(item)
+    return tuple(checked)
+
+
+def _check_learn(st: s.Learn, view: NetworkView | None,
+                 diags: Diagnostics) -> ir.LocalRule | None:
+    projection = _resolve_projection(st.src, st.dst, "learn", view, diags)
+    params = _lookup(st.rule, LOCAL_RULES, "learning rule", diags)
+    not_yet(diags, "`learn` statements are", st.span)
+    if projection is None or params is None:
+        return None
+    return ir.LocalRule(projection, st.rule.func.name, params, ir.Loc.of(st.span))
+
+
+def _check_rewire(st: s.Rewire, view: NetworkView | None,
+                  diags: Diagnostics) -> ir.Rewire | None:
+    projection = _resolve_projection(st.src, st.dst, "rewire", view, diags)
+    actions, ok = {}, True
+    for call in st.actions:
+        name = call.func.name
+        if name in actions:
+            diags.error("duplicate", f"`{name}` is given twice", call.span,
+                        notes=[("first given here", actions[name][0].span)])
+            ok = False
+            continue
+        params = _lookup(call, REWIRE_ACTIONS, "rewiring action", diags)
+        ok = ok and params is not None
+        actions[name] = (call, params or {})
+    every = _check_count(st.every, "every", 1, diags)
+    not_yet(diags, "`rewire` statements are", st.span)
+    if projection is None or not ok:
+        return None
+    prune, grow = (actions.get(name, (None, {}))[1] for name in ("prune", "grow"))
+    return ir.Rewire(projection, prune.get("below"), grow.get("count"), every, ir.Loc.of(st.span))
+
+
+def _resolve_projection(src: s.Ident, dst: s.Ident | None, word: str, view: NetworkView | None,
+                        diags: Diagnostics) -> str | None:
+    """The connection's name: `SRC -> DST` is the connection named so (the unnamed one), else
+    the only one from SRC to DST; a single name is a connection's name."""
+    if view is None:
+        return None
+    names = [c[0] for c in view.connections]
+    if dst is None:
+        if src.name in names:
+            return src.name
+        diags.error("unknown-connection", f"network `{view.name}` has no connection named "
+                    f"`{src.name}`", src.span,
+                    suggest(src.name, names) or f"its connections: {', '.join(names) or 'none'}")
+        return None
+    between = [name for name, a, b in view.connections if (a, b) == (src.name, dst.name)]
+    if f"{src.name}->{dst.name}" in between or len(between) == 1:
+        return between[0] if len(between) == 1 else f"{src.name}->{dst.name}"
+    unknown = [g for g in (src, dst) if g.name not in view.groups]
+    for group in unknown:
+        diags.error("unknown-group", f"unknown group `{group.name}`", group.span,
+                    suggest(group.name, view.groups))
+    if unknown:
+        return None
+    span = src.span.to(dst.span)
+    if not between:
+        out = [name for name, a, _ in view.connections if a == src.name]
+        diags.error("unknown-connection", f"network `{view.name}` has no connection from "
+                    f"`{src.name}` to `{dst.name}`", span,
+                    f"the connections from `{src.name}`: {', '.join(out) or 'none'}")
+    else:
+        diags.error("ambiguous-connection", f"{len(between)} connections go from `{src.name}` "
+                    f"to `{dst.name}`: {', '.join(between)}", span,
+                    f"name the one you mean: `{word} {between[0]} : ...`")
+    return None
