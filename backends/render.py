@@ -9,6 +9,7 @@ import keyword
 
 from nndl import expr as e
 from nndl import ir
+from nndl.reverse import activation_slope, model_backward
 
 # Binding strength of each operator, as in Python (higher binds tighter).
 PRECEDENCE = {"if": 0, "or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4,
@@ -181,12 +182,74 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
     return "\n".join(lines)
 
 
-def functions_used(models) -> set[str]:
-    """The activation functions the models' statements call (the module must define them)."""
+def model_backward_name(model: ir.NeuronModel) -> str:
+    return f"model_{model.name}_backward"
+
+
+def model_backward_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
+    """`def model_NAME_backward(net, out, *states, *params, g_out, *g_states)`: one tick of
+    backpropagation (see nndl.reverse.model_backward), returning d loss / d (net, out,
+    *states) at the tick's start."""
+    back = model_backward(model)
+    names = identifiers([*back.inputs, *dict.fromkeys(t for t, _ in back.statements)])
+    scalars = set(model.params)  # replayed values that are plain numbers stay plain numbers
+    for target, node in back.statements:
+        if not e.variables(node) - scalars:
+            scalars.add(target)
+    writer = renderer(names, frozenset(scalars))
+    lines = [f"def {model_backward_name(model)}({', '.join(names[n] for n in back.inputs)}):",
+             f'    """Neuron model `{model.name}`, one tick backwards: the tick replayed, then '
+             'd loss / d each value."""']
+    lines += [f"    {names[target]} = {writer.render(node)}" for target, node in back.statements]
+    zero = writer.per_neuron("0.0")  # nothing reaches this input
+    results = ", ".join(names[o] if o else zero for o in back.outputs)
+    lines.append(f"    return {results}")
+    return "\n".join(lines)
+
+
+def slope_name(activation: str) -> str:
+    return f"{activation}_slope"
+
+
+def slope_function(activation: str, renderer: type[ScalarPython]) -> str:
+    """`def ACTIVATION_slope(net, out, *params)`: d out / d net (see nndl.reverse)."""
+    params = [p for p in ("slope",) if activation == "leaky_relu"]
+    names = {n: n for n in ("net", "out", *params)}
+    writer = renderer(names, frozenset(params))
+    node = activation_slope(activation)
+    text = writer.render(node)
+    if writer.is_scalar(node):
+        text = writer.per_neuron(text)
+    return (f"def {slope_name(activation)}({', '.join(names)}):\n"
+            f'    """d {activation}(net) / d net."""\n'
+            f"    return {text}")
+
+
+def slope_call(group: ir.Group, net: str, out: str) -> str:
+    """The call giving d out / d net for a group's activation, e.g. `tanh_slope(net, out)`."""
+    extra = "".join(f", {value!r}" for value in group.params.values())
+    return f"{slope_name(group.activation)}({net}, {out}{extra})"
+
+
+def slope_functions(network: ir.Network, renderer: type[ScalarPython]) -> str:
+    """The slope of each activation the network's groups use (softmax has its own backward)."""
+    used = [a for a in ir.ACTIVATIONS if a != "softmax"
+            and any(g.activation == a for g in network.groups if g.role != "input")]
+    return "\n\n\n".join(slope_function(a, renderer) for a in used)
+
+
+def functions_used(network: ir.Network) -> set[str]:
+    """The activation functions that model statements, their backward functions and the
+    slopes call (the module must define them)."""
     used = set()
-    for model in models:
+    for model in network.models:
         for _, value in model.statements:
             used |= _calls(e.from_dict(value))
+        for _, node in model_backward(model).statements:
+            used |= _calls(node)
+    for g in network.groups:
+        if g.activation and g.activation != "softmax" and g.role != "input":
+            used |= _calls(activation_slope(g.activation))
     return used & {"sigmoid", "relu", "step"}
 
 

@@ -14,7 +14,7 @@ from nndl import expr as e
 
 SLOPE = 10.0  # steepness of the surrogate sigmoid
 
-ZERO, ONE = e.Num(0.0), e.Num(1.0)
+ZERO, ONE, MINUS_ONE = e.Num(0.0), e.Num(1.0), e.Num(-1.0)
 
 
 def derivative(node: e.Expr, var: str) -> e.Expr:
@@ -29,7 +29,8 @@ def _d(node: e.Expr, var: str) -> e.Expr:
         return ONE if node.name == var else ZERO
     if isinstance(node, e.Unary):
         if node.op == "num":  # a truth value as 1 or 0: its surrogate's slope
-            return _d(soft(node.operand), var)
+            smooth = soft(node.operand)
+            return ZERO if smooth == node else _d(smooth, var)  # `==` has no smooth stand-in
         return e.Unary("-", _d(node.operand, var))
     if isinstance(node, e.Binary):
         return _binary(node, var)
@@ -85,7 +86,7 @@ def _call(node: e.Call, var: str) -> e.Expr:
         "tanh": lambda: sub(ONE, mul(node, node)),
         "sigmoid": lambda: mul(node, sub(ONE, node)),
         "relu": lambda: e.Unary("num", e.Binary(">", x, ZERO)),
-        "step": lambda: _surrogate_slope(x),
+        "step": lambda: surrogate_slope(x),
     }[name]()
     return mul(slope, dx)
 
@@ -112,7 +113,8 @@ def _smooth_step(x: e.Expr) -> e.Expr:
     return e.Call("sigmoid", (mul(e.Num(SLOPE), x),))
 
 
-def _surrogate_slope(x: e.Expr) -> e.Expr:
+def surrogate_slope(x: e.Expr) -> e.Expr:
+    """d step(x), as the slope of the steep sigmoid that stands in for it."""
     s = _smooth_step(x)
     return mul(e.Num(SLOPE), mul(s, sub(ONE, s)))
 
@@ -123,6 +125,8 @@ def _surrogate_slope(x: e.Expr) -> e.Expr:
 def add(a: e.Expr, b: e.Expr) -> e.Expr:
     if a == ZERO:
         return b
+    if isinstance(b, e.Unary) and b.op == "-":
+        return sub(a, b.operand)
     return a if b == ZERO else e.Binary("+", a, b)
 
 
@@ -137,6 +141,8 @@ def mul(a: e.Expr, b: e.Expr) -> e.Expr:
         return ZERO
     if a == ONE:
         return b
+    if MINUS_ONE in (a, b):
+        return e.Unary("-", b if a == MINUS_ONE else a)
     return a if b == ONE else e.Binary("*", a, b)
 
 

@@ -16,22 +16,14 @@ import textwrap
 
 from nndl import ir
 from nndl.backends.codegen import common_context
-from nndl.backends.numpy.ops import ACTIVATIONS, SPARSE_SUMS, activation_call
+from nndl.backends.numpy.backward import back_layouts, lower_backward
+from nndl.backends.numpy.layouts import comment_lines, kind, synapse_weights
+from nndl.backends.numpy.ops import ACTIVATIONS, BACKWARD, SPARSE_SUMS, activation_call
 from nndl.backends.oo.lower import describe, used_activations
-from nndl.backends.render import NumpyArrays, model_function, model_function_name
+from nndl.backends.render import (NumpyArrays, model_backward_function, model_function,
+                                  model_function_name, slope_functions)
 from nndl.runtime.schedule import inner_projections
 from nndl.runtime.weightfile import is_shared
-
-KINDS = {"full": "dense", "one_to_one": "elementwise", "local": "gather", "fan_in": "gather",
-         "random": "csr", "where": "csr"}
-
-
-def kind(network: ir.Network, p: ir.Projection) -> str:
-    """The layout the NumPy backend uses for a projection (shown by `nndlc ir`)."""
-    if p.delay == 0 and p.src in network.step_of(p.dst).groups and \
-            network.step_of(p.dst).neuron_level:
-        return "levels"
-    return KINDS[p.rule.kind]
 
 
 def _setup(p: ir.Projection, network: ir.Network) -> dict:
@@ -70,14 +62,6 @@ def _term(p: ir.Projection, network: ir.Network) -> str:
         "gather": f"gather_sum({src}, self.layout[{key}], W[{key}])",
         "csr": f"csr_sum({src}, self.layout[{key}], W[{key}])",
     }[kind(network, p)]
-
-
-def _synapse_weights(network: ir.Network, p: ir.Projection) -> str:
-    """Each synapse's weight, in CSR order."""
-    key = repr(p.name)
-    if kind(network, p) == "dense":
-        return f"W[{key}].reshape(-1)"
-    return f"W[{key}][self.wiring[{key}].tie]" if is_shared(p) else f"W[{key}]"
 
 
 def _net(g: ir.Group, terms: list[str]) -> list[str]:
@@ -120,7 +104,8 @@ def _group_step(network: ir.Network, g: ir.Group) -> dict:
     incoming = network.incoming(g.name)
     sources = ", ".join(f"{p.src} ({p.rule.kind}{f', delay {p.delay}' if p.delay else ''})"
                         for p in incoming) or "nothing"
-    lines = _net(g, [_term(p, network) for p in incoming]) + _apply(network, g)
+    lines = _net(g, [_term(p, network) for p in incoming]) + [f"nets[{g.name!r}] = net"]
+    lines += _apply(network, g)
     return {"comment": comment_lines(f"{_describe_group(g)}, from {sources}"), "lines": lines}
 
 
@@ -133,9 +118,10 @@ def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
         outside = [p for p in network.incoming(name) if p not in inner]
         lines += _net(g, [_term(p, network) for p in outside])
         lines += [f"external[{name!r}] = net",
-                  f"out[{name!r}] = np.zeros((batch, {g.size}), dtype=self.dtype)"]
+                  f"out[{name!r}] = np.zeros((batch, {g.size}), dtype=self.dtype)",
+                  f"nets[{name!r}] = np.zeros((batch, {g.size}), dtype=self.dtype)"]
     for i, p in enumerate(inner):
-        lines += [f"pre{i}, w{i} = self.wiring[{p.name!r}].pre, {_synapse_weights(network, p)}"
+        lines += [f"pre{i}, w{i} = self.wiring[{p.name!r}].pre, {synapse_weights(network, p)}"
                   f"  # {p.name}"]
     lines.append(f"for level in self.plans[{index}]:")
     for name in step.groups:
@@ -147,6 +133,7 @@ def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
             if p.dst == name:
                 lines.append(f"        net += rows_sum(out[{p.src!r}], pre{i}, w{i}, "
                              f"segments[{p.name!r}])")
+        lines.append(f"        nets[{name!r}][:, rows] = net")
         lines += [f"        {line}" for line in _apply(network, g, rows="rows")]
     names = ", ".join(step.groups)
     links = ", ".join(p.name for p in inner)
@@ -161,12 +148,8 @@ def _plan(network: ir.Network, index: int, step: ir.Step) -> str:
     return f"level_plan(self.levels[{index}], {by_group!r}, synapses, {sizes!r})"
 
 
-def comment_lines(text: str) -> list[str]:
-    """A comment wrapped to fit the generated code's 100 columns."""
-    return textwrap.wrap(text, 88)
-
-
 def lower(network: ir.Network) -> dict:
+
     steps, plans = [], []
     for index, step in enumerate(network.schedule):
         if step.neuron_level:
@@ -177,8 +160,13 @@ def lower(network: ir.Network) -> dict:
     kinds = {kind(network, p) for p in network.projections}
     helpers = [SPARSE_SUMS[k] for k in ("gather", "csr") if k in kinds]
     helpers += [SPARSE_SUMS["rows"]] if plans else []
-    if "csr" in kinds or plans:
+    backs = back_layouts(network)
+    if "csr" in kinds or plans or backs:
         helpers.append(SPARSE_SUMS["segment"])
+    backward = [BACKWARD["softmax"]] if any(g.activation == "softmax"
+                                            for g in network.groups) else []
+    backward += [BACKWARD["synapses"]] if kinds & {"gather", "csr"} else []
+    backward += [BACKWARD["rows"]] if plans else []
     return {
         **common_context(network, "numpy"),
         "activations": used_activations(network, ACTIVATIONS),
@@ -187,4 +175,11 @@ def lower(network: ir.Network) -> dict:
         "parameters": [_setup(p, network) for p in network.projections],
         "plans": plans,
         "steps": steps,
+        "slopes": slope_functions(network, NumpyArrays),
+        "model_backwards": "\n\n\n".join(model_backward_function(m, NumpyArrays)
+                                            for m in network.models),
+        "backward_helpers": "\n\n\n".join(h.strip("\n") for h in backward),
+        "backs": backs,
+        "backward_steps": lower_backward(network),
+        "any_level": bool(plans),
     }

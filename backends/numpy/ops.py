@@ -71,4 +71,37 @@ def segment_sum(values, starts, rows):
 ''',
 }
 
-__all__ = ["ACTIVATIONS", "SPARSE_SUMS", "activation_call"]
+# Backpropagation through the same layouts: what a sparse projection gives its weights and sends
+# back to its source, and softmax's Jacobian.
+BACKWARD = {
+    "softmax": '''
+def softmax_backward(out, g_out):
+    """d loss / d net of a softmax group, from d loss / d out: out * (g_out - <g_out, out>)."""
+    return out * (g_out - (g_out * out).sum(axis=-1, keepdims=True))
+''',
+    "synapses": '''
+def synapse_grads(dnet, x, wiring, n_weights):
+    """d loss / d each weight: dnet[:, post] * x[:, pre] summed over the batch (and, for a
+    shared kernel, over the synapses tied to each entry)."""
+    g = np.einsum("bi,bi->i", dnet[:, wiring.post], x[:, wiring.pre])
+    return g if wiring.tie is None else np.bincount(wiring.tie, g, n_weights).astype(g.dtype)
+
+
+def spread_back(dnet, w, wiring, back):
+    """d loss / d each source neuron: w * dnet[:, post] summed over its outgoing synapses
+    (`back` orders the synapses by source, see nndl.runtime.layout.source_order)."""
+    order, pointers = back
+    return segment_sum((dnet[:, wiring.post] * w)[:, order], pointers[:-1], pointers.size - 1)
+''',
+    "rows": '''
+def rows_backward(dnet, x, g_x, wiring, w, positions, g_w):
+    """One level of a neuron-level step, backwards: the synapses at `positions` add to their
+    weights' gradients and send dnet back to their sources (earlier levels) in `g_x`."""
+    pre, post = wiring.pre[positions], wiring.post[positions]
+    upstream = dnet[:, post]
+    g_w[positions] += np.einsum("bi,bi->i", upstream, x[:, pre])
+    np.add.at(g_x, (slice(None), pre), upstream * w[positions])
+''',
+}
+
+__all__ = ["ACTIVATIONS", "BACKWARD", "SPARSE_SUMS", "activation_call"]

@@ -6,7 +6,9 @@ from nndl import ir
 from nndl.backends.codegen import common_context
 from nndl.listing import call_text
 from nndl.backends.oo.ops import ACTIVATIONS, activation_call
-from nndl.backends.render import ScalarPython, functions_used, model_function, model_function_name
+from nndl.backends.render import (ScalarPython, functions_used, model_backward_function,
+                                  model_backward_name, model_function, model_function_name,
+                                  slope_call, slope_functions, slope_name)
 from nndl.runtime.weightfile import is_shared
 
 
@@ -14,7 +16,7 @@ def used_activations(network: ir.Network, table: dict[str, str]) -> str:
     """The source of each activation the network (or one of its models) uses, in a fixed
     order, two lines apart."""
     used = {g.activation for g in network.groups if g.activation} | \
-        functions_used(network.models)
+        functions_used(network)
     return "\n\n\n".join(table[name].strip("\n") for name in table if name in used)
 
 
@@ -32,15 +34,17 @@ def _constructor(network: ir.Network, g: ir.Group) -> str:
         model = network.model(g.model)
         params = {name: float(g.params[name]) for name in model.params}
         indent = "\n" + " " * 16  # the constructor's arguments, one kind per line
-        return (f"ModelGroup({indent}{args}, {model_function_name(model)},{indent}{params!r},"
+        functions = f"{model_function_name(model)}, {model_backward_name(model)}"
+        return (f"ModelGroup({indent}{args}, {functions},{indent}{params!r},"
                 f"{indent}self._starting_states({g.name!r}){extra})")
     if g.activation is None:
         return f"Group({args}{extra})"
     if g.activation == "softmax":
         return f"SoftmaxGroup({args}{extra})"
     if g.params:
-        return f"Group({args}, lambda x: {activation_call(g, 'x')}{extra})"
-    return f"Group({args}, {g.activation}{extra})"
+        return (f"Group({args}, lambda x: {activation_call(g, 'x')},"
+                f" lambda net, out: {slope_call(g, 'net', 'out')}{extra})")
+    return f"Group({args}, {g.activation}, {slope_name(g.activation)}{extra})"
 
 
 def _fires(index: int, step: ir.Step) -> dict:
@@ -59,6 +63,9 @@ def lower(network: ir.Network) -> dict:
         "groups": [{"key": repr(g.name), "constructor": _constructor(network, g)}
                    for g in network.groups],
         "models": "\n\n\n".join(model_function(m, ScalarPython) for m in network.models),
+        "model_backwards": "\n\n\n".join(model_backward_function(m, ScalarPython)
+                                            for m in network.models),
+        "slopes": slope_functions(network, ScalarPython),
         "order": [_fires(i, step) for i, step in enumerate(network.schedule)],
         "shared": any(is_shared(p) for p in network.projections),
         "projections": [

@@ -14,6 +14,13 @@ def row_pointers(post: np.ndarray, n_post: int) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(np.bincount(post, minlength=n_post))]).astype(np.int64)
 
 
+def source_order(pre: np.ndarray, n_pre: int) -> tuple[np.ndarray, np.ndarray]:
+    """The synapses sorted by source (stable), and pointers: source i's synapses are
+    order[pointers[i]:pointers[i + 1]]. Backpropagation sums over each source's synapses."""
+    order = np.argsort(pre, kind="stable")
+    return order, row_pointers(pre, n_pre)
+
+
 def padded_rows(post: np.ndarray, n_post: int) -> np.ndarray:
     """(n_post, K) synapse positions per target, K its largest fan-in; -1 pads short rows."""
     indptr = row_pointers(post, n_post)

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from nndl import ir
-from nndl.runtime import weightfile
+from nndl.runtime import training, weightfile
 from nndl.runtime.build import build_all, initial_biases, initial_states, neuron_levels, report
 from nndl.runtime.errors import InputError, WeightFileError
 from nndl.runtime.inputs import prepare_inputs
@@ -82,6 +82,67 @@ class NetworkBase:
         return {g.name: np.asarray(flat[g.name]).reshape(flat[g.name].shape[:-1] + g.shape)
                 for g in self.SPEC.outputs}
 
+    def loss_and_grad(self, inputs: dict, targets: dict, /, *, loss: str | None = None,
+                      every_tick: bool | None = None, ticks: int | None = None,
+                      regime: str | None = None, backward: bool = True):
+        """The loss of a run on `inputs` against `targets` ({output group: array}), and its
+        exact gradient for every weight and bias, keyed like the weight file (`NAME.w`,
+        `GROUP.bias`), by backpropagation through the ticks.
+
+        The loss and `every_tick` come from the arguments, else the regime (the network's first
+        when none is named), else cross-entropy on softmax outputs and mse otherwise. Targets
+        are (batch, *shape) or class indices (batch,), with a leading ticks axis for a loss on
+        every tick. `backward=False` computes the loss alone (and returns no gradients).
+        """
+        spec = self.SPEC
+        chosen = training.regime_of(spec, regime)
+        targets = training.check_targets(spec, targets)
+        if loss is None:
+            loss = chosen.loss if chosen and chosen.loss else training.default_loss(spec, targets)
+        if every_tick is None:
+            every_tick = bool(chosen and chosen.every_tick)
+        training.check_loss(loss)
+        prepared, steps, batch = prepare_inputs(spec, dict(inputs), ticks, np.dtype(self.dtype))
+        self._forward_for_grad(prepared, steps, batch)
+        total, seeds_out, seeds_net = training.loss_and_seeds(self, targets, loss, every_tick,
+                                                              batch)
+        if not backward:
+            return total, None
+        return total, self._backward(seeds_out, seeds_net)
+
+    def fit(self, inputs: dict, targets: dict | None = None, /, *, regime: str | None = None,
+            epochs: int | None = None, batch: int | None = None, ticks: int | None = None,
+            loss: str | None = None, optimizer: tuple[str, dict] | None = None,
+            validation: tuple[dict, dict] | None = None, checkpoint=None,
+            resume: bool = False, progress: bool = True) -> dict[str, list[float]]:
+        """Train with a regime's settings (the network's first when none is named), each
+        overridable here. Shuffles with the network's seed, shows a progress bar, and returns
+        the per-epoch history: `loss`, plus `test_loss` and `test_accuracy` when `validation`
+        = (inputs, targets) is given. `checkpoint=PATH` saves one after every epoch;
+        `resume=True` continues from it when it exists. Stops with a TrainingError naming the
+        group and tick where a NaN or infinity appeared."""
+        settings = training.settings(self.SPEC, regime, epochs=epochs, batch=batch, ticks=ticks,
+                                     loss=loss, optimizer=optimizer, targets=targets or {})
+        targets = training.check_targets(self.SPEC, targets or {})
+        inputs = {name: np.asarray(x) for name, x in inputs.items()}
+        return training.fit(self, inputs, targets, settings, validation=validation,
+                            checkpoint=checkpoint, resume=resume, progress=progress)
+
+    def evaluate(self, inputs: dict, targets: dict, /, *, loss: str | None = None,
+                 ticks: int | None = None, every_tick: bool | None = None,
+                 regime: str | None = None) -> dict[str, float]:
+        """The mean loss on held-out data, and the accuracy for class-index targets."""
+        chosen = training.regime_of(self.SPEC, regime)
+        if loss is None:
+            loss = chosen.loss if chosen and chosen.loss else \
+                training.default_loss(self.SPEC, targets)
+        if every_tick is None:
+            every_tick = bool(chosen and chosen.every_tick)
+        if ticks is None and chosen is not None:
+            ticks = chosen.ticks
+        inputs = {name: np.asarray(x) for name, x in inputs.items()}
+        return training.evaluate(self, inputs, targets, loss, ticks, every_tick)
+
     def states(self) -> dict[str, dict[str, np.ndarray]]:
         """Every model group's state variables where the last run ended, each (batch, *shape):
         with `run(..., reset=False)` one tick at a time, a neuron's dynamics can be watched."""
@@ -96,6 +157,32 @@ class NetworkBase:
     def _last_states(self) -> dict[str, dict[str, np.ndarray]]:
         """Hook: {group: {state: (batch, size)}} at the end of the last run."""
         raise NotImplementedError
+
+    # ---- training hooks: a recorded run, and backpropagation through it ----
+
+    def _forward_for_grad(self, inputs: dict[str, np.ndarray], ticks: int, batch: int) -> None:
+        """Run from the start, recording what backpropagation needs."""
+        raise NotImplementedError
+
+    def _recorded(self, group: str, what: str) -> np.ndarray:
+        """(ticks, batch, size): an output group's "out" or "net" at every recorded tick."""
+        raise NotImplementedError
+
+    def _backward(self, seeds_out: dict, seeds_net: dict) -> dict[str, np.ndarray]:
+        """Gradients keyed like the weight file, from d loss / d out (or d net) of the output
+        groups at every tick, each (ticks, batch, size)."""
+        raise NotImplementedError
+
+    def _traced(self) -> tuple[dict, dict]:
+        """Every group's output and d loss / d net at every tick of the last backward pass."""
+        raise NotImplementedError
+
+    def _trainable(self) -> dict[str, np.ndarray]:
+        """The weights and biases under the weight file's names, for an optimiser to update."""
+        raise NotImplementedError
+
+    def _trained(self, arrays: dict[str, np.ndarray]) -> None:
+        """Take back what the optimiser updated (a backend whose arrays are views: nothing)."""
 
     def parameters(self) -> dict[str, np.ndarray]:
         """The weight file's arrays: `NAME.pre`, `NAME.post`, `NAME.w` (and `NAME.tie` for shared

@@ -1,0 +1,187 @@
+"""IR -> the NumPy module's backward tick: backpropagation through one tick, step by step in
+reverse order, in the same layouts as the forward tick (see lower.py).
+
+For a group: dnet = d loss / d net from d loss / d out (the activation's slope, the softmax
+Jacobian, or the neuron model's generated backward function); then each incoming projection
+adds its weight gradient (gW), and sends dnet back through its synapses to its source's output
+at the tick it was read (`adj.send`; a delayed source gets it `delay` ticks earlier).
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from nndl import ir
+from nndl.backends.numpy.layouts import comment_lines, kind, synapse_weights
+from nndl.backends.render import model_backward_name, slope_call
+from nndl.reverse import model_backward
+from nndl.runtime.schedule import inner_projections
+from nndl.runtime.weightfile import is_shared
+
+
+def _source(p: ir.Projection) -> str:
+    """The source output that the forward tick read through this projection."""
+    return f"out[{p.src!r}]" if p.delay == 0 else f"tape.earlier(t, {p.src!r}, {p.delay})"
+
+
+def _when(p: ir.Projection) -> str:
+    return "t" if p.delay == 0 else f"t - {p.delay}"
+
+
+def needs_back(network: ir.Network, p: ir.Projection) -> bool:
+    """Whether gradients flow back through the projection to its source (not to inputs)."""
+    return network.group(p.src).role != "input"
+
+
+def projection_lines(network: ir.Network, p: ir.Projection, dnet: str) -> list[str]:
+    """The weight gradient of one projection, and what it sends back to its source."""
+    key, x = repr(p.name), _source(p)
+    layout = kind(network, p)
+    if layout == "dense":
+        grad, back = f"{dnet}.T @ {x}", f"{dnet} @ W[{key}]"
+    elif layout == "elementwise":
+        grad, back = f"({dnet} * {x}).sum(axis=0)", f"{dnet} * W[{key}]"
+    else:  # gather and csr: per synapse, and back through the synapses sorted by source
+        grad = f"synapse_grads({dnet}, {x}, self.wiring[{key}], W[{key}].size)"
+        back = (f"spread_back({dnet}, {synapse_weights(network, p)}, self.wiring[{key}], "
+                f"self.back[{key}])")
+    lines = [f"gW[{key}] += {grad}"]
+    if needs_back(network, p):
+        lines.append(f"adj.send({_when(p)}, {p.src!r}, {back})")
+    return lines
+
+
+def _model_call(network: ir.Network, g: ir.Group, rows: str | None) -> list[str]:
+    """Lines that leave d loss / d net in `dnet` for a model group (of `rows` only, when
+    given), carrying its state gradients to the tick before."""
+    model = network.model(g.model)
+    back = model_backward(model)
+    key = repr(g.name)
+    pick = f"[:, {rows}]" if rows else ""
+    states = [f"state[{var!r}]{pick}" for var in model.states]
+    carried = [f"carried[{i}]{pick}" for i in range(len(model.states))]
+    params = [repr(float(g.params[name])) for name in model.params]
+    gout = f"g_out[{key}]{pick}" if rows else f"adj.take(t, {key}, out[{key}])"
+    arguments = ", ".join([f"nets[{key}]{pick}", f"last{pick}", *states, *params, gout,
+                           *carried])
+    d_last = f"d_last{pick}" if back.outputs[1] is not None else "_"
+    results = ", ".join(["dnet", d_last, *carried]) if states else f"dnet, {d_last}"
+    call = [f"{results} = {model_backward_name(model)}("]
+    call += [f"    {line}" for line in textwrap.wrap(f"{arguments})", 80)]
+    return call
+
+
+def _model_setup(network: ir.Network, g: ir.Group, level: bool) -> list[str]:
+    model = network.model(g.model)
+    key = repr(g.name)
+    lines = [f"state, last = tape.ticks[t].states[{key}], tape.ticks[t].last[{key}]"]
+    like = ", ".join(f"state[{var!r}]" for var in model.states)
+    if model.states:
+        copy = "[c.copy() for c in {}]" if level else "{}"
+        lines.append("carried = " + copy.format(f"adj.carry({key}, [{like}])"))
+    if level and model_backward(model).outputs[1] is not None:
+        lines.append(f"d_last = np.zeros_like(out[{key}])")
+    return lines
+
+
+def _model_finish(network: ir.Network, g: ir.Group) -> list[str]:
+    model = network.model(g.model)
+    key = repr(g.name)
+    lines = [f"adj.carried[{key}] = carried"] if model.states else []
+    if model_backward(model).outputs[1] is not None:
+        lines.append(f"adj.send(t - 1, {key}, d_last)")
+    return lines
+
+
+def _dnet_lines(network: ir.Network, g: ir.Group) -> list[str]:
+    """d loss / d net of a whole group, as `dnet`."""
+    key = repr(g.name)
+    if g.model is not None:
+        lines = _model_setup(network, g, level=False) + _model_call(network, g, None)
+        lines += _model_finish(network, g)
+    elif g.activation == "softmax":
+        lines = [f"dnet = softmax_backward(out[{key}], adj.take(t, {key}, out[{key}]))"]
+    else:
+        slope = slope_call(g, f"nets[{key}]", f"out[{key}]")
+        lines = [f"dnet = adj.take(t, {key}, out[{key}]) * {slope}"]
+    if g.role == "output":
+        lines.append(f"dnet = adj.seed_net(t, {key}, dnet)")
+    return lines
+
+
+def _group_step(network: ir.Network, g: ir.Group) -> dict:
+    lines = _dnet_lines(network, g) + [f"self._note(t, {g.name!r}, dnet)"]
+    if g.bias:
+        lines.append(f"gb[{g.name!r}] += dnet.sum(axis=0)")
+    for p in network.incoming(g.name):
+        lines += projection_lines(network, p, "dnet")
+    return {"comment": comment_lines(f"{g.name}: back through its inputs"), "lines": lines}
+
+
+def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
+    """A neuron-level step, backwards: its levels in reverse, then the outside projections."""
+    inner = inner_projections(network, step)
+    lines = []
+    for name in step.groups:
+        lines.append(f"g_out[{name!r}] = adj.take(t, {name!r}, out[{name!r}]).copy()")
+        lines.append(f"dnets[{name!r}] = np.zeros_like(out[{name!r}])")
+    for i, p in enumerate(inner):
+        lines.append(f"gsyn{i}, w{i} = np.zeros(self.wiring[{p.name!r}].pre.size, "
+                     f"self.dtype), {synapse_weights(network, p)}  # {p.name}")
+    models = [network.group(n) for n in step.groups if network.group(n).model]
+    for g in models:  # one model group per level step keeps `state`/`carried` unambiguous
+        lines += _model_setup(network, g, level=True)
+    lines.append(f"for level in reversed(self.plans[{index}]):")
+    for name in step.groups:
+        g, key = network.group(name), repr(name)
+        body = ["rows, segments = level[" + key + "]"]
+        if g.model is not None:
+            body += _model_call(network, g, "rows")
+        else:
+            slope = slope_call(g, f"nets[{key}][:, rows]", f"out[{key}][:, rows]")
+            body.append(f"dnet = g_out[{key}][:, rows] * {slope}")
+        if g.role == "output":
+            body.append(f"dnet = adj.seed_net(t, {key}, dnet)")
+        body.append(f"dnets[{key}][:, rows] = dnet")
+        for i, p in enumerate(inner):
+            if p.dst == name:
+                body.append(f"rows_backward(dnets[{key}], out[{p.src!r}], g_out[{p.src!r}], "
+                            f"self.wiring[{p.name!r}], w{i}, segments[{p.name!r}][0], gsyn{i})")
+        lines += [f"    if {key} in level:"] + [f"        {line}" for line in body]
+    for g in models:
+        lines += _model_finish(network, g)
+    for i, p in enumerate(inner):
+        total = f"np.bincount(self.wiring[{p.name!r}].tie, gsyn{i}, W[{p.name!r}].size)" \
+            if is_shared(p) else f"gsyn{i}"
+        lines.append(f"gW[{p.name!r}] += {total}")
+    for name in step.groups:
+        g = network.group(name)
+        lines.append(f"self._note(t, {name!r}, dnets[{name!r}])")
+        if g.bias:
+            lines.append(f"gb[{name!r}] += dnets[{name!r}].sum(axis=0)")
+        for p in network.incoming(name):
+            if p not in inner:
+                lines += projection_lines(network, p, f"dnets[{name!r}]")
+    names = ", ".join(step.groups)
+    comment = f"{names}: back through the levels in reverse, then through their other inputs"
+    return {"comment": comment_lines(comment), "lines": lines}
+
+
+def lower_backward(network: ir.Network) -> list[dict]:
+    """The backward tick's steps: the forward schedule in reverse."""
+    steps = []
+    for index in reversed(range(len(network.schedule))):
+        step = network.schedule[index]
+        if step.neuron_level:
+            steps.append(_level_step(network, index, step))
+        else:
+            steps.append(_group_step(network, network.group(step.groups[0])))
+    return steps
+
+
+def back_layouts(network: ir.Network) -> list[dict]:
+    """The sparse projections whose gradients go back to a computed source: each needs its
+    synapses sorted by source (`self.back`)."""
+    return [{"key": repr(p.name), "size": network.group(p.src).size}
+            for p in network.projections
+            if kind(network, p) in ("gather", "csr") and needs_back(network, p)]
