@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(e.diagnostics.render(concise=args.concise))
         return EXIT_ERROR
     except (RuntimeNNDLError, LookupError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e  # str() would quote it
+        print(f"error: {message}", file=sys.stderr)
         return EXIT_ERROR
     except UsageError as e:
         parser.print_usage(sys.stderr)
@@ -79,6 +80,22 @@ def _parser() -> argparse.ArgumentParser:
     equiv.add_argument("--batch", type=_positive, default=4)
     equiv.add_argument("--network", help="only this network")
     equiv.set_defaults(run=cmd_equiv)
+
+    train = sub.add_parser("train", parents=[common],
+                           help="train with a regime, evaluate on held-out data, save results")
+    train.add_argument("--regime", help="which train block (default: the network's first)")
+    train.add_argument("--network", help="which network, when the file declares several")
+    train.add_argument("--data", help="a built-in data set (digits, parity(5), ...) or an .npz "
+                                      "path, instead of the regime's")
+    train.add_argument("--backend", choices=backends.BACKENDS, default="numpy")
+    train.add_argument("--out", help="folder for the weights, history and plot "
+                                     "(default: runs/NETWORK)")
+    train.add_argument("--epochs", type=_positive, help="instead of the regime's")
+    train.add_argument("--seed", type=_natural, help="instead of the network's")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the checkpoint in the output folder")
+    train.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    train.set_defaults(run=cmd_train)
     return parser
 
 
@@ -90,6 +107,12 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more; got {text!r}")
     return value
+
+
+def _natural(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more; got {text!r}")
+    return int(text)
 
 
 def _load(args):
@@ -165,6 +188,39 @@ def cmd_equiv(args) -> int:
         worst = worst and all(r.agrees for r in results)
     print("the backends agree" if worst else "the backends DISAGREE")
     return EXIT_OK if worst else EXIT_ERROR
+
+
+def cmd_train(args) -> int:
+    _load(args)  # report every diagnostic of the file first, as `check` would
+    from tqdm import tqdm
+
+    from nndl.train_job import train  # numpy-heavy; only this command needs it
+
+    def report(epoch: int, history: dict) -> None:
+        if args.quiet:
+            return
+        line = f"epoch {epoch:>3}  loss {history['loss'][-1]:.4f}"
+        if history.get("test_loss"):
+            line += f"  test loss {history['test_loss'][-1]:.4f}"
+        if history.get("test_accuracy"):
+            line += f"  test accuracy {100 * history['test_accuracy'][-1]:.2f}%"
+        tqdm.write(line)  # above the progress bar, which stays at the bottom
+
+    result = train(args.file, regime=args.regime, network=args.network, data=args.data,
+                   backend=args.backend, out=args.out, epochs=args.epochs, seed=args.seed,
+                   resume=args.resume, progress=not args.quiet, on_epoch=report)
+    print(f"network {result.network}, regime {result.regime}, {result.backend} backend: trained "
+          f"on {result.train_samples} samples of {result.data} in {result.seconds:.1f} s")
+    which = "the training samples (the data set has no others)" if result.test_is_train else \
+        f"{result.test_samples} held-out samples"
+    summary = f"test loss {result.test['loss']:.4f} on {which}"
+    if "accuracy" in result.test:
+        summary = f"test accuracy {100 * result.test['accuracy']:.2f}%, " + summary
+    print(summary)
+    print(f"saved {result.weights}, {result.history_file}"
+          + (f" and {result.plot}" if result.plot else
+             " (no plot: pip install matplotlib for one)"))
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -114,19 +114,22 @@ class NetworkBase:
             epochs: int | None = None, batch: int | None = None, ticks: int | None = None,
             loss: str | None = None, optimizer: tuple[str, dict] | None = None,
             validation: tuple[dict, dict] | None = None, checkpoint=None,
-            resume: bool = False, progress: bool = True) -> dict[str, list[float]]:
+            resume: bool = False, progress: bool = True,
+            on_epoch=None) -> dict[str, list[float]]:
         """Train with a regime's settings (the network's first when none is named), each
         overridable here. Shuffles with the network's seed, shows a progress bar, and returns
         the per-epoch history: `loss`, plus `test_loss` and `test_accuracy` when `validation`
         = (inputs, targets) is given. `checkpoint=PATH` saves one after every epoch;
-        `resume=True` continues from it when it exists. Stops with a TrainingError naming the
-        group and tick where a NaN or infinity appeared."""
+        `resume=True` continues from it when it exists. `on_epoch(epoch, history)` is called
+        after each epoch. Stops with a TrainingError naming the group and tick where a NaN or
+        infinity appeared."""
         settings = training.settings(self.SPEC, regime, epochs=epochs, batch=batch, ticks=ticks,
                                      loss=loss, optimizer=optimizer, targets=targets or {})
         targets = training.check_targets(self.SPEC, targets or {})
         inputs = {name: np.asarray(x) for name, x in inputs.items()}
         return training.fit(self, inputs, targets, settings, validation=validation,
-                            checkpoint=checkpoint, resume=resume, progress=progress)
+                            checkpoint=checkpoint, resume=resume, progress=progress,
+                            on_epoch=on_epoch)
 
     def evaluate(self, inputs: dict, targets: dict, /, *, loss: str | None = None,
                  ticks: int | None = None, every_tick: bool | None = None,

@@ -300,7 +300,7 @@ def load_checkpoint(net, path, optimizer, rng) -> tuple[int, dict]:
 
 
 def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None,
-        checkpoint=None, resume: bool = False, progress: bool = True) -> dict:
+        checkpoint=None, resume: bool = False, progress: bool = True, on_epoch=None) -> dict:
     """Train for the epochs the settings ask; returns the per-epoch history."""
     spec = net.SPEC
     n = samples(spec, inputs, targets)
@@ -328,8 +328,8 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
                 optimizer.step(params, grads)
                 net._trained(params)
                 total += loss * index.size
+                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4f}")
             history["loss"].append(total / n)
             if validation is not None:
                 for key, value in net.evaluate(*validation, loss=settings.loss, ticks=ticks,
@@ -337,6 +337,8 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
                     history.setdefault(f"test_{key}", []).append(value)
             if checkpoint is not None:
                 save_checkpoint(net, checkpoint, optimizer, epoch + 1, rng, history, settings)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, history)
     finally:
         bar.close()
     return history
@@ -385,7 +387,10 @@ class _Silent:
 
 
 def _progress(total: int, enabled: bool):
+    """A tqdm bar on a terminal, else one that shows nothing."""
     if not enabled:
         return _Silent()
-    from tqdm.auto import tqdm  # a run-time dependency; imported only when a bar is shown
-    return tqdm(total=total, unit="batch", leave=False, dynamic_ncols=True)
+    from tqdm import tqdm  # imported only when a bar may be shown
+    # disable=None: no bar when stderr is not a terminal (a log file would fill with them)
+    return tqdm(total=total, unit="batch", leave=False, dynamic_ncols=True, disable=None,
+                mininterval=0.2)

@@ -1,0 +1,139 @@
+"""What `nndlc train` does: compile a network, load its regime's data, train, evaluate on the
+held-out samples, and save the weights, the history and a plot of the loss curves.
+
+It prints nothing itself (nndl.cli does); `on_epoch` hears about each finished epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nndl import datasets, ir
+from nndl.compiler import compile as compile_file
+from nndl.datasets import DataError, Dataset
+from nndl.runtime.files import write_text_atomically
+
+
+@dataclass
+class Result:
+    network: str
+    regime: str
+    backend: str
+    data: str
+    train_samples: int
+    test_samples: int
+    history: dict
+    test: dict  # the final evaluation: loss, and accuracy for class labels
+    test_is_train: bool  # the data set has no held-out samples (xor, parity: every pattern)
+    seconds: float
+    weights: Path
+    history_file: Path
+    plot: Path | None  # None when matplotlib is not installed
+
+
+def find_data(regime: ir.Regime, source: str, override: str | None) -> Dataset:
+    """The regime's data set (or `override`): a built-in name, or an .npz path, read relative to
+    the .nndl file's folder."""
+    name = override if override is not None else regime.data
+    if name is None:
+        raise DataError(f"train regime `{regime.name}` names no data: add `data NAME` to it or "
+                        "pass --data NAME|PATH")
+    if override is None and regime.data_args:
+        return datasets.load(name, **regime.data_args)
+    if name.endswith(".npz") or "/" in name:
+        path = Path(name)
+        if override is None and not path.is_absolute():
+            path = Path(source).parent / path
+        return datasets.load(path)
+    if "(" in name:  # --data parity(5)
+        base, _, rest = name.partition("(")
+        return datasets.load(base, **_arguments(rest.rstrip(")")))
+    return datasets.load(name)
+
+
+def _arguments(text: str) -> dict:
+    """`5` or `n=5` -> {"n": 5}: the built-in data sets take whole numbers."""
+    args = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, _, value = item.rpartition("=")
+        try:
+            args[key.strip() or "n"] = int(value)
+        except ValueError:
+            raise DataError(f"data set arguments are whole numbers; got {item!r}") from None
+    return args
+
+
+def fit_data(network: ir.Network, regime: ir.Regime, data: Dataset):
+    """The input and output groups the data map onto, and the data shaped for them: inputs
+    (samples, *shape) or time-major (ticks, samples, *shape), targets as the data set has them."""
+    source = network.group(regime.input) if regime.input else _only(network.inputs, "input",
+                                                                      network)
+    target = network.group(regime.output) if regime.output else _only(network.outputs,
+                                                                       "output", network)
+    if int(np.prod(data.features)) != source.size:
+        raise DataError(f"data set `{data.name}` has samples of shape {data.features} "
+                        f"({int(np.prod(data.features))} values per tick); input `{source.name}` "
+                        f"of network `{network.name}` takes {source.size} "
+                        f"({list(source.shape)})")
+    if data.classes is not None and data.classes > target.size:
+        raise DataError(f"data set `{data.name}` has {data.classes} classes; output "
+                        f"`{target.name}` has only {target.size} neurons")
+
+    def shaped(x):
+        x = data.inputs(x)  # (n, *features) or (ticks, n, *features)
+        lead = x.shape[:-len(data.features)] if data.features else x.shape
+        return x.reshape(lead + source.shape)
+    return source.name, target.name, shaped
+
+
+def _only(groups, role: str, network: ir.Network) -> ir.Group:
+    if len(groups) != 1:
+        names = ", ".join(g.name for g in groups)
+        raise DataError(f"network `{network.name}` has {len(groups)} {role}s ({names}); name "
+                        f"the one the data belong to with `{role} NAME` in the regime")
+    return groups[0]
+
+
+def train(path: str, *, regime: str | None = None, network: str | None = None,
+          data: str | None = None, backend: str = "numpy", out: str | None = None,
+          epochs: int | None = None, seed: int | None = None, resume: bool = False,
+          progress: bool = True, on_epoch=None) -> Result:
+    started = time.perf_counter()
+    module = compile_file(path, backend=backend, network=network)
+    spec: ir.Network = module.SPEC
+    chosen = spec.regime(regime)
+    dataset = find_data(chosen, path, data)
+    source, target, shaped = fit_data(spec, chosen, dataset)
+    x_train, x_test = shaped(dataset.x_train), shaped(dataset.x_test)
+    folder = Path(out) if out else Path("runs") / spec.name
+    folder.mkdir(parents=True, exist_ok=True)
+    net = module.Network(seed=seed)
+    history = net.fit({source: x_train}, {target: dataset.y_train}, regime=chosen.name,
+                      epochs=epochs, validation=({source: x_test}, {target: dataset.y_test}),
+                      checkpoint=folder / "checkpoint.npz", resume=resume, progress=progress,
+                      on_epoch=on_epoch)
+    final = net.evaluate({source: x_test}, {target: dataset.y_test}, regime=chosen.name)
+    weights = folder / f"{spec.name}.npz"
+    net.save(weights)
+    history_file = folder / "history.json"
+    write_text_atomically(history_file, json.dumps({"network": spec.name, "regime": chosen.name,
+                                                    "backend": backend, "history": history,
+                                                    "test": final}, indent=2) + "\n")
+    plot = None
+    try:
+        from nndl import plot as plotting
+    except ImportError:  # matplotlib is an optional extra
+        plotting = None
+    if plotting is not None:
+        plot = folder / "loss.png"
+        plotting.training_curves(history, plot, title=f"{spec.name} ({chosen.name}, {backend})")
+    same = dataset.x_train.shape == dataset.x_test.shape and \
+        np.array_equal(dataset.x_train, dataset.x_test)
+    return Result(spec.name, chosen.name, backend, dataset.name, len(dataset.y_train),
+                  len(dataset.y_test), history, final, same, time.perf_counter() - started,
+                  weights, history_file, plot)
