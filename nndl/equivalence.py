@@ -16,7 +16,7 @@ TOLERANCE = {"float64": 1e-9, "float32": 1e-4}
 @dataclass(frozen=True)
 class Comparison:
     network: str
-    quantity: str  # "output y", later "gradient W"
+    quantity: str  # "output y", "loss", "gradient conv.w"
     backend: str
     reference: str
     difference: float  # max |a - b| / max(1, max |reference|)
@@ -43,17 +43,30 @@ def random_inputs(network: ir.Network, batch: int, ticks: int, seed: int) -> dic
 
 def compare(network: ir.Network, names: list[str], ticks: int = 1, batch: int = 4,
             seed: int = 0) -> list[Comparison]:
-    """Outputs of every backend in `names` against the first, in float64, at every tick."""
+    """Outputs of every backend in `names` against the first, in float64, at every tick; then
+    an mse loss over every tick against random targets, and its gradient for every weight and
+    bias."""
     inputs = random_inputs(network, batch, ticks, seed)
-    outputs = {}
+    rng = np.random.default_rng(seed + 1)
+    targets = {g.name: rng.normal(size=(ticks, batch) + g.shape) for g in network.outputs}
+    outputs, losses, grads = {}, {}, {}
     for name in names:
         module = module_from_source(backends.generate(network, name), f"nndl_equiv_{name}")
         net = module.Network(seed=network.seed, dtype="float64")
         outputs[name] = net.run(inputs, ticks=ticks, every_tick=True)
-    reference = names[0]
-    return [
-        Comparison(network.name, f"output {g.name}", name, reference,
-                   scaled_difference(outputs[name][g.name], outputs[reference][g.name]),
-                   TOLERANCE["float64"])
-        for name in names[1:] for g in network.outputs
-    ]
+        losses[name], grads[name] = net.loss_and_grad(inputs, targets, loss="mse",
+                                                      every_tick=True, ticks=ticks)
+    reference, tolerance = names[0], TOLERANCE["float64"]
+    results = []
+    for name in names[1:]:
+        results += [Comparison(network.name, f"output {g.name}", name, reference,
+                               scaled_difference(outputs[name][g.name],
+                                                 outputs[reference][g.name]), tolerance)
+                    for g in network.outputs]
+        results.append(Comparison(network.name, "loss", name, reference, scaled_difference(
+            np.asarray(losses[name]), np.asarray(losses[reference])), tolerance))
+        results += [Comparison(network.name, f"gradient {key}", name, reference,
+                               scaled_difference(grads[name][key], grads[reference][key]),
+                               tolerance)
+                    for key in grads[reference]]
+    return results
