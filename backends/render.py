@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import textwrap
 
 from nndl import expr as e
 from nndl import ir
@@ -197,9 +198,10 @@ def model_backward_function(model: ir.NeuronModel, renderer: type[ScalarPython])
         if not e.variables(node) - scalars:
             scalars.add(target)
     writer = renderer(names, frozenset(scalars))
-    lines = [f"def {model_backward_name(model)}({', '.join(names[n] for n in back.inputs)}):",
-             f'    """Neuron model `{model.name}`, one tick backwards: the tick replayed, then '
-             'd loss / d each value."""']
+    signature = f"def {model_backward_name(model)}({', '.join(names[n] for n in back.inputs)}):"
+    lines = textwrap.wrap(signature, 100, subsequent_indent=" " * 8, break_long_words=False)
+    lines.append(f'    """Model `{model.name}` backwards: its tick replayed, then d loss / d each '
+                 'value."""')
     lines += [f"    {names[target]} = {writer.render(node)}" for target, node in back.statements]
     zero = writer.per_neuron("0.0")  # nothing reaches this input
     results = ", ".join(names[o] if o else zero for o in back.outputs)

@@ -10,8 +10,7 @@
 (c) Five Adam steps through `fit` leave both backends with the same weights to 1e-9.
 (d) Hand-written cases: a shared convolution kernel, a user model with a conditional (OO ==
     NumPy only: its switch has a surrogate slope), a delay-2 loop, neuron-level steps with a
-    model group. Two model groups in one neuron-level step: right in OO, wrong in NumPy (an
-    xfail, and the strategy avoids them until it is fixed).
+    model group, and with two.
 
 Finite differences leave out everything with a surrogate derivative (`step`, comparisons, the
 conditional) and every kink (`relu`, `leaky_relu`, `abs`, `min`, `max`, `clip`, `floor`, `%`):
@@ -169,10 +168,6 @@ def gradient_networks(draw):
         links.append((a, b, draw(forward_rules()), 0))
         if a is not b and draw(st.booleans()):  # two groups, one neuron-level step
             links.append((b, a, draw(forward_rules()), 0))
-            if a["model"] != "activation" and b["model"] != "activation":
-                # at most one model group per step: the NumPy backend gets two wrong (see
-                # test_two_model_groups_in_one_neuron_level_step_numpy); lift once fixed
-                b["model"] = "activation"
     for g in groups[-1:] + [g for g in groups[:-1] if draw(st.booleans())]:
         g["role"] = "output"
     for g in groups:
@@ -550,12 +545,6 @@ def test_two_model_groups_in_one_neuron_level_step_oo(compile_text, second):
                              np.random.default_rng(4))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "numpy backend bug: the backward pass of a neuron-level step binds one `state`, `last`, "
-    "`carried` (and `d_last`) for all its model groups (backends/numpy/backward.py, "
-    "_level_step: 'one model group per level step'), so the first group's model backward reads "
-    "the last group's values: wrong gradients (leaky + leaky), or KeyError 'v' when the last "
-    "model has no state `v` (leaky + plain)"))
 @pytest.mark.parametrize("second", ["leaky", "plain"])
 def test_two_model_groups_in_one_neuron_level_step_numpy(compile_text, second):
     text = TWO_MODELS.replace("SECOND", second)

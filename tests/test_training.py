@@ -334,11 +334,6 @@ def test_a_wrong_output_name_is_an_input_error(compile_text, name, message, how,
         train_somehow(net, how, {"x": np.zeros((4, 4))}, {name: np.zeros((4, 3))}, loss)
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason=(
-    "bug: without a loss (and without a regime) fit and evaluate choose the default loss "
-    "(nndl/runtime/training.py default_loss, called from training.settings and "
-    "Network.evaluate) before the targets are checked, and spec.group(name) raises a bare "
-    "KeyError for a name that is no group, instead of check_targets' InputError"))
 @pytest.mark.parametrize("how", ["fit", "evaluate"])
 def test_a_wrong_output_name_without_a_loss_is_an_input_error(compile_text, how):
     net = compile_text(CLASSIFIER, "numpy").Network(dtype="float64")
@@ -361,11 +356,6 @@ def test_class_indices_over_ticks(compile_text):
     assert loss == pytest.approx(cross_entropy_over_ticks(net, x, labels, 4), rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, raises=InputError, reason=(
-    "bug: integer targets of shape (ticks, batch) for a loss on every tick are read as "
-    "(batch, *shape) targets when the output group's shape is (batch,) "
-    "(nndl/runtime/training.py target_layout tries the static layout first, knowing neither "
-    "every_tick nor the batch): InputError 'targets for `y` have 3 samples; the inputs have 2'"))
 def test_class_indices_over_ticks_when_the_batch_equals_the_group_size(compile_text):
     net = compile_text(RECURRENT, "numpy").Network(dtype="float64")
     x = {"x": np.random.default_rng(0).normal(size=(2, 3))}  # 2 samples, 2 classes

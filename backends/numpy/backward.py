@@ -12,7 +12,7 @@ from __future__ import annotations
 import textwrap
 
 from nndl import ir
-from nndl.backends.numpy.layouts import comment_lines, kind, synapse_weights
+from nndl.backends.numpy.layouts import comment_lines, kind, synapse_weights, wrap_call
 from nndl.backends.render import model_backward_name, slope_call
 from nndl.reverse import model_backward
 from nndl.runtime.schedule import inner_projections
@@ -51,45 +51,46 @@ def projection_lines(network: ir.Network, p: ir.Projection, dnet: str) -> list[s
     return lines
 
 
-def _model_call(network: ir.Network, g: ir.Group, rows: str | None) -> list[str]:
+def _model_call(network: ir.Network, g: ir.Group, rows: str | None, k: str = "") -> list[str]:
     """Lines that leave d loss / d net in `dnet` for a model group (of `rows` only, when
-    given), carrying its state gradients to the tick before."""
+    given), carrying its state gradients to the tick before. `k` tells apart the variables of
+    several model groups in one neuron-level step."""
     model = network.model(g.model)
     back = model_backward(model)
     key = repr(g.name)
     pick = f"[:, {rows}]" if rows else ""
-    states = [f"state[{var!r}]{pick}" for var in model.states]
-    carried = [f"carried[{i}]{pick}" for i in range(len(model.states))]
+    states = [f"state{k}[{var!r}]{pick}" for var in model.states]
+    carried = [f"carried{k}[{i}]{pick}" for i in range(len(model.states))]
     params = [repr(float(g.params[name])) for name in model.params]
     gout = f"g_out[{key}]{pick}" if rows else f"adj.take(t, {key}, out[{key}])"
-    arguments = ", ".join([f"nets[{key}]{pick}", f"last{pick}", *states, *params, gout,
+    arguments = ", ".join([f"nets[{key}]{pick}", f"last{k}{pick}", *states, *params, gout,
                            *carried])
-    d_last = f"d_last{pick}" if back.outputs[1] is not None else "_"
+    d_last = f"d_last{k}{pick}" if back.outputs[1] is not None else "_"
     results = ", ".join(["dnet", d_last, *carried]) if states else f"dnet, {d_last}"
     call = [f"{results} = {model_backward_name(model)}("]
     call += [f"    {line}" for line in textwrap.wrap(f"{arguments})", 80)]
     return call
 
 
-def _model_setup(network: ir.Network, g: ir.Group, level: bool) -> list[str]:
+def _model_setup(network: ir.Network, g: ir.Group, level: bool, k: str = "") -> list[str]:
     model = network.model(g.model)
     key = repr(g.name)
-    lines = [f"state, last = tape.ticks[t].states[{key}], tape.ticks[t].last[{key}]"]
-    like = ", ".join(f"state[{var!r}]" for var in model.states)
+    lines = [f"state{k}, last{k} = tape.ticks[t].states[{key}], tape.ticks[t].last[{key}]"]
+    like = ", ".join(f"state{k}[{var!r}]" for var in model.states)
     if model.states:
-        copy = "[c.copy() for c in {}]" if level else "{}"
-        lines.append("carried = " + copy.format(f"adj.carry({key}, [{like}])"))
+        copy = "[c.copy() for c in {}]" if level else "{}"  # level rows are written in place
+        lines.append(f"carried{k} = " + copy.format(f"adj.carry({key}, [{like}])"))
     if level and model_backward(model).outputs[1] is not None:
-        lines.append(f"d_last = np.zeros_like(out[{key}])")
+        lines.append(f"d_last{k} = np.zeros_like(out[{key}])")
     return lines
 
 
-def _model_finish(network: ir.Network, g: ir.Group) -> list[str]:
+def _model_finish(network: ir.Network, g: ir.Group, k: str = "") -> list[str]:
     model = network.model(g.model)
     key = repr(g.name)
-    lines = [f"adj.carried[{key}] = carried"] if model.states else []
+    lines = [f"adj.carried[{key}] = carried{k}"] if model.states else []
     if model_backward(model).outputs[1] is not None:
-        lines.append(f"adj.send(t - 1, {key}, d_last)")
+        lines.append(f"adj.send(t - 1, {key}, d_last{k})")
     return lines
 
 
@@ -126,17 +127,18 @@ def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
         lines.append(f"g_out[{name!r}] = adj.take(t, {name!r}, out[{name!r}]).copy()")
         lines.append(f"dnets[{name!r}] = np.zeros_like(out[{name!r}])")
     for i, p in enumerate(inner):
-        lines.append(f"gsyn{i}, w{i} = np.zeros(self.wiring[{p.name!r}].pre.size, "
-                     f"self.dtype), {synapse_weights(network, p)}  # {p.name}")
-    models = [network.group(n) for n in step.groups if network.group(n).model]
-    for g in models:  # one model group per level step keeps `state`/`carried` unambiguous
-        lines += _model_setup(network, g, level=True)
+        lines += [f"w{i} = {synapse_weights(network, p)}  # {p.name}: per synapse",
+                  f"gsyn{i} = np.zeros(w{i}.size, self.dtype)  # and their gradients"]
+    # each model group of the step gets its own state{k}, last{k}, carried{k}, d_last{k}
+    models = {n: str(k) for k, n in enumerate(n for n in step.groups if network.group(n).model)}
+    for name, k in models.items():
+        lines += _model_setup(network, network.group(name), level=True, k=k)
     lines.append(f"for level in reversed(self.plans[{index}]):")
     for name in step.groups:
         g, key = network.group(name), repr(name)
         body = ["rows, segments = level[" + key + "]"]
         if g.model is not None:
-            body += _model_call(network, g, "rows")
+            body += _model_call(network, g, "rows", models[name])
         else:
             slope = slope_call(g, f"nets[{key}][:, rows]", f"out[{key}][:, rows]")
             body.append(f"dnet = g_out[{key}][:, rows] * {slope}")
@@ -148,8 +150,8 @@ def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
                 body.append(f"rows_backward(dnets[{key}], out[{p.src!r}], g_out[{p.src!r}], "
                             f"self.wiring[{p.name!r}], w{i}, segments[{p.name!r}][0], gsyn{i})")
         lines += [f"    if {key} in level:"] + [f"        {line}" for line in body]
-    for g in models:
-        lines += _model_finish(network, g)
+    for name, k in models.items():
+        lines += _model_finish(network, network.group(name), k)
     for i, p in enumerate(inner):
         total = f"np.bincount(self.wiring[{p.name!r}].tie, gsyn{i}, W[{p.name!r}].size)" \
             if is_shared(p) else f"gsyn{i}"
@@ -176,6 +178,8 @@ def lower_backward(network: ir.Network) -> list[dict]:
             steps.append(_level_step(network, index, step))
         else:
             steps.append(_group_step(network, network.group(step.groups[0])))
+    for step in steps:
+        step["lines"] = [part for line in step["lines"] for part in wrap_call(line)]
     return steps
 
 

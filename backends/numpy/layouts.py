@@ -31,3 +31,19 @@ def synapse_weights(network: ir.Network, p: ir.Projection) -> str:
 def comment_lines(text: str) -> list[str]:
     """A comment wrapped to fit the generated code's 100 columns."""
     return textwrap.wrap(text, 88)
+
+
+def wrap_call(line: str, width: int = 92) -> list[str]:
+    """A generated line that ends in a call, broken after the call's `(` so that it fits the
+    generated code's 100 columns (with the 8 columns of the method body)."""
+    if len(line) <= width or not line.endswith(")"):
+        return [line]
+    indent = line[:len(line) - len(line.lstrip())]
+    depth = 0
+    for i, char in enumerate(line):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "(" and depth == 1:
+            break
+    arguments = textwrap.wrap(line[i + 1:], width - len(indent) - 4, break_long_words=False,
+                              break_on_hyphens=False)
+    return [line[:i + 1]] + [f"{indent}    {part}" for part in arguments]

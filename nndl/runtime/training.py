@@ -95,7 +95,8 @@ def regime_of(spec: ir.Network, name: str | None) -> ir.Regime | None:
 
 def default_loss(spec: ir.Network, targets: dict) -> str:
     """Without a regime: cross-entropy when every target group is a softmax group, else mse."""
-    softmax = all(spec.group(name).activation == "softmax" for name in targets)
+    outputs = {g.name: g for g in spec.outputs}  # unknown names are check_targets' to report
+    softmax = all(name in outputs and outputs[name].activation == "softmax" for name in targets)
     return "cross_entropy" if targets and softmax else "mse"
 
 
@@ -110,9 +111,14 @@ def check_loss(loss: str) -> str:
 # ---- targets and the loss over the recorded ticks -----------------------------------------
 
 
-def target_layout(name: str, target: np.ndarray, group: ir.Group) -> str:
-    """"static" (samples first) or "ticks" (ticks, then samples) for a target array."""
+def target_layout(name: str, target: np.ndarray, group: ir.Group, loss: str | None = None) -> str:
+    """"static" (samples first) or "ticks" (ticks, then samples) for a target array.
+
+    Integers for cross-entropy are class indices: (batch,) or (ticks, batch). Otherwise the
+    values' own shape decides: (batch, *shape) or (ticks, batch, *shape)."""
     shape = group.shape
+    if loss == "cross_entropy" and target.dtype.kind in "iu" and target.ndim in (1, 2):
+        return "static" if target.ndim == 1 else "ticks"
     if target.shape[1:] == shape and target.ndim == 1 + len(shape):
         return "static"
     if target.shape[2:] == shape and target.ndim == 2 + len(shape):
@@ -183,7 +189,7 @@ def loss_and_seeds(net, targets: dict[str, np.ndarray], loss: str, every_tick: b
         values = net._recorded(name, "net" if fused else "out")  # (ticks, batch, n)
         ticks = values.shape[0]
         chosen = range(ticks) if every_tick else [ticks - 1]
-        layout = target_layout(name, target, group)
+        layout = target_layout(name, target, group, loss)
         if layout == "ticks" and target.shape[0] != ticks:
             raise InputError(f"targets for `{name}` have {target.shape[0]} ticks; the run has "
                              f"{ticks}")
@@ -243,14 +249,14 @@ def make_optimizer(kind: str, params: dict):
     raise InputError(f"unknown optimizer {kind!r}; the optimizers are sgd and adam")
 
 
-def samples(spec: ir.Network, inputs: dict, targets: dict) -> int:
+def samples(spec: ir.Network, inputs: dict, targets: dict, loss: str | None = None) -> int:
     """How many samples the arrays hold (all must agree)."""
     counts = {}
     for name, x in inputs.items():
         shape = spec.group(name).shape
         counts[f"input `{name}`"] = x.shape[1] if x.ndim == len(shape) + 2 else x.shape[0]
     for name, y in targets.items():
-        layout = target_layout(name, y, spec.group(name))
+        layout = target_layout(name, y, spec.group(name), loss)
         counts[f"targets `{name}`"] = y.shape[1] if layout == "ticks" else y.shape[0]
     if len(set(counts.values())) > 1:
         raise InputError("the data disagree on the number of samples: " + ", ".join(
@@ -258,12 +264,13 @@ def samples(spec: ir.Network, inputs: dict, targets: dict) -> int:
     return next(iter(counts.values()))
 
 
-def take(spec: ir.Network, inputs: dict, targets: dict, index: np.ndarray):
+def take(spec: ir.Network, inputs: dict, targets: dict, index: np.ndarray,
+         loss: str | None = None):
     """The samples at `index` of every input and target."""
     def pick(array, ticks_first):
         return array[:, index] if ticks_first else array[index]
     x = {name: pick(v, v.ndim == len(spec.group(name).shape) + 2) for name, v in inputs.items()}
-    y = {name: pick(v, target_layout(name, v, spec.group(name)) == "ticks")
+    y = {name: pick(v, target_layout(name, v, spec.group(name), loss) == "ticks")
          for name, v in targets.items()}
     return x, y
 
@@ -303,7 +310,7 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
         checkpoint=None, resume: bool = False, progress: bool = True, on_epoch=None) -> dict:
     """Train for the epochs the settings ask; returns the per-epoch history."""
     spec = net.SPEC
-    n = samples(spec, inputs, targets)
+    n = samples(spec, inputs, targets, settings.loss)
     ticks = run_ticks(spec, inputs, settings.ticks)
     optimizer = make_optimizer(*settings.optimizer)
     rng = shuffle_rng(net.seed, settings.name)
@@ -320,7 +327,7 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
             bar.set_description(f"epoch {epoch + 1}/{settings.epochs}")
             for b in range(batches):
                 index = order[b * settings.batch:(b + 1) * settings.batch]
-                x, y = take(spec, inputs, targets, index)
+                x, y = take(spec, inputs, targets, index, settings.loss)
                 loss, grads = net.loss_and_grad(x, y, loss=settings.loss, ticks=ticks,
                                                 every_tick=settings.every_tick)
                 check_finite(net, loss, grads, f"epoch {epoch + 1}, batch {b + 1}")
@@ -350,12 +357,12 @@ def evaluate(net, inputs: dict, targets: dict, loss: str, ticks, every_tick: boo
     output at the last tick is the answer)."""
     spec = net.SPEC
     targets = check_targets(spec, targets)
-    n = samples(spec, inputs, targets)
+    n = samples(spec, inputs, targets, loss)
     ticks = run_ticks(spec, inputs, ticks)
     total, correct, counted = 0.0, 0, 0
     for start in range(0, n, batch):
         index = np.arange(start, min(start + batch, n))
-        x, y = take(spec, inputs, targets, index)
+        x, y = take(spec, inputs, targets, index, loss)
         value, _ = net.loss_and_grad(x, y, loss=loss, ticks=ticks, every_tick=every_tick,
                                      backward=False)
         total += value * index.size
