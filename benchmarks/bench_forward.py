@@ -45,7 +45,9 @@ def hand_numpy(weights: list[tuple[np.ndarray, np.ndarray]]):
     return forward
 
 
-def torch_forward(weights):
+def torch_mlp(weights, softmax: bool):
+    """The MLP in PyTorch with NNDL's weights: Linear layers with relu between them, and a
+    softmax at the end (or logits, for a loss that fuses it)."""
     import torch
     torch.set_num_threads(2)
     layers = []
@@ -54,9 +56,13 @@ def torch_forward(weights):
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(w))
             linear.bias.copy_(torch.from_numpy(b))
-        layers += [linear, torch.nn.ReLU()] if i < len(weights) - 1 else [linear,
-                                                                          torch.nn.Softmax(dim=1)]
-    model = torch.nn.Sequential(*layers)
+        layers += [linear, torch.nn.ReLU()] if i < len(weights) - 1 else [linear]
+    return torch.nn.Sequential(*layers, *([torch.nn.Softmax(dim=1)] if softmax else []))
+
+
+def torch_forward(weights):
+    import torch
+    model = torch_mlp(weights, softmax=True)
 
     def forward(x):
         with torch.inference_mode():

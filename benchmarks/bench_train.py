@@ -21,6 +21,8 @@ import numpy as np  # noqa: E402
 import nndl  # noqa: E402
 from nndl.runtime.optimizers import Adam  # noqa: E402
 
+from bench_forward import torch_mlp  # noqa: E402  (benchmarks/ is the script's folder)
+
 HERE = Path(__file__).resolve().parent
 LAYERS = (("x", "h1", 784), ("h1", "h2", 256), ("h2", "y", 256))
 
@@ -49,15 +51,7 @@ def nndl_step(net, x, y):
 
 def torch_step(weights, x, y):
     import torch
-    torch.set_num_threads(2)
-    layers = []
-    for i, (w, b) in enumerate(weights):
-        linear = torch.nn.Linear(w.shape[1], w.shape[0])
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(w))
-            linear.bias.copy_(torch.from_numpy(b))
-        layers += [linear, torch.nn.ReLU()] if i < len(weights) - 1 else [linear]
-    model = torch.nn.Sequential(*layers)  # logits: CrossEntropyLoss fuses the softmax
+    model = torch_mlp(weights, softmax=False)  # logits: CrossEntropyLoss fuses the softmax
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)

@@ -109,6 +109,19 @@ def variables(e: Expr) -> set[str]:
     return set()
 
 
+def map_children(e: Expr, f) -> Expr:
+    """The same node with `f` applied to each of its direct subexpressions."""
+    if isinstance(e, Unary):
+        return Unary(e.op, f(e.operand))
+    if isinstance(e, Binary):
+        return Binary(e.op, f(e.left), f(e.right))
+    if isinstance(e, Call):
+        return Call(e.func, tuple(f(a) for a in e.args))
+    if isinstance(e, IfElse):
+        return IfElse(f(e.cond), f(e.then), f(e.other))
+    return e
+
+
 def render(e: Expr) -> str:
     """The expression as NNDL source (fully parenthesised where it nests), for listings."""
     if isinstance(e, Num):

@@ -106,29 +106,11 @@ def reuse(node: e.Expr, known: dict[e.Expr, e.Var]) -> e.Expr:
     that statement's value (d tanh(v) / d v reads `1 - out * out`, not tanh again)."""
     if node in known:
         return known[node]
-    if isinstance(node, e.Unary):
-        return e.Unary(node.op, reuse(node.operand, known))
-    if isinstance(node, e.Binary):
-        return e.Binary(node.op, reuse(node.left, known), reuse(node.right, known))
-    if isinstance(node, e.Call):
-        return e.Call(node.func, tuple(reuse(a, known) for a in node.args))
-    if isinstance(node, e.IfElse):
-        return e.IfElse(reuse(node.cond, known), reuse(node.then, known),
-                        reuse(node.other, known))
-    return node
+    return e.map_children(node, lambda child: reuse(child, known))
 
 
 def rename(node: e.Expr, names: dict[str, str]) -> e.Expr:
     """The expression reading `names[v]` wherever it read variable `v` (others unchanged)."""
     if isinstance(node, e.Var):
         return e.Var(names.get(node.name, node.name))
-    if isinstance(node, e.Unary):
-        return e.Unary(node.op, rename(node.operand, names))
-    if isinstance(node, e.Binary):
-        return e.Binary(node.op, rename(node.left, names), rename(node.right, names))
-    if isinstance(node, e.Call):
-        return e.Call(node.func, tuple(rename(a, names) for a in node.args))
-    if isinstance(node, e.IfElse):
-        return e.IfElse(rename(node.cond, names), rename(node.then, names),
-                        rename(node.other, names))
-    return node
+    return e.map_children(node, lambda child: rename(child, names))
