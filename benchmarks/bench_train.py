@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -21,20 +19,10 @@ import numpy as np  # noqa: E402
 import nndl  # noqa: E402
 from nndl.runtime.optimizers import Adam  # noqa: E402
 
-from bench_forward import torch_mlp  # noqa: E402  (benchmarks/ is the script's folder)
+from bench_forward import median_time, torch_mlp  # noqa: E402  (benchmarks/ is the script's folder)
 
 HERE = Path(__file__).resolve().parent
 LAYERS = (("x", "h1", 784), ("h1", "h2", 256), ("h2", "y", 256))
-
-
-def timed(step, steps: int) -> list[float]:
-    step()  # warm up
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def nndl_step(net, x, y):
@@ -83,7 +71,7 @@ def main() -> None:
     # NNDL is timed before PyTorch runs anything: PyTorch's OpenMP threads keep spinning after
     # each of its operations and would steal the cores from NumPy's BLAS.
     first_ours = ours()
-    t_ours = statistics.median(timed(ours, args.steps))
+    t_ours = median_time(ours, args.steps)
     print(f"  NNDL numpy backend   {t_ours * 1e3:8.3f} ms")
     try:
         theirs = torch_step(weights, x, y)
@@ -93,7 +81,7 @@ def main() -> None:
     first_theirs = theirs()
     assert abs(first_ours - first_theirs) < 1e-4 * max(1.0, abs(first_theirs)), \
         f"the first losses differ: {first_ours} vs {first_theirs}"
-    t_theirs = statistics.median(timed(theirs, args.steps))
+    t_theirs = median_time(theirs, args.steps)
     print(f"  PyTorch CPU          {t_theirs * 1e3:8.3f} ms   NNDL / peer = "
           f"{t_ours / t_theirs:.2f}")
 

@@ -25,7 +25,8 @@ from conftest import draw_examples
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_properties import feedforward_rules
-from test_recurrent_properties import Literals, build_or_none, forward_rules, reachable, render
+from test_recurrent_properties import (Literals, build_or_none, forward_rules, has_cycle,
+                                       reachable, render)
 
 from nndl.equivalence import TOLERANCE
 from nndl.runtime.optimizers import Adam
@@ -339,24 +340,10 @@ def test_the_gradient_generator_writes_every_feature(compile_text):
         net = build_or_none(module)
         built += net is not None
         levels += any(step.neuron_level for step in module.SPEC.schedule)
-        cycles += _has_cycle(module.SPEC)
+        cycles += has_cycle(module.SPEC)
     assert built >= 0.8 * len(cases)
     assert levels >= 4
     assert cycles >= len(cases) // 2
-
-
-def _has_cycle(spec) -> bool:
-    edges = {(p.src, p.dst) for p in spec.projections}
-    for g in spec.groups:
-        reached, frontier = set(), [g.name]
-        while frontier:
-            node = frontier.pop()
-            for dst in [d for s, d in edges if s == node and d not in reached]:
-                reached.add(dst)
-                frontier.append(dst)
-        if g.name in reached:
-            return True
-    return False
 
 
 # ---- (d) hand-written cases ----------------------------------------------------------------
