@@ -2,7 +2,7 @@
 
 A train block is checked against its network's declarations as written, so a mistake inside the
 network is reported once there and does not echo here. `learn` and `rewire` statements are
-checked and kept in the IR, but training with them is not implemented yet, which is reported.
+checked and kept in the IR; `rewire` is not implemented yet, which is reported.
 """
 
 from __future__ import annotations
@@ -260,9 +260,15 @@ def _check_learn(st: s.Learn, view: NetworkView | None,
                  diags: Diagnostics) -> ir.LocalRule | None:
     projection = _resolve_projection(st.src, st.dst, "learn", view, diags)
     params = _lookup(st.rule, LOCAL_RULES, "learning rule", diags)
-    not_yet(diags, "`learn` statements are", st.span)
     if projection is None or params is None:
         return None
+    if st.rule.func.name == "perceptron":
+        dst = next(c[2] for c in view.connections if c[0] == projection)
+        if view.groups.get(dst) != "output":
+            diags.error("perceptron-target", f"the perceptron rule learns from targets, but "
+                        f"`{dst}` is not an output", st.rule.span,
+                        f"learn a connection into an output ({', '.join(view.role('output'))})")
+            return None
     return ir.LocalRule(projection, st.rule.func.name, params, ir.Loc.of(st.span))
 
 

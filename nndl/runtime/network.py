@@ -125,7 +125,9 @@ class NetworkBase:
         infinity appeared."""
         settings = training.settings(self.SPEC, regime, epochs=epochs, batch=batch, ticks=ticks,
                                      loss=loss, optimizer=optimizer, targets=targets or {})
-        targets = training.check_targets(self.SPEC, targets or {})
+        needed = settings.loss is not None or any(rule.kind == "perceptron"
+                                                   for rule in settings.learn)
+        targets = training.check_targets(self.SPEC, targets or {}, needed)
         inputs = {name: np.asarray(x) for name, x in inputs.items()}
         return training.fit(self, inputs, targets, settings, validation=validation,
                             checkpoint=checkpoint, resume=resume, progress=progress,

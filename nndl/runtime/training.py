@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from nndl import ir
-from nndl.runtime import losses, weightfile
+from nndl.runtime import local_rules, losses, weightfile
 from nndl.runtime.errors import InputError, RuntimeNNDLError, WeightFileError
+from nndl.runtime.inputs import prepare_inputs
 from nndl.runtime.optimizers import SGD, Adam
 from nndl.signatures import suggest
 
@@ -32,15 +33,14 @@ class TrainingError(RuntimeNNDLError):
 class Settings:
     """One training run's settings: a regime's, with the caller's overrides."""
 
-    loss: str
+    loss: str | None  # None: a regime of local rules only
     every_tick: bool = False
     ticks: int | None = None
     batch: int = 32
     epochs: int = 10
     optimizer: tuple[str, dict] = ("adam", {"lr": 0.001})
     name: str = "fit"
-    input: str | None = None
-    output: str | None = None
+    learn: tuple = ()  # ir.LocalRule: projections that learn from local activity
 
 
 def settings(spec: ir.Network, regime: str | None, *, epochs, batch, ticks, loss, optimizer,
@@ -48,13 +48,17 @@ def settings(spec: ir.Network, regime: str | None, *, epochs, batch, ticks, loss
     """The run's settings: the regime's (the network's first when none is named), with the
     caller's overrides; defaults where neither says."""
     chosen = regime_of(spec, regime)
+    learn = chosen.learn if chosen else ()
     if loss is None:
-        loss = chosen.loss if chosen and chosen.loss else default_loss(spec, targets)
+        if chosen and chosen.loss:
+            loss = chosen.loss
+        elif not learn:  # neither a loss nor local rules: train the outputs by gradient
+            loss = default_loss(spec, targets)
     if optimizer is None:
         optimizer = (chosen.optimizer.kind, dict(chosen.optimizer.params)) \
             if chosen and chosen.optimizer else ("adam", {"lr": 0.001})
     return Settings(
-        loss=check_loss(loss),
+        loss=check_loss(loss) if loss is not None else None,
         every_tick=bool(chosen and chosen.every_tick),
         ticks=ticks if ticks is not None else (chosen.ticks if chosen else None),
         batch=_count("batch", batch if batch is not None else (chosen.batch if chosen else 32)),
@@ -62,6 +66,7 @@ def settings(spec: ir.Network, regime: str | None, *, epochs, batch, ticks, loss
                       (chosen.epochs if chosen else 10)),
         optimizer=optimizer,
         name=chosen.name if chosen else "fit",
+        learn=learn,
     )
 
 
@@ -133,7 +138,7 @@ def _dims(shape) -> str:
     return ", ".join(str(d) for d in shape)
 
 
-def check_targets(spec: ir.Network, targets: dict) -> dict[str, np.ndarray]:
+def check_targets(spec: ir.Network, targets: dict, needed: bool = True) -> dict[str, np.ndarray]:
     outputs = {g.name: g for g in spec.outputs}
     checked = {}
     for name, value in targets.items():
@@ -150,7 +155,7 @@ def check_targets(spec: ir.Network, targets: dict) -> dict[str, np.ndarray]:
                              "values that are not finite")
         target_layout(name, target, outputs[name])
         checked[name] = target
-    if not checked:
+    if not checked and needed:
         raise InputError(f"no targets given: name an output of `{spec.name}` "
                          f"({', '.join(outputs)})")
     return checked
@@ -206,10 +211,13 @@ def loss_and_seeds(net, targets: dict[str, np.ndarray], loss: str, every_tick: b
 # ---- where a NaN started ------------------------------------------------------------------
 
 
-def first_not_finite(net) -> str:
-    """Where the first NaN or infinity of the last forward and backward pass appeared."""
+def first_not_finite(net, backward: bool = True) -> str:
+    """Where the first NaN or infinity of the last forward (and backward) pass appeared."""
     spec = net.SPEC
-    outs, dnets = net._traced()
+    if backward:
+        outs, dnets = net._traced()
+    else:
+        outs, dnets = {g.name: net._recorded(g.name, "out") for g in spec.groups}, {}
     order = [name for step in spec.schedule for name in step.groups]
     ticks = next(iter(outs.values())).shape[0]
     for t in range(ticks):
@@ -313,8 +321,9 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
     n = samples(spec, inputs, targets, settings.loss)
     ticks = run_ticks(spec, inputs, settings.ticks)
     optimizer = make_optimizer(*settings.optimizer)
+    learner = Learner(net, settings) if settings.learn else None
     rng = shuffle_rng(net.seed, settings.name)
-    history: dict[str, list] = {"loss": []}
+    history: dict[str, list] = {"loss": []} if settings.loss else {}
     done = 0
     if resume and checkpoint is not None and os.path.exists(checkpoint):
         done, history = load_checkpoint(net, checkpoint, optimizer, rng)
@@ -328,18 +337,33 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
             for b in range(batches):
                 index = order[b * settings.batch:(b + 1) * settings.batch]
                 x, y = take(spec, inputs, targets, index, settings.loss)
-                loss, grads = net.loss_and_grad(x, y, loss=settings.loss, ticks=ticks,
-                                                every_tick=settings.every_tick)
-                check_finite(net, loss, grads, f"epoch {epoch + 1}, batch {b + 1}")
+                where = f"epoch {epoch + 1}, batch {b + 1}"
+                if settings.loss:
+                    loss, grads = net.loss_and_grad(x, y, loss=settings.loss, ticks=ticks,
+                                                    every_tick=settings.every_tick)
+                    check_finite(net, loss, grads, where)
+                else:  # local rules only: they need the run, not a loss
+                    prepared, steps, size = prepare_inputs(spec, x, ticks, np.dtype(net.dtype))
+                    net._forward_for_grad(prepared, steps, size)
+                changes = learner.changes(y, where) if learner else {}
                 params = net._trainable()
-                optimizer.step(params, grads)
+                if settings.loss:
+                    optimizer.step(params, {key: g for key, g in grads.items()
+                                            if key not in changes})
+                    total += loss * index.size
+                    bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                for key, change in changes.items():
+                    params[key] += change.astype(params[key].dtype)
                 net._trained(params)
-                total += loss * index.size
-                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
                 bar.update(1)
-            history["loss"].append(total / n)
+            if settings.loss:
+                history["loss"].append(total / n)
+            if learner:
+                for key, value in learner.epoch_summary(n).items():
+                    history.setdefault(key, []).append(value)
             if validation is not None:
-                for key, value in net.evaluate(*validation, loss=settings.loss, ticks=ticks,
+                for key, value in net.evaluate(*validation, loss=settings.loss or "mse",
+                                               ticks=ticks,
                                                every_tick=settings.every_tick).items():
                     history.setdefault(f"test_{key}", []).append(value)
             if checkpoint is not None:
@@ -349,6 +373,40 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
     finally:
         bar.close()
     return history
+
+
+class Learner:
+    """The local rules of a regime during `fit`: their changes after each batch's run, and
+    what each epoch did (the mean size of the changes; the perceptron's mistakes)."""
+
+    def __init__(self, net, settings: Settings):
+        self.net, self.rules = net, settings.learn
+        synapses, _ = net._get_parameters()
+        self.wiring = {name: (syn.pre, syn.post, syn.tie) for name, syn in synapses.items()}
+        self.change, self.mistakes, self.batches = 0.0, 0, 0
+
+    def changes(self, targets: dict, where: str) -> dict[str, np.ndarray]:
+        spec = self.net.SPEC
+        with np.errstate(over="ignore", invalid="ignore"):  # a runaway is reported below
+            result, mistakes = local_rules.changes(self.net, spec, self.rules, targets,
+                                                   self.net._trainable(), self.wiring)
+        bad = [key for key, change in result.items() if not np.isfinite(change).all()]
+        if bad:
+            raise TrainingError(f"training stopped at {where}: the local rule's change of "
+                                f"`{bad[0]}` is not finite; the first value that was not finite "
+                                f"is {first_not_finite(self.net, backward=False)}. Try a smaller "
+                                "rate, or a decay")
+        self.change += float(np.mean([np.abs(c).mean() for c in result.values()]))
+        self.mistakes += mistakes
+        self.batches += 1
+        return result
+
+    def epoch_summary(self, samples: int) -> dict[str, float]:
+        summary = {"weight_change": self.change / max(1, self.batches)}
+        if any(rule.kind == "perceptron" for rule in self.rules):
+            summary["mistakes"] = self.mistakes
+        self.change, self.mistakes, self.batches = 0.0, 0, 0
+        return summary
 
 
 def evaluate(net, inputs: dict, targets: dict, loss: str, ticks, every_tick: bool,
