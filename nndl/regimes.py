@@ -2,7 +2,7 @@
 
 A train block is checked against its network's declarations as written, so a mistake inside the
 network is reported once there and does not echo here. `learn` and `rewire` statements are
-checked and kept in the IR; `rewire` is not implemented yet, which is reported.
+checked and kept in the IR.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from nndl import ir
 from nndl import syntax as s
-from nndl.diagnostics import Diagnostics, Span
+from nndl.diagnostics import Diagnostics
 from nndl.signatures import (
     DATASETS,
     LOCAL_RULES,
@@ -28,10 +28,6 @@ from nndl.signatures import (
 COUNTS = {"batch": 32, "epochs": 10, "ticks": 1}  # the whole-number settings and their defaults
 
 
-def not_yet(diags: Diagnostics, what: str, span: Span) -> None:
-    diags.error("not-supported", f"{what} not supported yet", span)
-
-
 @dataclass(frozen=True)
 class NetworkView:
     """What a train block may name in its network, from the declarations as written."""
@@ -39,21 +35,28 @@ class NetworkView:
     name: str
     groups: dict[str, str]  # name -> "input", "group" or "output", in source order
     connections: tuple[tuple[str, str, str], ...]  # (name, src, dst), in source order
+    shared: frozenset[str] = frozenset()  # connections whose rule says `shared=true`
 
     @classmethod
     def of(cls, block: s.NetworkBlock) -> NetworkView:
         groups: dict[str, str] = {}
-        connections = []
+        connections, shared = [], set()
         for st in block.statements:
             if isinstance(st, s.GroupDecl):
                 groups.setdefault(st.name.name, st.role)
             elif isinstance(st, s.Connect):
                 name = st.alias[0].name if st.alias else f"{st.src.name}->{st.dst.name}"
                 connections.append((name, st.src.name, st.dst.name))
-        return cls(block.name.name, groups, tuple(connections))
+                if any(kw.name.name == "shared" and _is_true(kw.value) for kw in st.rule.kwargs):
+                    shared.add(name)
+        return cls(block.name.name, groups, tuple(connections), frozenset(shared))
 
     def role(self, role: str) -> list[str]:
         return [name for name, r in self.groups.items() if r == role]
+
+
+def _is_true(value: s.Expr) -> bool:
+    return constant(value) is True
 
 
 def check_regimes(blocks: list[s.TrainBlock], networks: list[s.NetworkBlock],
@@ -287,8 +290,12 @@ def _check_rewire(st: s.Rewire, view: NetworkView | None,
         ok = ok and params is not None
         actions[name] = (call, params or {})
     every = _check_count(st.every, "every", 1, diags)
-    not_yet(diags, "`rewire` statements are", st.span)
     if projection is None or not ok:
+        return None
+    if projection in view.shared:
+        diags.error("rewire-shared", f"connection `{projection}` shares one kernel among its "
+                    "synapses, so single synapses cannot be pruned or grown", st.span,
+                    "rewire a connection without `shared=true`")
         return None
     prune, grow = (actions.get(name, (None, {}))[1] for name in ("prune", "grow"))
     return ir.Rewire(projection, prune.get("below"), grow.get("count"), every, ir.Loc.of(st.span))

@@ -246,7 +246,7 @@ def test_network_regime_lookup_errors_name_the_choices():
         bare.network().regime()
 
 
-def test_learn_and_rewire_reach_the_ir_and_rewire_is_not_supported_yet():
+def test_learn_and_rewire_reach_the_ir():
     found, diags = regimes(ONE_WAY + """
 train local {
   data   xor
@@ -257,8 +257,7 @@ train local {
   rewire x -> h : grow(count=1)
 }
 """)
-    assert [(d.code, d.message) for d in diags.errors] == [
-        ("not-supported", "`rewire` statements are not supported yet")] * 2
+    assert not diags.errors, diags.render()
     (regime,) = found
     assert (regime.loss, regime.optimizer) == (None, None)
     assert [(r.projection, r.kind, r.params) for r in regime.learn] == [
@@ -278,16 +277,14 @@ def test_src_to_dst_names_the_unnamed_connection_between_them():
 def test_src_to_dst_is_the_only_connection_between_them_when_it_is_named():
     found, diags = regimes(TWO_WAY + "train t {\n  rewire h -> h : prune(below=0.1)\n}\n"
                            "train u {\n  loss mse\n  output z\n}\n")
-    assert sorted(d.code for d in diags.errors) == ["not-supported", "nothing-to-train"]
+    assert sorted(d.code for d in diags.errors) == ["nothing-to-train"]
     assert found[0].rewire[0].projection == "back"
 
 
-def test_the_design_example_reports_only_rewire():
+def test_the_design_example_compiles_whole():
     text = DESIGN_EXAMPLE.read_text()
     program, diags = check(text)
-    assert program is None
-    assert [(d.code, d.span.line) for d in diags.errors] == [("not-supported", 41)]
-    assert "`rewire` statements" in diags.errors[0].message
+    assert not diags.errors, diags.render()
     found, _ = regimes(text)
     supervised, local = found
     assert (supervised.data, supervised.loss, supervised.optimizer.params["lr"]) == \
@@ -333,8 +330,8 @@ TRAIN = "train t {{\n{body}\n}}\n"
     (ONE_WAY, "  learn x -> y : hebb(rate=0.1)", "unknown-connection"),
     (ONE_WAY, "  learn x -> q : hebb(rate=0.1)", "unknown-group"),
     (ONE_WAY, "  learn conv : hebb(rate=0.1)", "unknown-connection"),
-    (TWO_WAY, "  learn h -> z : hebb(rate=0.1)\n  rewire back : prune(below=1)",
-     "not-supported"),  # `h->z` is named so: only the rewire is an error
+    (TWO_WAY, "  learn h -> z : hebb(rate=0.1)\n  rewire back : prune(below=1)\n  "
+     "learn back : oja(rate=1)\n  learn h->z : oja(rate=1)", "duplicate"),  # `h->z` is named so
     (ONE_WAY, "  learn x -> h : perceptron(rate=0.1)", "perceptron-target"),
     (ONE_WAY, "  learn x -> h : hebbian(rate=0.1)", "unknown-learning-rule"),
     (ONE_WAY, "  learn x -> h : oja", "bad-argument"),

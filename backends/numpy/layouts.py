@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 
 from nndl import ir
+from nndl.runtime.rewiring import rewired
 from nndl.runtime.weightfile import is_shared
 
 KINDS = {"full": "dense", "one_to_one": "elementwise", "local": "gather", "fan_in": "gather",
@@ -17,6 +18,8 @@ def kind(network: ir.Network, p: ir.Projection) -> str:
     if p.delay == 0 and p.src in network.step_of(p.dst).groups and \
             network.step_of(p.dst).neuron_level:
         return "levels"
+    if rewired(network, p.name):  # its synapse set changes while training: sparse rows
+        return "csr"
     return KINDS[p.rule.kind]
 
 

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from nndl import ir
-from nndl.runtime import training, weightfile
+from nndl.runtime import rewiring, training, weightfile
 from nndl.runtime.build import build_all, initial_biases, initial_states, neuron_levels, report
 from nndl.runtime.errors import InputError, WeightFileError
 from nndl.runtime.inputs import prepare_inputs
@@ -268,7 +268,13 @@ def _check_dtype(dtype) -> str:
 
 
 def _check_fixed_rule(spec: ir.Network, p: ir.Projection, pre, post, tie, path) -> None:
-    """A projection whose rule ignores the seed must have exactly its rule's synapses."""
+    """A projection whose rule ignores the seed must have exactly its rule's synapses (or,
+    when a regime rewires it, some of them)."""
+    if rewiring.rewired(spec, p.name):
+        if not rewiring.subset_of_candidates(spec, p, pre, post):
+            raise WeightFileError(f"{path}: projection `{p.name}` has synapses its rule "
+                                  f"({p.rule.kind}) does not allow")
+        return
     if p.rule.kind not in FIXED_RULES:
         return
     want_pre, want_post, want_tie, _ = connect(p.rule, spec.group(p.src), spec.group(p.dst),

@@ -27,6 +27,10 @@ class SGD:
     def state(self) -> dict[str, np.ndarray]:
         return {f"velocity.{key}": v for key, v in self.velocity.items()}
 
+    def remap(self, key: str, source: np.ndarray) -> None:
+        """The synapses of `key` changed: entry i is old entry source[i] (new: -1)."""
+        _remap(self.velocity, key, source)
+
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.velocity = {key.removeprefix("velocity."): np.array(v) for key, v in state.items()}
 
@@ -49,6 +53,11 @@ class Adam:
             self.m[key], self.v[key] = m, v
             params[key] -= self.lr * (m / first) / (np.sqrt(v / second) + self.eps)
 
+    def remap(self, key: str, source: np.ndarray) -> None:
+        """The synapses of `key` changed: entry i is old entry source[i] (new: -1)."""
+        _remap(self.m, key, source)
+        _remap(self.v, key, source)
+
     def state(self) -> dict[str, np.ndarray]:
         state = {"steps": np.array(self.steps)}
         state.update({f"m.{key}": m for key, m in self.m.items()})
@@ -59,3 +68,13 @@ class Adam:
         self.steps = int(state["steps"])
         self.m = {k[2:]: np.array(a) for k, a in state.items() if k.startswith("m.")}
         self.v = {k[2:]: np.array(a) for k, a in state.items() if k.startswith("v.")}
+
+
+def _remap(state: dict[str, np.ndarray], key: str, source: np.ndarray) -> None:
+    """Each synapse keeps its own running average; a new synapse starts from zero."""
+    if key not in state:
+        return
+    old = state[key]
+    new = np.zeros(source.size, dtype=old.dtype)
+    new[source >= 0] = old[source[source >= 0]]
+    state[key] = new

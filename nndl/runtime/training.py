@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nndl import ir
-from nndl.runtime import local_rules, losses, weightfile
+from nndl.runtime import local_rules, losses, rewiring, weightfile
 from nndl.runtime.errors import InputError, RuntimeNNDLError, WeightFileError
 from nndl.runtime.inputs import prepare_inputs
 from nndl.runtime.optimizers import SGD, Adam
@@ -41,6 +41,7 @@ class Settings:
     optimizer: tuple[str, dict] = ("adam", {"lr": 0.001})
     name: str = "fit"
     learn: tuple = ()  # ir.LocalRule: projections that learn from local activity
+    rewire: tuple = ()  # ir.Rewire: projections that prune and grow synapses
 
 
 def settings(spec: ir.Network, regime: str | None, *, epochs, batch, ticks, loss, optimizer,
@@ -49,6 +50,7 @@ def settings(spec: ir.Network, regime: str | None, *, epochs, batch, ticks, loss
     caller's overrides; defaults where neither says."""
     chosen = regime_of(spec, regime)
     learn = chosen.learn if chosen else ()
+    rewire = chosen.rewire if chosen else ()
     if loss is None:
         if chosen and chosen.loss:
             loss = chosen.loss
@@ -67,6 +69,7 @@ def settings(spec: ir.Network, regime: str | None, *, epochs, batch, ticks, loss
         optimizer=optimizer,
         name=chosen.name if chosen else "fit",
         learn=learn,
+        rewire=rewire,
     )
 
 
@@ -322,6 +325,7 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
     ticks = run_ticks(spec, inputs, settings.ticks)
     optimizer = make_optimizer(*settings.optimizer)
     learner = Learner(net, settings) if settings.learn else None
+    rewirer = Rewirer(net, settings.rewire, optimizer, learner) if settings.rewire else None
     rng = shuffle_rng(net.seed, settings.name)
     history: dict[str, list] = {"loss": []} if settings.loss else {}
     done = 0
@@ -355,11 +359,16 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
                 for key, change in changes.items():
                     params[key] += change.astype(params[key].dtype)
                 net._trained(params)
+                if rewirer:
+                    rewirer.step(epoch * batches + b + 1)
                 bar.update(1)
             if settings.loss:
                 history["loss"].append(total / n)
             if learner:
                 for key, value in learner.epoch_summary(n).items():
+                    history.setdefault(key, []).append(value)
+            if rewirer:
+                for key, value in rewirer.epoch_summary().items():
                     history.setdefault(key, []).append(value)
             if validation is not None:
                 for key, value in net.evaluate(*validation, loss=settings.loss or "mse",
@@ -375,15 +384,54 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
     return history
 
 
+class Rewirer:
+    """The `rewire` statements of a regime during `fit`: every N steps, prune and grow, then
+    put the new synapses in place; the optimiser's state and the local rules follow."""
+
+    def __init__(self, net, actions: tuple, optimizer, learner):
+        self.net, self.actions, self.optimizer, self.learner = net, actions, optimizer, learner
+        self.pruned = self.grown = 0
+
+    def step(self, step: int) -> None:
+        due = [a for a in self.actions if step % a.every == 0]
+        if not due:
+            return
+        spec = self.net.SPEC
+        synapses, biases = self.net._get_parameters()
+        moved = {}
+        for action in due:
+            p = next(q for q in spec.projections if q.name == action.projection)
+            outcome = rewiring.rewire(spec, p, action, synapses[p.name], self.net.seed,
+                                      step // action.every)
+            synapses[p.name] = outcome.synapses
+            moved[p.name] = outcome.source_index
+            self.pruned += outcome.pruned
+            self.grown += outcome.grown
+        self.net._install(synapses, biases)
+        for name, source in moved.items():
+            self.optimizer.remap(f"{name}.w", source)
+        if self.learner:
+            self.learner.rewired(synapses)
+
+    def epoch_summary(self) -> dict:
+        synapses, _ = self.net._get_parameters()
+        summary = {"synapses": int(sum(syn.pre.size for syn in synapses.values())),
+                   "pruned": self.pruned, "grown": self.grown}
+        self.pruned = self.grown = 0
+        return summary
+
+
 class Learner:
     """The local rules of a regime during `fit`: their changes after each batch's run, and
     what each epoch did (the mean size of the changes; the perceptron's mistakes)."""
 
     def __init__(self, net, settings: Settings):
         self.net, self.rules = net, settings.learn
-        synapses, _ = net._get_parameters()
-        self.wiring = {name: (syn.pre, syn.post, syn.tie) for name, syn in synapses.items()}
+        self.rewired(net._get_parameters()[0])
         self.change, self.mistakes, self.batches = 0.0, 0, 0
+
+    def rewired(self, synapses: dict) -> None:
+        self.wiring = {name: (syn.pre, syn.post, syn.tie) for name, syn in synapses.items()}
 
     def changes(self, targets: dict, where: str) -> dict[str, np.ndarray]:
         spec = self.net.SPEC
