@@ -11,3 +11,7 @@ class InputError(RuntimeNNDLError, ValueError):
 
 class WeightFileError(RuntimeNNDLError, ValueError):
     """A weight file that is not one of this network's, or is damaged."""
+
+
+class TrainingError(RuntimeNNDLError):
+    """Training cannot go on: a loss or gradient is no longer a finite number."""

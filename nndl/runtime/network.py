@@ -18,6 +18,7 @@ from nndl.runtime.errors import InputError, WeightFileError
 from nndl.runtime.inputs import prepare_inputs
 from nndl.runtime.schedule import CycleError
 from nndl.runtime.synapses import Synapses, connect
+from nndl.runtime.targets import check_targets, loss_and_seeds
 
 DTYPES = ("float32", "float64")
 # Rules whose synapses never depend on the seed: a weight file must hold exactly these.
@@ -96,7 +97,7 @@ class NetworkBase:
         """
         spec = self.SPEC
         chosen = training.regime_of(spec, regime)
-        targets = training.check_targets(spec, targets)
+        targets = check_targets(spec, targets)
         if loss is None:
             loss = chosen.loss if chosen and chosen.loss else training.default_loss(spec, targets)
         if every_tick is None:
@@ -104,7 +105,7 @@ class NetworkBase:
         training.check_loss(loss)
         prepared, steps, batch = prepare_inputs(spec, dict(inputs), ticks, np.dtype(self.dtype))
         self._forward_for_grad(prepared, steps, batch)
-        total, seeds_out, seeds_net = training.loss_and_seeds(self, targets, loss, every_tick,
+        total, seeds_out, seeds_net = loss_and_seeds(self, targets, loss, every_tick,
                                                               batch)
         if not backward:
             return total, None
@@ -127,7 +128,7 @@ class NetworkBase:
                                      loss=loss, optimizer=optimizer, targets=targets or {})
         needed = settings.loss is not None or any(rule.kind == "perceptron"
                                                    for rule in settings.learn)
-        targets = training.check_targets(self.SPEC, targets or {}, needed)
+        targets = check_targets(self.SPEC, targets or {}, needed)
         inputs = {name: np.asarray(x) for name, x in inputs.items()}
         return training.fit(self, inputs, targets, settings, validation=validation,
                             checkpoint=checkpoint, resume=resume, progress=progress,

@@ -1,5 +1,6 @@
-"""Gradient training that every backend shares: losses over the recorded ticks, `fit`'s loop,
-checkpoints, and finding where a NaN or infinity started.
+"""Training that every backend shares: a regime's settings, `fit`'s loop and `evaluate`.
+Targets and losses: nndl.runtime.targets; checkpoints: nndl.runtime.checkpoints; local rules
+and rewiring during fit: nndl.runtime.plasticity; NaN diagnosis: nndl.runtime.nonfinite.
 
 A backend supplies the forward and backward passes (`_forward_for_grad`, `_recorded`,
 `_backward`) and access to its parameters (`_trainable`, `_trained`); everything here works on
@@ -16,17 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from nndl import ir
-from nndl.runtime import local_rules, losses, rewiring, weightfile
-from nndl.runtime.errors import InputError, RuntimeNNDLError, WeightFileError
+from nndl.runtime.checkpoints import load_checkpoint, save_checkpoint
+from nndl.runtime.errors import InputError, TrainingError  # noqa: F401  (TrainingError: API)
 from nndl.runtime.inputs import prepare_inputs
+from nndl.runtime.nonfinite import check_finite
 from nndl.runtime.optimizers import SGD, Adam
+from nndl.runtime.plasticity import Learner, Rewirer
+from nndl.runtime.targets import check_targets, samples, take
 from nndl.signatures import suggest
 
 LOSSES = ("mse", "cross_entropy")
-
-
-class TrainingError(RuntimeNNDLError):
-    """Training cannot go on: a loss or gradient is no longer a finite number."""
 
 
 @dataclass
@@ -119,139 +119,6 @@ def check_loss(loss: str) -> str:
 # ---- targets and the loss over the recorded ticks -----------------------------------------
 
 
-def target_layout(name: str, target: np.ndarray, group: ir.Group, loss: str | None = None) -> str:
-    """"static" (samples first) or "ticks" (ticks, then samples) for a target array.
-
-    Integers for cross-entropy are class indices: (batch,) or (ticks, batch). Otherwise the
-    values' own shape decides: (batch, *shape) or (ticks, batch, *shape)."""
-    shape = group.shape
-    if loss == "cross_entropy" and target.dtype.kind in "iu" and target.ndim in (1, 2):
-        return "static" if target.ndim == 1 else "ticks"
-    if target.shape[1:] == shape and target.ndim == 1 + len(shape):
-        return "static"
-    if target.shape[2:] == shape and target.ndim == 2 + len(shape):
-        return "ticks"
-    if target.dtype.kind in "iu" and target.ndim in (1, 2):  # class indices
-        return "static" if target.ndim == 1 else "ticks"
-    raise InputError(f"targets for `{name}` must be (batch, {_dims(shape)}) or class indices "
-                     f"(batch,), or either with a leading ticks axis; got {target.shape}")
-
-
-def _dims(shape) -> str:
-    return ", ".join(str(d) for d in shape)
-
-
-def check_targets(spec: ir.Network, targets: dict, needed: bool = True) -> dict[str, np.ndarray]:
-    outputs = {g.name: g for g in spec.outputs}
-    checked = {}
-    for name, value in targets.items():
-        if name not in outputs:
-            hint = suggest(name, outputs)
-            raise InputError(f"network `{spec.name}` has no output `{name}` to train"
-                             + (f"; {hint}" if hint else
-                                f" (outputs: {', '.join(outputs) or 'none'})"))
-        target = np.asarray(value)
-        if target.dtype.kind not in "biuf":
-            raise InputError(f"targets for `{name}` must be numbers, not {target.dtype}")
-        if target.dtype.kind == "f" and not np.isfinite(target).all():
-            raise InputError(f"targets for `{name}` hold {int((~np.isfinite(target)).sum())} "
-                             "values that are not finite")
-        target_layout(name, target, outputs[name])
-        checked[name] = target
-    if not checked and needed:
-        raise InputError(f"no targets given: name an output of `{spec.name}` "
-                         f"({', '.join(outputs)})")
-    return checked
-
-
-def _at_tick(target: np.ndarray, layout: str, t: int, group: ir.Group, batch: int,
-             loss: str) -> np.ndarray:
-    """The target for one tick, as the loss function wants it: (batch, n), or class indices
-    (batch,) for cross-entropy."""
-    value = target[t] if layout == "ticks" else target
-    if value.shape[:1] != (batch,):
-        raise InputError(f"targets for `{group.name}` have {value.shape[0] if value.ndim else 0}"
-                         f" samples; the inputs have {batch}")
-    if value.dtype.kind in "iu" and value.ndim == 1:
-        if loss == "cross_entropy":
-            return value
-        # mse against class indices: one-hot rows, or the value itself for one output
-        if group.size == 1:
-            return value.reshape(batch, 1).astype(np.float64)
-        if value.min(initial=0) < 0 or value.max(initial=0) >= group.size:
-            raise InputError(f"class indices for `{group.name}` must be from 0 to "
-                             f"{group.size - 1}")
-        return np.eye(group.size)[value]
-    return value.reshape(batch, group.size)
-
-
-def loss_and_seeds(net, targets: dict[str, np.ndarray], loss: str, every_tick: bool,
-                   batch: int) -> tuple[float, dict, dict]:
-    """The loss of the recorded run, and where backpropagation starts: d loss / d out of each
-    target group at every tick, or d loss / d net for cross-entropy on a softmax group."""
-    spec = net.SPEC
-    total, seeds_out, seeds_net = 0.0, {}, {}
-    for name, target in targets.items():
-        group = spec.group(name)
-        fused = loss == "cross_entropy" and group.activation == "softmax"
-        values = net._recorded(name, "net" if fused else "out")  # (ticks, batch, n)
-        ticks = values.shape[0]
-        chosen = range(ticks) if every_tick else [ticks - 1]
-        layout = target_layout(name, target, group, loss)
-        if layout == "ticks" and target.shape[0] != ticks:
-            raise InputError(f"targets for `{name}` have {target.shape[0]} ticks; the run has "
-                             f"{ticks}")
-        seed = np.zeros(values.shape, dtype=values.dtype)
-        for t in chosen:
-            wanted = _at_tick(target, layout, t, group, batch, loss)
-            value, grad = getattr(losses, loss)(values[t].astype(np.float64), wanted)
-            total += value / len(chosen)
-            seed[t] = grad / len(chosen)
-        (seeds_net if fused else seeds_out)[name] = seed
-    return total, seeds_out, seeds_net
-
-
-# ---- where a NaN started ------------------------------------------------------------------
-
-
-def first_not_finite(net, backward: bool = True) -> str:
-    """Where the first NaN or infinity of the last forward (and backward) pass appeared."""
-    spec = net.SPEC
-    if backward:
-        outs, dnets = net._traced()
-    else:
-        outs, dnets = {g.name: net._recorded(g.name, "out") for g in spec.groups}, {}
-    order = [name for step in spec.schedule for name in step.groups]
-    ticks = next(iter(outs.values())).shape[0]
-    for t in range(ticks):
-        for name in order:
-            if not np.isfinite(outs[name][t]).all():
-                return f"the output of group `{name}` at tick {t}"
-    for t in reversed(range(ticks)):
-        for name in reversed(order):
-            if name in dnets and not np.isfinite(dnets[name][t]).all():
-                return f"the gradient of group `{name}` at tick {t} (backpropagating)"
-    return "the loss itself"
-
-
-def check_finite(net, loss: float, grads: dict, where: str) -> None:
-    bad = [key for key, g in grads.items() if not np.isfinite(g).all()]
-    if math.isfinite(loss) and not bad:
-        return
-    what = "the loss" if not math.isfinite(loss) else f"the gradient of `{bad[0]}`"
-    raise TrainingError(f"training stopped at {where}: {what} became {_kind(loss, grads)}; "
-                        f"the first value that was not finite is {first_not_finite(net)}. "
-                        "Try a smaller learning rate, or check the data")
-
-
-def _kind(loss: float, grads: dict) -> str:
-    values = [np.asarray(loss)] + list(grads.values())
-    return "NaN" if any(np.isnan(v).any() for v in values) else "infinite"
-
-
-# ---- fit --------------------------------------------------------------------------------
-
-
 def make_optimizer(kind: str, params: dict):
     if kind == "sgd":
         return SGD(**params)
@@ -260,61 +127,10 @@ def make_optimizer(kind: str, params: dict):
     raise InputError(f"unknown optimizer {kind!r}; the optimizers are sgd and adam")
 
 
-def samples(spec: ir.Network, inputs: dict, targets: dict, loss: str | None = None) -> int:
-    """How many samples the arrays hold (all must agree)."""
-    counts = {}
-    for name, x in inputs.items():
-        shape = spec.group(name).shape
-        counts[f"input `{name}`"] = x.shape[1] if x.ndim == len(shape) + 2 else x.shape[0]
-    for name, y in targets.items():
-        layout = target_layout(name, y, spec.group(name), loss)
-        counts[f"targets `{name}`"] = y.shape[1] if layout == "ticks" else y.shape[0]
-    if len(set(counts.values())) > 1:
-        raise InputError("the data disagree on the number of samples: " + ", ".join(
-            f"{what} has {n}" for what, n in counts.items()))
-    return next(iter(counts.values()))
-
-
-def take(spec: ir.Network, inputs: dict, targets: dict, index: np.ndarray,
-         loss: str | None = None):
-    """The samples at `index` of every input and target."""
-    def pick(array, ticks_first):
-        return array[:, index] if ticks_first else array[index]
-    x = {name: pick(v, v.ndim == len(spec.group(name).shape) + 2) for name, v in inputs.items()}
-    y = {name: pick(v, target_layout(name, v, spec.group(name), loss) == "ticks")
-         for name, v in targets.items()}
-    return x, y
-
-
 def shuffle_rng(seed: int, regime: str) -> np.random.Generator:
     """The stream that orders the samples of each epoch: the network's seed and the regime's
     name, so training is reproducible and independent of how synapses were drawn."""
     return np.random.default_rng([seed, zlib.crc32(f"fit:{regime}".encode("utf-8"))])
-
-
-def save_checkpoint(net, path, optimizer, epoch: int, rng, history: dict,
-                    settings: Settings) -> None:
-    """A weight file (it loads with `net.load`) plus the optimiser's state, the epoch, the
-    shuffling stream's state and the history so far; written atomically."""
-    arrays = net.parameters()
-    arrays.update({f"optimizer.{key}": np.asarray(v) for key, v in optimizer.state().items()})
-    meta = net.metadata()
-    meta["checkpoint"] = {"epoch": epoch, "rng": rng.bit_generator.state, "history": history,
-                          "regime": settings.name, "optimizer": settings.optimizer[0]}
-    weightfile.save(path, arrays, meta)
-
-
-def load_checkpoint(net, path, optimizer, rng) -> tuple[int, dict]:
-    """Restore weights, optimiser, stream; returns (epochs done, history so far)."""
-    arrays, meta = weightfile.load(path)
-    state = meta.get("checkpoint")
-    if not isinstance(state, dict):
-        raise WeightFileError(f"{path} is a weight file, not a training checkpoint")
-    net.load(path)
-    optimizer.load_state({key.removeprefix("optimizer."): v for key, v in arrays.items()
-                          if key.startswith("optimizer.")})
-    rng.bit_generator.state = state["rng"]
-    return int(state["epoch"]), {key: list(v) for key, v in state["history"].items()}
 
 
 def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None,
@@ -324,7 +140,7 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
     n = samples(spec, inputs, targets, settings.loss)
     ticks = run_ticks(spec, inputs, settings.ticks)
     optimizer = make_optimizer(*settings.optimizer)
-    learner = Learner(net, settings) if settings.learn else None
+    learner = Learner(net, settings.learn) if settings.learn else None
     rewirer = Rewirer(net, settings.rewire, optimizer, learner) if settings.rewire else None
     rng = shuffle_rng(net.seed, settings.name)
     history: dict[str, list] = {"loss": []} if settings.loss else {}
@@ -376,85 +192,13 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
                                                every_tick=settings.every_tick).items():
                     history.setdefault(f"test_{key}", []).append(value)
             if checkpoint is not None:
-                save_checkpoint(net, checkpoint, optimizer, epoch + 1, rng, history, settings)
+                save_checkpoint(net, checkpoint, optimizer, epoch + 1, rng, history,
+                                settings.name)
             if on_epoch is not None:
                 on_epoch(epoch + 1, history)
     finally:
         bar.close()
     return history
-
-
-class Rewirer:
-    """The `rewire` statements of a regime during `fit`: every N steps, prune and grow, then
-    put the new synapses in place; the optimiser's state and the local rules follow."""
-
-    def __init__(self, net, actions: tuple, optimizer, learner):
-        self.net, self.actions, self.optimizer, self.learner = net, actions, optimizer, learner
-        self.pruned = self.grown = 0
-
-    def step(self, step: int) -> None:
-        due = [a for a in self.actions if step % a.every == 0]
-        if not due:
-            return
-        spec = self.net.SPEC
-        synapses, biases = self.net._get_parameters()
-        moved = {}
-        for action in due:
-            p = next(q for q in spec.projections if q.name == action.projection)
-            outcome = rewiring.rewire(spec, p, action, synapses[p.name], self.net.seed,
-                                      step // action.every)
-            synapses[p.name] = outcome.synapses
-            moved[p.name] = outcome.source_index
-            self.pruned += outcome.pruned
-            self.grown += outcome.grown
-        self.net._install(synapses, biases)
-        for name, source in moved.items():
-            self.optimizer.remap(f"{name}.w", source)
-        if self.learner:
-            self.learner.rewired(synapses)
-
-    def epoch_summary(self) -> dict:
-        synapses, _ = self.net._get_parameters()
-        summary = {"synapses": int(sum(syn.pre.size for syn in synapses.values())),
-                   "pruned": self.pruned, "grown": self.grown}
-        self.pruned = self.grown = 0
-        return summary
-
-
-class Learner:
-    """The local rules of a regime during `fit`: their changes after each batch's run, and
-    what each epoch did (the mean size of the changes; the perceptron's mistakes)."""
-
-    def __init__(self, net, settings: Settings):
-        self.net, self.rules = net, settings.learn
-        self.rewired(net._get_parameters()[0])
-        self.change, self.mistakes, self.batches = 0.0, 0, 0
-
-    def rewired(self, synapses: dict) -> None:
-        self.wiring = {name: (syn.pre, syn.post, syn.tie) for name, syn in synapses.items()}
-
-    def changes(self, targets: dict, where: str) -> dict[str, np.ndarray]:
-        spec = self.net.SPEC
-        with np.errstate(over="ignore", invalid="ignore"):  # a runaway is reported below
-            result, mistakes = local_rules.changes(self.net, spec, self.rules, targets,
-                                                   self.net._trainable(), self.wiring)
-        bad = [key for key, change in result.items() if not np.isfinite(change).all()]
-        if bad:
-            raise TrainingError(f"training stopped at {where}: the local rule's change of "
-                                f"`{bad[0]}` is not finite; the first value that was not finite "
-                                f"is {first_not_finite(self.net, backward=False)}. Try a smaller "
-                                "rate, or a decay")
-        self.change += float(np.mean([np.abs(c).mean() for c in result.values()]))
-        self.mistakes += mistakes
-        self.batches += 1
-        return result
-
-    def epoch_summary(self, samples: int) -> dict[str, float]:
-        summary = {"weight_change": self.change / max(1, self.batches)}
-        if any(rule.kind == "perceptron" for rule in self.rules):
-            summary["mistakes"] = self.mistakes
-        self.change, self.mistakes, self.batches = 0.0, 0, 0
-        return summary
 
 
 def evaluate(net, inputs: dict, targets: dict, loss: str, ticks, every_tick: bool,
