@@ -105,8 +105,7 @@ class NetworkBase:
         training.check_loss(loss)
         prepared, steps, batch = prepare_inputs(spec, dict(inputs), ticks, np.dtype(self.dtype))
         self._forward_for_grad(prepared, steps, batch)
-        total, seeds_out, seeds_net = loss_and_seeds(self, targets, loss, every_tick,
-                                                              batch)
+        total, seeds_out, seeds_net = loss_and_seeds(self, targets, loss, every_tick, batch)
         if not backward:
             return total, None
         return total, self._backward(seeds_out, seeds_net)
