@@ -116,7 +116,7 @@ def check_loss(loss: str) -> str:
     return loss
 
 
-# ---- targets and the loss over the recorded ticks -----------------------------------------
+# ---- fit -----------------------------------------------------------------------------------
 
 
 def make_optimizer(kind: str, params: dict):
