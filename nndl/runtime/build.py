@@ -12,6 +12,7 @@ import numpy as np
 
 from nndl import ir
 from nndl.diagnostics import Diagnostics, Span
+from nndl.runtime import resources
 from nndl.runtime.errors import RuntimeNNDLError
 from nndl.runtime.schedule import CYCLE_HINT, CycleError, Level, cycle_message, levels
 from nndl.runtime.synapses import Finding, Synapses, build, initial_bias
@@ -73,7 +74,14 @@ def _span(loc: ir.Loc | None) -> Span | None:
 
 def check_build(spec: ir.Network, diags: Diagnostics) -> None:
     """Build the network with its own seed and report what only shows then, as diagnostics:
-    rules that make no synapse, fan_in shortfalls, neuron-level cycles."""
+    rules that make no synapse, fan_in shortfalls, neuron-level cycles. A network too large for
+    memory is reported instead of built."""
+    message = resources.too_large(spec, resources.estimate(spec))
+    if message:
+        largest = max(spec.projections, key=lambda p: resources.synapse_bound(spec, p))
+        diags.error("too-large", message, _span(largest.loc),
+                    "use a sparser rule (random, fan_in, local) or smaller groups")
+        return
     synapses, findings = build_all(spec, spec.seed)
     for f in findings:
         add = diags.error if f.severity == "error" else diags.warning

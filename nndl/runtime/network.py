@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from nndl import ir
-from nndl.runtime import rewiring, training, weightfile
+from nndl.runtime import resources, rewiring, training, weightfile
 from nndl.runtime.build import build_all, initial_biases, initial_states, neuron_levels, report
 from nndl.runtime.errors import InputError, WeightFileError
 from nndl.runtime.inputs import prepare_inputs
@@ -35,6 +35,7 @@ class NetworkBase:
         spec = self.SPEC
         self.seed = spec.seed if seed is None else _check_seed(seed)
         self.dtype = _check_dtype(self.DEFAULT_DTYPE if dtype is None else dtype)
+        resources.check(spec)  # refuse, in microseconds, what would not fit in memory
         synapses, findings = build_all(spec, self.seed)
         report(spec, findings)
         # each model neuron's state before the first tick (saved as GROUP.STATE)
@@ -104,6 +105,7 @@ class NetworkBase:
             every_tick = bool(chosen and chosen.every_tick)
         training.check_loss(loss)
         prepared, steps, batch = prepare_inputs(spec, dict(inputs), ticks, np.dtype(self.dtype))
+        resources.check(spec, batch, steps, training=True)
         self._forward_for_grad(prepared, steps, batch)
         total, seeds_out, seeds_net = loss_and_seeds(self, targets, loss, every_tick, batch)
         if not backward:

@@ -1,0 +1,130 @@
+"""Memory estimates, made from the IR before anything is allocated, and the limit they must fit.
+
+A network whose synapses cannot fit is refused in microseconds with its estimate and the limit,
+instead of exhausting the machine while building (a `full` projection of 10^6 x 10^6 neurons
+would need about 40 TB). The estimate is an upper bound per projection:
+
+    full        src x dst           one_to_one  dst
+    local       dst x (floor(2 radius) + 1)^axes x source maps, at most src x dst
+    random(p)   p x src x dst (+ 6 standard deviations)      fan_in(k)   k x dst
+    where(...)  src x dst (at most)
+
+times the bytes a synapse costs while it is built and used (indices, weights, the backend's
+layout; with training also its gradient and the optimiser's two running averages), plus, for
+training, what backpropagation keeps of every tick: each neuron's output, net input and
+gradient for every sample of the batch.
+
+The limit: NNDL_MEMORY_LIMIT (bytes, or with a unit: "512MB", "8GiB"), else 80% of this machine's
+physical memory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+
+from nndl import ir
+from nndl.runtime.errors import RuntimeNNDLError
+
+BYTES_PER_SYNAPSE = 48  # pre and post (int64), float64 weight while built, layout, backend copy
+BYTES_PER_SYNAPSE_TRAINING = 48 + 24  # + its gradient and two optimiser averages
+BYTES_PER_NEURON_TICK = 4 * 8  # recorded output, net input, their gradients (float64 at most)
+UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+         "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+class MemoryLimitError(RuntimeNNDLError, MemoryError):
+    """A network (or a training run) that would not fit in the memory allowed."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    total: int  # bytes
+    largest: str  # what needs the most, for the message
+    largest_bytes: int
+
+
+def synapse_bound(network: ir.Network, p: ir.Projection) -> int:
+    """At most how many synapses the projection can have."""
+    src, dst = network.group(p.src), network.group(p.dst)
+    pairs = src.size * dst.size
+    kind, params = p.rule.kind, p.rule.params
+    if kind == "one_to_one":
+        return dst.size
+    if kind == "fan_in":
+        return min(pairs, params["k"] * dst.size)
+    if kind == "random":  # the mean, and six standard deviations of the binomial above it
+        mean = params["p"] * pairs
+        return min(pairs, math.ceil(mean + 6 * math.sqrt(mean * (1 - params["p"])) + 16))
+    if kind == "local":
+        axes = min(len(src.shape), len(dst.shape), 2)
+        source_maps = math.prod(src.shape[:-axes])
+        # an interval of length 2r holds at most floor(2r) + 1 whole grid coordinates
+        taps = (math.floor(2 * params["radius"] + 1e-9) + 1) ** axes
+        return min(pairs, dst.size * taps * source_maps)
+    return pairs  # full, and where(...) at most
+
+
+def estimate(network: ir.Network, batch: int = 0, ticks: int = 0,
+             training: bool = False) -> Estimate:
+    """Bytes for the network's synapses (and, when training, a batch over `ticks`)."""
+    per_synapse = BYTES_PER_SYNAPSE_TRAINING if training else BYTES_PER_SYNAPSE
+    parts = {f"projection `{p.name}`, up to {synapse_bound(network, p):,} synapses":
+             synapse_bound(network, p) * per_synapse for p in network.projections}
+    if training:
+        neurons = sum(g.size for g in network.groups)
+        parts[f"backpropagation through {ticks} ticks of a batch of {batch}, "
+              f"{neurons:,} neurons"] = neurons * batch * ticks * BYTES_PER_NEURON_TICK
+    if not parts:
+        return Estimate(0, "nothing", 0)
+    largest = max(parts, key=parts.get)
+    return Estimate(sum(parts.values()), largest, parts[largest])
+
+
+def limit() -> tuple[int, str]:
+    """(bytes allowed, where that number comes from)."""
+    text = os.environ.get("NNDL_MEMORY_LIMIT")
+    if text:
+        return parse_size(text), "NNDL_MEMORY_LIMIT"
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: do not guess, allow anything
+        return 2**62, "no limit known"
+    return int(0.8 * physical), "80% of this machine's memory; set NNDL_MEMORY_LIMIT to change it"
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    if not match or match.group(2).lower() not in UNITS:
+        raise RuntimeNNDLError(f"NNDL_MEMORY_LIMIT must be a size such as 8GiB or 512MB; "
+                               f"got {text!r}")
+    return int(float(match.group(1)) * UNITS[match.group(2).lower()])
+
+
+def size(n: int) -> str:
+    """Bytes for people: 1.5 GiB, 40.0 TiB."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def too_large(network: ir.Network, need: Estimate) -> str | None:
+    """The refusal's message when the estimate exceeds the limit, else None."""
+    allowed, source = limit()
+    if need.total <= allowed:
+        return None
+    return (f"network `{network.name}` needs about {size(need.total)}, more than the "
+            f"{size(allowed)} allowed ({source}); the most goes to {need.largest}: "
+            f"{size(need.largest_bytes)}")
+
+
+def check(network: ir.Network, batch: int = 0, ticks: int = 0, training: bool = False) -> None:
+    """Raise MemoryLimitError before allocating anything that would not fit."""
+    message = too_large(network, estimate(network, batch, ticks, training))
+    if message:
+        raise MemoryLimitError(message)
