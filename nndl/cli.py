@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 an error in the user's program or data (or backends tha
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -25,6 +26,7 @@ from nndl.runtime.files import write_text_atomically
 from nndl.version import __version__
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # as shells report a program stopped by Ctrl-C
 
 
 class UsageError(Exception):
@@ -190,6 +192,10 @@ def cmd_equiv(args) -> int:
     return EXIT_OK if worst else EXIT_ERROR
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def cmd_train(args) -> int:
     _load(args)  # report every diagnostic of the file first, as `check` would
     from tqdm import tqdm
@@ -206,9 +212,19 @@ def cmd_train(args) -> int:
             line += f"  test accuracy {100 * history['test_accuracy'][-1]:.2f}%"
         tqdm.write(line)  # above the progress bar, which stays at the bottom
 
-    result = train(args.file, regime=args.regime, network=args.network, data=args.data,
-                   backend=args.backend, out=args.out, epochs=args.epochs, seed=args.seed,
-                   resume=args.resume, progress=not args.quiet, on_epoch=report)
+    # SIGTERM (a scheduler's stop) ends training as Ctrl-C does: between two atomic writes,
+    # so the last epoch's checkpoint stays whole and `--resume` continues from it
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = train(args.file, regime=args.regime, network=args.network, data=args.data,
+                       backend=args.backend, out=args.out, epochs=args.epochs, seed=args.seed,
+                       resume=args.resume, progress=not args.quiet, on_epoch=report)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the checkpoint of the last finished epoch is kept; continue with "
+              "the same command and --resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"network {result.network}, regime {result.regime}, {result.backend} backend: trained "
           f"on {result.train_samples} samples of {result.data} in {result.seconds:.1f} s")
     which = "the training samples (the data set has no others)" if result.test_is_train else \
