@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 
-from lark import Lark
+from lark import Lark, Tree
 from lark.exceptions import UnexpectedInput
 
-from nndl.diagnostics import Diagnostics
+from nndl.diagnostics import Diagnostics, Span
 from nndl.keywords import STATEMENT_KEYWORDS, as_keyword
 from nndl.syntax import Program
 from nndl.syntax_errors import Recovery
@@ -81,6 +81,30 @@ def parse(text: str, diags: Diagnostics) -> Program | None:
     except UnexpectedInput as e:  # recovery gave up (end of file, or too many errors)
         recovery.record(e)
         return None
-    if recovery.lines:
+    if recovery.lines or _too_deep(tree, diags):
         return None
     return ToAst().transform(tree)
+
+
+# How deep the parse tree may nest: the AST builder, the checks and the code generators recurse
+# once or more per level, so a deeper tree (`- - - ... 1`, a sum of a thousand terms) would end
+# in a RecursionError. Real programs nest a handful of levels; brackets alone add none.
+MAX_DEPTH = 100
+
+
+def _too_deep(tree: Tree, diags: Diagnostics) -> bool:
+    """Report where the tree first nests deeper than MAX_DEPTH, leftmost first (walked without
+    recursion, which is the point)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            meta = node.meta
+            span = None if meta.empty else Span(meta.line, meta.column, meta.line,
+                                                meta.column + 1)
+            diags.error("too-deep", f"this expression nests more than {MAX_DEPTH} levels deep",
+                        span, "split it into shorter expressions")
+            return True
+        stack.extend((child, depth + 1) for child in reversed(node.children)
+                     if isinstance(child, Tree))
+    return False

@@ -1,0 +1,74 @@
+"""Fuzzed front end: whatever a file holds, `nndlc check` ends in diagnostics or success.
+
+For now, what fuzzing found: one regression test per fix (the fuzz tests themselves follow).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+
+import pytest
+
+from nndl.diagnostics import Diagnostics
+from nndl.frontend import check_text
+
+# CPU seconds one input may take; the watchdog turns a hang into a failure at WATCHDOG times it.
+BOUND = 2.0
+WATCHDOG = 5
+NET = "network n {\n  input x[2]\n  output y[1] : relu\n  connect x -> y : full\n"
+
+
+class Hang(Exception):
+    """An input ran past the watchdog."""
+
+
+@contextlib.contextmanager
+def watchdog(seconds: float):
+    """Raise Hang in the main thread after `seconds` (where SIGALRM exists; else only timed)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    if not hasattr(signal, "setitimer") or not main_thread:
+        yield
+        return
+
+    def fire(signum, frame):
+        raise Hang(f"still running after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def check(text: str) -> Diagnostics:
+    """The front end's diagnostics for `text`, within the watchdog."""
+    with watchdog(BOUND * WATCHDOG):
+        return check_text(text, "t.nndl")[1]
+
+
+@pytest.mark.parametrize("expression", ["-" * 10_000 + "1", "1 + " * 10_000 + "1",
+                                        "abs(" * 5_000 + "1" + ")" * 5_000],
+                         ids=["10,000 minus signs", "10,000 terms", "5,000 nested calls"])
+def test_deep_nesting_is_a_diagnostic_not_a_recursion_error(expression):
+    diags = check(NET + "  seed " + expression + "\n}\n")
+    assert [(d.code, d.message) for d in diags.errors] == [
+        ("too-deep", "this expression nests more than 100 levels deep")]
+    assert diags.errors[0].span.line == 5
+
+
+@pytest.mark.parametrize("backend", ["oo", "numpy"])
+def test_nesting_within_the_limit_compiles(backend, compile_text):
+    """90 levels in a neuron model and a connection condition: the checks, the code generators
+    and Python's own parser of the generated module all cope."""
+    terms = " + ".join(["v"] * 90)
+    text = (f"neuron deep {{\n  state v = 0.0\n  v = 0.5 * ({terms}) / 90 + net\n"
+            f"  out = tanh({'-' * 90}v)\n}}\n"
+            f"network n {{\n  input x[3]\n  output y[2] : deep\n"
+            f"  connect x -> y : random(p=0.5, where={' + '.join(['pre.index'] * 90)} >= 0)\n}}\n")
+    assert not check(text).errors
+    assert compile_text(text, backend).Network() is not None
