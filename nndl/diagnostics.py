@@ -67,7 +67,8 @@ class Diagnostics:
     def render(self, concise: bool = False) -> str:
         """Every diagnostic in source order, as the CLI prints them."""
         ordered = sorted(self.items, key=_position)
-        return "".join(render(d, self.path, self.text, concise) for d in ordered)
+        lines = self.text.splitlines()  # once: per diagnostic, 600k errors took hours
+        return "".join(render(d, self.path, lines, concise) for d in ordered)
 
 
 class NNDLError(Exception):
@@ -82,8 +83,9 @@ def _position(d: Diagnostic):
     return (d.span.line, d.span.column) if d.span else (0, 0)
 
 
-def render(d: Diagnostic, path: str, text: str, concise: bool = False) -> str:
-    """`file:line:col: error: message`, then (unless concise) the source line, caret and hint."""
+def render(d: Diagnostic, path: str, lines: list[str], concise: bool = False) -> str:
+    """`file:line:col: error: message`, then (unless concise) the source line, caret and hint;
+    `lines` are the source's lines."""
     if d.span is None:
         head = f"{path}: {d.severity}: {d.message}\n"
     else:
@@ -92,20 +94,19 @@ def render(d: Diagnostic, path: str, text: str, concise: bool = False) -> str:
         return head
     parts = [head]
     if d.span is not None:
-        parts.append(_excerpt(text, d.span))
+        parts.append(_excerpt(lines, d.span))
     for note, span in d.notes:
         where = f"{path}:{span.line}:{span.column}: " if span else ""
         parts.append(f"  note: {where}{note}\n")
         if span is not None:
-            parts.append(_excerpt(text, span))
+            parts.append(_excerpt(lines, span))
     if d.hint:
         parts.append(f"  help: {d.hint}\n")
     return "".join(parts)
 
 
-def _excerpt(text: str, span: Span) -> str:
+def _excerpt(lines: list[str], span: Span) -> str:
     """The span's first source line with a caret line under it."""
-    lines = text.splitlines()
     if not 1 <= span.line <= len(lines):
         return ""
     source = lines[span.line - 1].replace("\t", " ")  # one column per character

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from nndl.diagnostics import Diagnostics
+from nndl.diagnostics import Diagnostics, Span
 from nndl.frontend import check_text
 
 # CPU seconds one input may take; the watchdog turns a hang into a failure at WATCHDOG times it.
@@ -72,3 +72,16 @@ def test_nesting_within_the_limit_compiles(backend, compile_text):
             f"  connect x -> y : random(p=0.5, where={' + '.join(['pre.index'] * 90)} >= 0)\n}}\n")
     assert not check(text).errors
     assert compile_text(text, backend).Network() is not None
+
+
+def test_rendering_many_diagnostics_takes_linear_time():
+    """Each diagnostic split the whole text into lines again: 600,000 errors took hours."""
+    text = "x\n" * 20_000
+    diags = Diagnostics("t.nndl", text)
+    for line in range(1, 20_001):
+        diags.error("e", "m", Span(line, 1, line, 2))
+    start = time.process_time()
+    with watchdog(60):
+        rendered = diags.render()
+    assert time.process_time() - start < 1.0
+    assert rendered.count(" | x\n") == 20_000
