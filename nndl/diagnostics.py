@@ -67,7 +67,9 @@ class Diagnostics:
     def render(self, concise: bool = False) -> str:
         """Every diagnostic in source order, as the CLI prints them."""
         ordered = sorted(self.items, key=_position)
-        lines = self.text.splitlines()  # once: per diagnostic, 600k errors took hours
+        # split once (per diagnostic, 600k errors took hours), and at `\n` alone, as the parser
+        # counts lines: splitlines() also breaks at form feeds, U+2028 and other separators
+        lines = self.text.split("\n")
         return "".join(render(d, self.path, lines, concise) for d in ordered)
 
 
@@ -109,7 +111,7 @@ def _excerpt(lines: list[str], span: Span) -> str:
     """The span's first source line with a caret line under it."""
     if not 1 <= span.line <= len(lines):
         return ""
-    source = lines[span.line - 1].replace("\t", " ")  # one column per character
+    source = lines[span.line - 1].removesuffix("\r").replace("\t", " ")  # a column per character
     start = span.column - 1
     if span.end_line == span.line and span.end_column > span.column:
         width = span.end_column - span.column

@@ -85,3 +85,12 @@ def test_rendering_many_diagnostics_takes_linear_time():
         rendered = diags.render()
     assert time.process_time() - start < 1.0
     assert rendered.count(" | x\n") == 20_000
+
+
+@pytest.mark.parametrize("separator", ["\x0c", "\x0b", "\x1c", "\x85", "\u2028", "\u2029"])
+def test_excerpts_count_lines_as_the_parser_does(separator):
+    """Only `\\n` ends a line; a form feed or U+2028 in a comment once shifted every excerpt."""
+    diags = check(f"# a comment with {separator} in it\n" + NET + "  seed x\n}\n")
+    (error,) = diags.errors
+    assert error.span.line == 6
+    assert "    6 |   seed x\n" in diags.render()
