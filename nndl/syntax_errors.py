@@ -18,6 +18,12 @@ from nndl.diagnostics import Diagnostics, Span
 from nndl.keywords import BLOCK_KEYWORDS, BLOCK_OF, KEYWORD_ORDER, STATEMENT_KEYWORDS, as_keyword
 
 MAX_SYNTAX_ERRORS = 20
+# Parser states the search for the shortest way to end a statement may visit: it branches by
+# every terminal a state accepts, so after `((((` the shortest path's search visited millions.
+MAX_SEARCH = 60
+# Stand-in tokens tried in this order when the search gives up: brackets close, a value fills
+# the place of one; each step is tried a token at a time, so it costs linear time.
+CLOSING = ("RPAR", "RSQB", "NUMBER", "ELSE", "NAME", "COLON")
 
 
 class Recovery:
@@ -41,14 +47,16 @@ class Recovery:
         if e.token.type == "$END":
             return False
         interactive = e.interactive_parser
-        _skip_to_end_of_line(interactive)
+        if not _skip_to_end_of_line(interactive):
+            return False
         try:
             for tok in resume:
                 interactive.feed_token(tok)
         except UnexpectedToken as again:
             again.interactive_parser = interactive
             self.record(again)
-            _skip_to_end_of_line(interactive)
+            if not _skip_to_end_of_line(interactive):
+                return False
         if _accepts(interactive.as_immutable(), "NETWORK"):  # the line that failed opened no block
             self._mute_block_after(e.token.start_pos)
         return True
@@ -236,19 +244,30 @@ def _closing_line(source: str, pos: int, depth: int = 0) -> int | None:
     return len(lines)
 
 
-def _skip_to_end_of_line(interactive) -> None:
-    """Recover: feed the fewest stand-in tokens that let the statement end, then end it."""
-    for token_type in _path_to_newline(interactive):
+def _skip_to_end_of_line(interactive) -> bool:
+    """Recover: feed the fewest stand-in tokens that let the statement end, then end it.
+    False when no way to end it was found (parsing stops there)."""
+    start = interactive.as_immutable()
+    path = _path_to_newline(start)
+    if path is None:
+        path = _closing_path(start)
+    if path is None:
+        return False
+    for token_type in path:
         interactive.feed_token(Token(token_type, ""))
     interactive.feed_token(Token("_NL", "\n"))
+    return True
 
 
-def _path_to_newline(interactive) -> list[str]:
-    start = interactive.as_immutable()
+def _path_to_newline(start) -> list[str] | None:
+    """The shortest run of terminals after which the statement may end (breadth first, up to
+    MAX_SEARCH states), or None."""
     queue = deque([(start, [])])
     seen = set()
-    while queue:
+    visited = 0
+    while queue and visited < MAX_SEARCH:
         p, path = queue.popleft()
+        visited += 1
         if _accepts(p, "_NL"):
             return path
         for token_type in sorted(p.choices()):
@@ -262,7 +281,28 @@ def _path_to_newline(interactive) -> list[str]:
             if key not in seen and len(path) < 12:
                 seen.add(key)
                 queue.append((q, path + [token_type]))
-    return []
+    return None if queue else []  # None: the search gave up
+
+
+def _closing_path(p, limit: int = 2 * MAX_SEARCH) -> list[str] | None:
+    """A way to end the statement, found greedily (CLOSING first), when the search gave up:
+    after `seed ((((` it is a value and four closing brackets. None past `limit` tokens."""
+    path = []
+    while not _accepts(p, "_NL"):
+        if len(path) >= limit:
+            return None
+        for token_type in (*CLOSING, *sorted(p.choices())):
+            if not token_type.isupper() or token_type in ("$END", "_NL"):
+                continue
+            try:
+                p = p.feed_token(Token(token_type, ""))
+            except UnexpectedInput:
+                continue
+            path.append(token_type)
+            break
+        else:
+            return None
+    return path
 
 
 def _accepts(p, token_type: str) -> bool:
