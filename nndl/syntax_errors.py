@@ -57,7 +57,7 @@ class Recovery:
             self.record(again)
             if not _skip_to_end_of_line(interactive):
                 return False
-        if _accepts(interactive.as_immutable(), "NETWORK"):  # the line that failed opened no block
+        if _accepts(interactive, "NETWORK"):  # the failed line opened no block
             self._mute_block_after(e.token.start_pos)
         return True
 
@@ -247,10 +247,9 @@ def _closing_line(source: str, pos: int, depth: int = 0) -> int | None:
 def _skip_to_end_of_line(interactive) -> bool:
     """Recover: feed the fewest stand-in tokens that let the statement end, then end it.
     False when no way to end it was found (parsing stops there)."""
-    start = interactive.as_immutable()
-    path = _path_to_newline(start)
+    path = _path_to_newline(interactive)
     if path is None:
-        path = _closing_path(start)
+        path = _closing_path(interactive)
     if path is None:
         return False
     for token_type in path:
@@ -274,7 +273,7 @@ def _path_to_newline(start) -> list[str] | None:
             if not token_type.isupper() or token_type in ("$END", "_NL"):
                 continue
             try:
-                q = p.feed_token(Token(token_type, ""))
+                q = _fed(p, token_type)
             except UnexpectedInput:
                 continue
             key = tuple(q.parser_state.state_stack)
@@ -295,7 +294,7 @@ def _closing_path(p, limit: int = 2 * MAX_SEARCH) -> list[str] | None:
             if not token_type.isupper() or token_type in ("$END", "_NL"):
                 continue
             try:
-                p = p.feed_token(Token(token_type, ""))
+                p = _fed(p, token_type)
             except UnexpectedInput:
                 continue
             path.append(token_type)
@@ -308,10 +307,21 @@ def _closing_path(p, limit: int = 2 * MAX_SEARCH) -> list[str] | None:
 def _accepts(p, token_type: str) -> bool:
     """Whether the parser can shift this token (LALR `choices()` also lists doomed reductions)."""
     try:
-        p.feed_token(Token(token_type, ""))
+        _fed(p, token_type)
     except UnexpectedInput:
         return False
     return True
+
+
+def _fed(p, token_type: str):
+    """A copy of the interactive parser `p` after a stand-in token; `p` is left as it was.
+
+    The copy shares the values parsed so far: the stand-ins only build new nodes above them, and
+    copying them deeply (Lark's `as_immutable`) costs time in proportion to the file so far.
+    """
+    q = p.copy(deepcopy_values=False)
+    q.feed_token(Token(token_type, ""))
+    return q
 
 
 # ---- messages ------------------------------------------------------------------------------
