@@ -18,6 +18,10 @@ from nndl.diagnostics import Diagnostics, Span
 from nndl.keywords import BLOCK_KEYWORDS, BLOCK_OF, KEYWORD_ORDER, STATEMENT_KEYWORDS, as_keyword
 
 MAX_SYNTAX_ERRORS = 20
+# Errors handled in all, reported or not (the later ones on a reported line, those in a block
+# whose first line failed): past this many, parsing stops, so that a line of 10,000 stray
+# tokens ends in a report instead of minutes of recovery.
+MAX_RECOVERIES = 200
 # Parser states the search for the shortest way to end a statement may visit: it branches by
 # every terminal a state accepts, so after `((((` the shortest path's search visited millions.
 MAX_SEARCH = 60
@@ -37,8 +41,13 @@ class Recovery:
         self.parser, self.source, self.diags = parser, source, diags
         self.lines: set[int] = set()
         self.muted: set[int] = set()  # lines whose errors would only echo an earlier one
+        self.recoveries = 0
 
     def on_error(self, e: UnexpectedInput) -> bool:
+        self.recoveries += 1
+        if self.recoveries > MAX_RECOVERIES:
+            return False  # the parser raises `e`, which `parse` records
+        seen = e.line in self.lines or e.line in self.muted  # an earlier error's line
         resume = self.record(e)
         if len(self.lines) >= MAX_SYNTAX_ERRORS:
             return False
@@ -57,7 +66,7 @@ class Recovery:
             self.record(again)
             if not _skip_to_end_of_line(interactive):
                 return False
-        if _accepts(interactive, "NETWORK"):  # the failed line opened no block
+        if not seen and _accepts(interactive, "NETWORK"):  # the failed line opened no block
             self._mute_block_after(e.token.start_pos)
         return True
 
@@ -106,8 +115,8 @@ class Recovery:
         expected, _ = _expected(accepts, self.parser)
         message = f"expected {expected} after `{word}`" if word else f"expected {expected}"
         notes = ()
-        opened = _unclosed_brace(self.source)
-        if e.token.type == "$END" and "RBRACE" in accepts and opened:
+        opened = e.token.type == "$END" and "RBRACE" in accepts and _unclosed_brace(self.source)
+        if opened:
             message = "expected `}` before the end of the file"
             notes = [("the block opened here is never closed", opened)]
         self._add(line, lambda: self.diags.error("syntax", message, span, notes=notes))
@@ -197,26 +206,38 @@ def _start(e: UnexpectedToken, source: str) -> int:
 
 
 def _previous_token(source: str, pos: int) -> tuple[int, int, str]:
-    """(line, end column, text) of the last token before `pos`, skipping blanks and comments."""
-    lines = source[:pos].split("\n")
-    for back, line in enumerate(reversed(lines)):
-        code = line.split("#", 1)[0].rstrip()
+    """(line, end column, text) of the last token before `pos`, skipping blanks and comments.
+
+    Walks back a line at a time: an error costs the lines it looks at, not the file before it.
+    """
+    end = pos
+    while True:
+        start = source.rfind("\n", 0, end) + 1
+        code = source[start:end].split("#", 1)[0].rstrip()
         if code:
-            word = re.search(r"([\w.]+|\S)$", code).group(1)
-            return len(lines) - back, len(code) + 1, word
-    return 1, 1, ""
+            word = _WORD_AT_END.search(code[-200:]).group(1)
+            return source.count("\n", 0, start) + 1, len(code) + 1, word
+        if start == 0:
+            return 1, 1, ""
+        end = start - 1
+
+
+# The last word (or else character) of a line's code; looked for in the line's last 200
+# characters, since a search anchored at the end tries every start on the way.
+_WORD_AT_END = re.compile(r"([\w.]+|\S)$")
+# Braces, and comments (whose braces do not count).
+_BRACES = re.compile(r"#[^\n]*|[{}]")
 
 
 def _unclosed_brace(source: str) -> Span | None:
     """Where the last `{` that no `}` closes stands."""
     stack = []
-    for number, line in enumerate(source.split("\n"), start=1):
-        for column, char in enumerate(line.split("#", 1)[0], start=1):
-            if char == "{":
-                stack.append(Span(number, column, number, column + 1))
-            elif char == "}" and stack:
-                stack.pop()
-    return stack[-1] if stack else None
+    for match in _BRACES.finditer(source):
+        if match.group() == "{":
+            stack.append(match.start())
+        elif match.group() == "}" and stack:
+            stack.pop()
+    return _span_at(source, stack[-1]) if stack else None
 
 
 def _close_keyword(tok: Token, keywords: list[str]) -> str | None:
@@ -229,19 +250,24 @@ def _close_keyword(tok: Token, keywords: list[str]) -> str | None:
 def _closing_line(source: str, pos: int, depth: int = 0) -> int | None:
     """The line of the `}` that takes the brace depth, counted on from `depth` at `pos`, to 0 (or
     the last line, if none does); None when it starts at 0 and the line of `pos` opens no block."""
-    first = source.count("\n", 0, pos)
-    lines = source.split("\n")
-    for number in range(first, len(lines)):
-        code = lines[number].split("#", 1)[0]
-        if number == first:
-            code = code[pos - (source.rfind("\n", 0, pos) + 1):]
-        for char in code:
-            depth += {"{": 1, "}": -1}.get(char, 0)
-            if depth == 0 and char == "}":
-                return number + 1
-        if number == first and depth <= 0:
-            return None
-    return len(lines)
+    end_of_first = source.find("\n", pos)
+    if end_of_first < 0:
+        end_of_first = len(source)
+    on_first = True
+    for match in _BRACES.finditer(source, pos):
+        if on_first and match.start() > end_of_first:
+            if depth <= 0:
+                return None
+            on_first = False
+        if match.group() == "{":
+            depth += 1
+        elif match.group() == "}":
+            depth -= 1
+            if depth == 0:
+                return source.count("\n", 0, match.start()) + 1
+    if on_first and depth <= 0:
+        return None
+    return source.count("\n") + 1
 
 
 def _skip_to_end_of_line(interactive) -> bool:
