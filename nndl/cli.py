@@ -98,6 +98,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="continue from the checkpoint in the output folder")
     train.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     train.set_defaults(run=cmd_train)
+
+    draw = sub.add_parser("graph", parents=[common],
+                          help="draw the network: groups, connections, synapse counts, cycles")
+    draw.add_argument("--network", help="which network, when the file declares several")
+    draw.add_argument("-o", "--output",
+                      help="NAME.svg, .png or .pdf (drawn by Graphviz's `dot`) or NAME.dot "
+                           "(DOT text, no Graphviz needed); - writes DOT to stdout "
+                           "(default: FILE.svg)")
+    draw.set_defaults(run=cmd_graph)
     return parser
 
 
@@ -236,6 +245,36 @@ def cmd_train(args) -> int:
     print(f"saved {result.weights}, {result.history_file}"
           + (f" and {result.plot}" if result.plot else
              " (no plot: pip install matplotlib for one)"))
+    return EXIT_OK
+
+
+def cmd_graph(args) -> int:
+    from nndl import drawing
+    from nndl.frontend import check_text
+
+    output = args.output or f"{Path(args.file).stem}.svg"
+    try:
+        fmt = "dot" if output == "-" else drawing.format_of(output)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"cannot read {args.file}: no such file")
+    if fmt != "dot":
+        drawing.require_dot(output)  # before any work: exit 1 with how to get Graphviz
+    # the front end's diagnostics only: a network too large to build is still drawn (with
+    # bounds), and one whose rules build no synapse or a neuron-level cycle shows why
+    program, diags = check_text(read_source(path), args.file)
+    diags.raise_if_errors()
+    if diags.warnings:
+        sys.stderr.write(diags.render(concise=args.concise))
+    network = select_network(program, args.network)
+    if output == "-":
+        sys.stdout.write(drawing.to_dot(network))
+        return EXIT_OK
+    drawing.draw(network, output)
+    print(f"wrote {output} (network {network.name}: {len(network.groups)} groups, "
+          f"{len(network.projections)} connections)")
     return EXIT_OK
 
 

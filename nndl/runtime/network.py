@@ -248,12 +248,29 @@ class NetworkBase:
             raise WeightFileError(f"{path}: the delay-0 synapses of {names} in this file form a "
                                   "cycle from neuron to neuron; they must form a DAG") from None
 
+    def summary(self):
+        """The network as it is now (groups, connections, synapse and parameter counts,
+        memory, regimes): an `nndl.summary.Summary`, which prints as text, shows as tables in
+        Jupyter and holds the numbers (`.groups`, `.projections`, `.parameters`, ...)."""
+        from nndl.summary import describe
+
+        return describe(self)
+
+    def __str__(self) -> str:  # print(net): the summary; repr(net) stays one line
+        return self.summary().text()
+
+    def _repr_html_(self) -> str:  # Jupyter
+        return self.summary().html()
+
     def __repr__(self) -> str:
         spec = self.SPEC
-        count = sum(syn.pre.size for syn in self._get_parameters()[0].values())
+        synapses = self._get_parameters()[0].values()
+        count = sum(syn.pre.size for syn in synapses)
+        weights = sum(np.size(syn.w) for syn in synapses)
+        biases = sum(g.size for g in spec.groups if g.bias and g.role != "input")
         return (f"<{spec.name} Network ({self.BACKEND}, {self.dtype}, seed {self.seed}): "
                 f"{len(spec.groups)} groups, {len(spec.projections)} projections, "
-                f"{count:,} synapses>")
+                f"{count:,} synapses, {weights + biases:,} parameters>")
 
 
 def _check_seed(seed) -> int:
