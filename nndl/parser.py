@@ -21,7 +21,9 @@ class BracketNewlines:
     is taken as unclosed and bracket tracking starts over.
     """
 
-    always_accept = ("_NL",)
+    # NAME in every state of the contextual lexer, so that a keyword is a whole word: where only
+    # keywords may stand, `networkxor` or `seed1` would otherwise lex as `network xor`, `seed 1`
+    always_accept = ("_NL", "NAME")
 
     def process(self, stream):
         depth = 0

@@ -42,6 +42,10 @@ class Recovery:
         self.lines: set[int] = set()
         self.muted: set[int] = set()  # lines whose errors would only echo an earlier one
         self.recoveries = 0
+        # keyword text -> terminal: the lexer reads a keyword where only keywords may stand as a
+        # NAME (see BracketNewlines.always_accept); an error names it as the keyword it is
+        self.keywords = {t.pattern.value: t.name for t in parser.terminals
+                         if t.pattern.type == "str" and t.pattern.value.isalpha()}
 
     def on_error(self, e: UnexpectedInput) -> bool:
         self.recoveries += 1
@@ -87,6 +91,8 @@ class Recovery:
             self._add(e.line, lambda: _report_character(e, self.diags))
             return []
         assert isinstance(e, UnexpectedToken)
+        if e.token.type == "NAME" and str(e.token) in self.keywords:
+            e.token = Token.new_borrow_pos(self.keywords[str(e.token)], str(e.token), e.token)
         accepts = set(e.accepts or e.expected)
         start = _start(e, self.source)
         prev_line, prev_end, prev_word = _previous_token(self.source, start)

@@ -126,3 +126,21 @@ def test_a_line_of_junk_is_reported_in_linear_time(junk):
     diags = check(NET + "  seed 1" + junk + "\n}\n")
     assert time.process_time() - start < BOUND
     assert len(diags.errors) == 1 and diags.errors[0].span.line == 5
+
+
+@pytest.mark.parametrize("text, word", [
+    ("networkxor {\n}\n", "networkxor"),
+    (NET + "  inputx[2]\n}\n", "inputx"),
+    (NET + "  seed1\n}\n", "seed1"),
+    (NET.replace(": full", ": full asc"), "asc"),
+], ids=["networkxor", "inputx", "seed1", "asc"])
+def test_keywords_are_whole_words(text, word):
+    """Where only keywords may stand, the lexer read `networkxor` as `network xor`."""
+    (error,) = check(text).errors
+    assert error.message.startswith(f"unexpected name `{word}`")
+
+
+def test_a_misplaced_keyword_is_still_named_as_one():
+    (error,) = check("seed 1\n" + NET + "}\n").errors
+    assert error.message.startswith("unexpected `seed`; expected a statement")
+    assert error.hint == "`seed` belongs in a `network` block"
