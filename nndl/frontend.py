@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from pathlib import Path
 
 from nndl import ir
-from nndl.diagnostics import Diagnostics
+from nndl.diagnostics import Diagnostics, Span
 from nndl.parser import parse
 from nndl.semantic import check_program
 
@@ -26,14 +27,25 @@ def check_text(text: str, path: str = "<string>") -> tuple[ir.Program | None, Di
 
 
 def read_source(path: str | Path) -> str:
-    """A source file's text; undecodable bytes are an error of the user's file, not a crash."""
-    data = Path(path).read_bytes()
+    """A source file's text; undecodable bytes are an error of the user's file, not a crash.
+
+    A UTF-8 byte-order mark (which Windows editors write) is dropped; a UTF-16 file is named as
+    such; any other byte that is not UTF-8 is shown where it stands.
+    """
+    data = Path(path).read_bytes().removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        diags = Diagnostics(str(path), "")
-        diags.error("encoding", f"the file is not UTF-8 text (byte {e.start}: "
-                    f"{data[e.start:e.start + 1]!r})", None)
+        diags = Diagnostics(str(path), data.decode("utf-8", errors="replace"))
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            diags.error("encoding", "the file is UTF-16 text, not UTF-8", None,
+                        "save it as UTF-8")
+        else:
+            line = data.count(b"\n", 0, e.start) + 1
+            before = data[data.rfind(b"\n", 0, e.start) + 1:e.start].decode("utf-8")
+            span = Span(line, len(before) + 1, line, len(before) + 2)
+            diags.error("encoding", f"the file is not UTF-8 text (byte {e.start}: "
+                        f"{data[e.start:e.start + 1]!r})", span, "save it as UTF-8")
         diags.raise_if_errors()
         raise
 

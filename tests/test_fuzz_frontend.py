@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from nndl.diagnostics import Diagnostics, Span
-from nndl.frontend import check_text
+from nndl.diagnostics import Diagnostics, NNDLError, Span
+from nndl.frontend import check_text, read_source
 
 # CPU seconds one input may take; the watchdog turns a hang into a failure at WATCHDOG times it.
 BOUND = 2.0
@@ -144,3 +144,29 @@ def test_a_misplaced_keyword_is_still_named_as_one():
     (error,) = check("seed 1\n" + NET + "}\n").errors
     assert error.message.startswith("unexpected `seed`; expected a statement")
     assert error.hint == "`seed` belongs in a `network` block"
+
+
+def test_a_byte_order_mark_is_skipped(tmp_path):
+    path = tmp_path / "bom.nndl"
+    path.write_bytes(b"\xef\xbb\xbf" + (NET + "}\n").encode())
+    assert read_source(path) == NET + "}\n"
+    assert not check(read_source(path)).errors
+
+
+def test_utf16_is_named(tmp_path):
+    path = tmp_path / "wide.nndl"
+    path.write_bytes((NET + "}\n").encode("utf-16"))
+    with pytest.raises(NNDLError) as e:
+        read_source(path)
+    (error,) = e.value.diagnostics.errors
+    assert (error.message, error.hint) == ("the file is UTF-16 text, not UTF-8", "save it as UTF-8")
+
+
+def test_a_byte_that_is_not_utf8_is_shown_where_it_stands(tmp_path):
+    path = tmp_path / "latin1.nndl"
+    path.write_bytes((NET + "  # caf\u00e9\n}\n").encode("latin-1"))
+    with pytest.raises(NNDLError) as e:
+        read_source(path)
+    (error,) = e.value.diagnostics.errors
+    assert (error.span.line, error.span.column) == (5, 8)
+    assert "    5 |   # caf\ufffd\n" in e.value.diagnostics.render()
