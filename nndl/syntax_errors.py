@@ -438,6 +438,8 @@ def _report_character(e: UnexpectedCharacters, diags: Diagnostics) -> None:
     elif e.char == "'":
         hint = 'quote paths with double quotes: "data.npz"'
     message = f"unexpected character `{e.char}`"
+    if not e.char.isprintable():  # a NUL, an escape, a byte-order mark: name it, not print it
+        message = f"unexpected invisible character U+{ord(e.char):04X}"
     if e.char == '"':  # a STRING would have matched had it been closed
         message, hint = "this string is never closed", 'end it with `"` on the same line'
     span = Span(e.line, e.column, e.line, e.column + 1)

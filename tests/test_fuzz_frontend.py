@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from nndl.diagnostics import Diagnostics, NNDLError, Span
+from nndl.diagnostics import EXCERPT_WIDTH, Diagnostics, NNDLError, Span
 from nndl.frontend import check_text, read_source
 
 # CPU seconds one input may take; the watchdog turns a hang into a failure at WATCHDOG times it.
@@ -170,3 +170,19 @@ def test_a_byte_that_is_not_utf8_is_shown_where_it_stands(tmp_path):
     (error,) = e.value.diagnostics.errors
     assert (error.span.line, error.span.column) == (5, 8)
     assert "    5 |   # caf\ufffd\n" in e.value.diagnostics.render()
+
+
+def test_long_lines_are_cut_around_the_error():
+    """Each error echoed its whole line: 4,000 on one line gave 120 MB from a 20 KB file."""
+    diags = check(NET.replace(": full", ": full(" + "a=1, " * 4_000 + ")") + "}\n")
+    assert len(diags.errors) == 4_000
+    rendered = diags.render()
+    assert len(rendered) < 2_000_000
+    assert max(len(line) for line in rendered.split("\n")) <= EXCERPT_WIDTH + 20
+
+
+@pytest.mark.parametrize("char", ["\0", "\x1b", "\ufeff", "\u200b"])
+def test_invisible_characters_are_named_not_printed(char):
+    (error,) = check(NET + f"  seed 1{char}\n}}\n").errors
+    assert error.message == f"unexpected invisible character U+{ord(char):04X}"
+    assert char not in check(NET + f"  seed 1{char}\n}}\n").render()
