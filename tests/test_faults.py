@@ -40,7 +40,7 @@ def test_a_process_killed_while_saving_leaves_a_whole_old_or_new_file(tmp_path):
     rng = np.random.default_rng(0)
     seen = set()
     for _ in range(KILLS):
-        child = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], cwd=ROOT,
+        child = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], cwd=tmp_path,
                                  stdout=subprocess.PIPE)
         assert child.stdout.readline().strip() == b"saved once"
         time.sleep(rng.uniform(0.0, 0.08))  # somewhere in the middle of a save, or between

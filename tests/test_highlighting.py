@@ -187,9 +187,10 @@ def test_contextual_keywords():
     assert words["->"] == [Operator] * 2 and words["<"] == [Operator]
 
 
-def test_importing_nndl_does_not_import_pygments():
+def test_importing_nndl_does_not_import_pygments(tmp_path):
+    # Not from the checkout: there `import nndl` would find the source folder, not the install.
     code = "import sys, nndl; sys.exit('pygments' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=False).returncode == 0
 
 
 def test_entry_point_declared():
