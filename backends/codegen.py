@@ -1,22 +1,30 @@
 """What every backend's code generation shares: the Jinja2 environment, the header, literals.
 
 Templates draw only the module skeleton; statements are rendered in Python by each backend's
-lowering. Identifiers from the source never become Python names: they appear only as string
-literals (rendered with `repr`) and in comments, and the grammar allows only [A-Za-z0-9_] there.
+lowering. Names from the source reach the code only as string literals (rendered with `repr`),
+inside comments and docstrings (`quoted_text`), and, for neuron models and their variables, as
+identifiers that cannot collide with anything else (`model_NAME`, `backward_NAME`, and variables
+mangled by render.identifiers). `check_names` refuses any name the grammar could not have made
+before code is written. Numbers are written by `number`: `repr` would write inf as `inf`.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.resources
+import math
 import pprint
+import re
 
 import jinja2
 
+from nndl import expr as e
 from nndl import ir
 from nndl.version import __version__
 
 
+@functools.cache  # one per backend: Jinja compiles each template once
 def _environment(package: str) -> jinja2.Environment:
     def load(name: str) -> str:
         return importlib.resources.files(package).joinpath(name).read_text(encoding="utf-8")
@@ -42,6 +50,13 @@ def render_module(package: str, template: str, context: dict) -> str:
     return text
 
 
+def quoted_text(text: str) -> str:
+    """Any text (a path may hold anything) as the inside of a comment or a docstring: ASCII,
+    with every line break, control character, backslash and quote escaped, so that it can end
+    neither the comment's line nor the docstring's quotes."""
+    return ascii(text)[1:-1].replace('"', '\\"')
+
+
 def header(network: ir.Network, backend: str) -> str:
     """The comment block that opens every generated module."""
     source = ascii(network.source)[1:-1]  # a path may hold anything; a comment must stay one line
@@ -54,12 +69,78 @@ def header(network: ir.Network, backend: str) -> str:
     ])
 
 
+def number(value: float) -> str:
+    """A number as Python source that evaluates to exactly it, in any position of an expression.
+
+    `repr` would do, but for the values whose repr is no literal: `inf` and `nan` would read a
+    variable of that name (a NameError, or worse a model variable called `inf`). A model's
+    defaults and its statements may hold them (`1e999` overflows to inf)."""
+    value = float(value)
+    if math.isfinite(value):
+        return repr(value)
+    if math.isnan(value):
+        return "float('nan')"
+    return "float('inf')" if value > 0 else "float('-inf')"
+
+
+class _Printer(pprint.PrettyPrinter):
+    """pprint, with every float written by `number` (numpy's float64 too, whose repr names np)."""
+
+    def format(self, obj, context, maxlevels, level):
+        if isinstance(obj, float):
+            return number(obj), True, False
+        return super().format(obj, context, maxlevels, level)
+
+
 def literal(value) -> str:
     """A Python literal for plain data (dicts, lists, numbers, strings), wrapped at 100 columns.
 
     Dicts keep their order: a model's states and parameters are passed to its function in
     declaration order."""
-    return pprint.pformat(value, width=96, sort_dicts=False)  # order carries meaning
+    return _Printer(width=96, sort_dicts=False).pformat(value)  # order carries meaning
+
+
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # grammar/nndl.lark's NAME, and nothing else
+
+
+def check_names(network: ir.Network) -> None:
+    """Refuse, before any code is written, an IR whose names the grammar could not have made.
+
+    The front end only makes names of [A-Za-z0-9_], which the lowering writes into code as
+    identifiers (model functions and variables, activations) and into comments; an IR built
+    some other way (from JSON, by a program) might hold anything."""
+    bad = []
+
+    def need(name, what, pattern=NAME):
+        if not isinstance(name, str) or not pattern.fullmatch(name):
+            bad.append(f"{what} {name!r}")
+
+    need(network.name, "network")
+    for g in network.groups:
+        need(g.name, "group")
+        if g.model is not None:
+            need(g.model, "neuron model")
+        if g.activation not in (None, *ir.ACTIVATIONS):
+            bad.append(f"activation {g.activation!r}")
+        for key in g.params:
+            need(key, "parameter")
+    for p in network.projections:  # `as NAME`, else `SRC->DST`
+        need(p.name, "connection", re.compile(rf"{NAME.pattern}(->{NAME.pattern})?"))
+        need(p.src, "group")
+        need(p.dst, "group")
+    for m in network.models:
+        need(m.name, "neuron model")
+        for name in [*m.params, *m.states]:
+            need(name, f"variable of `{m.name}`")
+        for target, value in m.statements:
+            need(target, f"variable of `{m.name}`")
+            for name in sorted(e.variables(e.from_dict(value))):
+                need(name, f"variable of `{m.name}`")
+    for r in network.regimes:
+        need(r.name, "regime")
+    if bad:
+        raise ValueError("internal error: names that NNDL never makes, refused before they reach "
+                         f"generated code: {', '.join(bad)}")
 
 
 def common_context(network: ir.Network, backend: str) -> dict:
@@ -72,5 +153,5 @@ def common_context(network: ir.Network, backend: str) -> dict:
         "backend": repr(backend),
         "version": repr(__version__),
         "spec": literal(network.to_dict()),
-        "title": network.name,
+        "title": quoted_text(network.name),  # in docstrings
     }

@@ -10,7 +10,8 @@ import textwrap
 
 from nndl import expr as e
 from nndl import ir
-from nndl.reverse import activation_slope, model_backward
+from nndl.backends.codegen import number, quoted_text
+from nndl.reverse import Backward, activation_slope, model_backward
 
 # Binding strength of each operator, as in Python (higher binds tighter).
 PRECEDENCE = {"if": 0, "or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4,
@@ -55,7 +56,7 @@ class ScalarPython:
         return self.conditional(node)
 
     def number(self, value: float) -> str:
-        return repr(float(value))
+        return number(value)  # never `inf` or `nan`: those would read a variable
 
     def is_scalar(self, node: e.Expr) -> bool:
         """Whether the value reads no variable but numbers and parameters (one for all)."""
@@ -138,8 +139,20 @@ class NumpyArrays(ScalarPython):
 
 # ---- neuron models as functions ------------------------------------------------------------
 
-GENERATED_NAMES = {"np", "math", "sigmoid", "relu", "step", "tanh", "softplus", "identity",
-                   "leaky_relu", "softmax", "gather_sum", "csr_sum", "segment_sum"}
+# Every name a generated module defines at its top, but the model functions' own (`model_NAME`,
+# `backward_NAME`): its imports, constants, activations and their slopes, helpers and classes.
+# A model variable never takes one of these names (tests/test_codegen_safety.py keeps the list
+# complete).
+GENERATED_NAMES = {
+    "np", "math", "ir", "NetworkBase", "Synapses", "Adjoints", "Tape", "memory_before",
+    "gather_layout", "level_plan", "row_pointers", "source_order", "Memory",
+    "SOURCE", "SOURCE_SHA256", "NETWORK", "BACKEND", "SPEC",
+    *ir.ACTIVATIONS, *(f"{a}_slope" for a in ir.ACTIVATIONS),
+    "gather_sum", "csr_sum", "rows_sum", "segment_sum", "synapse_grads", "spread_back",
+    "rows_backward", "softmax_backward",
+    "Synapse", "SharedSynapse", "Neuron", "ModelNeuron", "Group", "SoftmaxGroup", "ModelGroup",
+    "Network",
+}
 
 
 def identifiers(names: list[str]) -> dict[str, str]:
@@ -170,7 +183,7 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
     arguments = ", ".join(names[n] for n in ["net", "out", *model.states, *model.params])
     where = f"line {model.loc.line} of {model.source}" if model.loc else model.source
     lines = [f"def {model_function_name(model)}({arguments}):",
-             f'    """Neuron model `{model.name}` ({ascii(where)[1:-1]}): one tick."""']
+             f'    """Neuron model `{model.name}` ({quoted_text(where)}): one tick."""']
     for target, value in model.statements:
         node = e.from_dict(value)
         text = writer.render(node)
@@ -183,15 +196,32 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
     return "\n".join(lines)
 
 
+_BACKWARDS: dict[int, tuple[ir.NeuronModel, Backward]] = {}
+
+
+def backward_of(model: ir.NeuronModel) -> Backward:
+    """nndl.reverse.model_backward(model), derived once per model object: the lowering asks for
+    it several times per model and per group. (The model is kept with its entry, so that its id
+    cannot name another model while the entry lives.)"""
+    entry = _BACKWARDS.get(id(model))
+    if entry is None or entry[0] is not model:
+        if len(_BACKWARDS) >= 1024:
+            _BACKWARDS.clear()
+        entry = _BACKWARDS[id(model)] = (model, model_backward(model))
+    return entry[1]
+
+
 def model_backward_name(model: ir.NeuronModel) -> str:
-    return f"model_{model.name}_backward"
+    # A prefix of its own: `model_{name}_backward` was also the forward function of a model
+    # called `{name}_backward`. No other module-level name starts with `model_` or `backward_`.
+    return f"backward_{model.name}"
 
 
 def model_backward_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
-    """`def model_NAME_backward(net, out, *states, *params, g_out, *g_states)`: one tick of
+    """`def backward_NAME(net, out, *states, *params, g_out, *g_states)`: one tick of
     backpropagation (see nndl.reverse.model_backward), returning d loss / d (net, out,
     *states) at the tick's start."""
-    back = model_backward(model)
+    back = backward_of(model)
     names = identifiers([*back.inputs, *dict.fromkeys(t for t, _ in back.statements)])
     scalars = set(model.params)  # replayed values that are plain numbers stay plain numbers
     for target, node in back.statements:
@@ -229,7 +259,7 @@ def slope_function(activation: str, renderer: type[ScalarPython]) -> str:
 
 def slope_call(group: ir.Group, net: str, out: str) -> str:
     """The call giving d out / d net for a group's activation, e.g. `tanh_slope(net, out)`."""
-    extra = "".join(f", {value!r}" for value in group.params.values())
+    extra = "".join(f", {number(value)}" for value in group.params.values())
     return f"{slope_name(group.activation)}({net}, {out}{extra})"
 
 
@@ -247,7 +277,7 @@ def functions_used(network: ir.Network) -> set[str]:
     for model in network.models:
         for _, value in model.statements:
             used |= _calls(e.from_dict(value))
-        for _, node in model_backward(model).statements:
+        for _, node in backward_of(model).statements:
             used |= _calls(node)
     for g in network.groups:
         if g.activation and g.activation != "softmax" and g.role != "input":

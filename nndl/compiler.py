@@ -77,7 +77,8 @@ def compile(path: str | Path, backend: str = "numpy", network: str | None = None
                          f"choose one of {', '.join(backends.BACKENDS)}")
     text = read_source(path)
     parts = [compiler_fingerprint(), backend, network or "", str(Path(path).resolve()), text]
-    key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    # surrogatepass: a file name of bytes that are not UTF-8 comes as lone surrogates
+    key = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
     module_name = f"nndl_generated_{backend}_{key[:16]}"
     cached = cache_directory() / f"{module_name}.py" if cache else None
     if cached is not None and _is_valid(cached, key):

@@ -18,6 +18,7 @@ from nndl.expressions import PLACEHOLDER, convert
 from nndl.signatures import constant, suggest
 
 INPUT, OUTPUT = "net", "out"
+LITERALS = ("true", "false")  # an expression reads these as 1.0 and 0.0, never as a variable
 BUILTIN_SOURCE = "<builtin models>"
 
 
@@ -82,6 +83,9 @@ def _declare(st: s.VarDecl, body: _Body, diags: Diagnostics) -> float:
     if name in (INPUT, OUTPUT):
         diags.error("reserved-name", f"`{name}` is built into every model; it cannot be "
                     f"declared as a {st.kind}", st.name.span)
+    elif name in LITERALS:
+        diags.error("reserved-name", f"`{name}` is a truth value; it cannot be declared as a "
+                    f"{st.kind}", st.name.span, "every expression would read the literal instead")
     elif name == "bias" and st.kind == "state":
         diags.error("reserved-name", "a state cannot be named `bias`: the weight file keeps the "
                     "group's bias as GROUP.bias and each state as GROUP.STATE", st.name.span)
@@ -105,6 +109,9 @@ def _assign(st: s.Assign, body: _Body, diags: Diagnostics) -> tuple[str, dict]:
     if target == INPUT:
         diags.error("assign-net", "`net` is the neuron's input this tick: it cannot be assigned",
                     st.target.span, "use another name, e.g. `drive = net * 2`")
+    elif target in LITERALS:
+        diags.error("reserved-name", f"`{target}` is a truth value: it cannot be assigned",
+                    st.target.span, "every expression would read the literal instead")
     elif body.declared.get(target) == "param":
         diags.error("assign-param", f"`{target}` is a parameter: it cannot change",
                     st.target.span, f"declare it with `state {target} = ...` to let it change")

@@ -12,9 +12,9 @@ from __future__ import annotations
 import textwrap
 
 from nndl import ir
+from nndl.backends.codegen import number
 from nndl.backends.numpy.layouts import comment_lines, kind, synapse_weights, wrap_call
-from nndl.backends.render import model_backward_name, slope_call
-from nndl.reverse import model_backward
+from nndl.backends.render import backward_of, model_backward_name, slope_call
 from nndl.runtime.schedule import inner_projections
 from nndl.runtime.weightfile import is_shared
 
@@ -56,12 +56,12 @@ def _model_call(network: ir.Network, g: ir.Group, rows: str | None, k: str = "")
     given), carrying its state gradients to the tick before. `k` tells apart the variables of
     several model groups in one neuron-level step."""
     model = network.model(g.model)
-    back = model_backward(model)
+    back = backward_of(model)
     key = repr(g.name)
     pick = f"[:, {rows}]" if rows else ""
     states = [f"state{k}[{var!r}]{pick}" for var in model.states]
     carried = [f"carried{k}[{i}]{pick}" for i in range(len(model.states))]
-    params = [repr(float(g.params[name])) for name in model.params]
+    params = [number(g.params[name]) for name in model.params]
     gout = f"g_out[{key}]{pick}" if rows else f"adj.take(t, {key}, out[{key}])"
     arguments = ", ".join([f"nets[{key}]{pick}", f"last{k}{pick}", *states, *params, gout,
                            *carried])
@@ -80,7 +80,7 @@ def _model_setup(network: ir.Network, g: ir.Group, level: bool, k: str = "") -> 
     if model.states:
         copy = "[c.copy() for c in {}]" if level else "{}"  # level rows are written in place
         lines.append(f"carried{k} = " + copy.format(f"adj.carry({key}, [{like}])"))
-    if level and model_backward(model).outputs[1] is not None:
+    if level and backward_of(model).outputs[1] is not None:
         lines.append(f"d_last{k} = np.zeros_like(out[{key}])")
     return lines
 
@@ -89,7 +89,7 @@ def _model_finish(network: ir.Network, g: ir.Group, k: str = "") -> list[str]:
     model = network.model(g.model)
     key = repr(g.name)
     lines = [f"adj.carried[{key}] = carried{k}"] if model.states else []
-    if model_backward(model).outputs[1] is not None:
+    if backward_of(model).outputs[1] is not None:
         lines.append(f"adj.send(t - 1, {key}, d_last{k})")
     return lines
 

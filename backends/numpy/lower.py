@@ -15,7 +15,7 @@ from __future__ import annotations
 import textwrap
 
 from nndl import ir
-from nndl.backends.codegen import common_context
+from nndl.backends.codegen import check_names, common_context, number
 from nndl.backends.numpy.backward import back_layouts, lower_backward
 from nndl.backends.numpy.layouts import comment_lines, kind, synapse_weights
 from nndl.backends.numpy.ops import ACTIVATIONS, BACKWARD, SPARSE_SUMS, activation_call
@@ -85,7 +85,7 @@ def _apply(network: ir.Network, g: ir.Group, rows: str | None = None) -> list[st
     model = network.model(g.model)
     pick = f"[:, {rows}]" if rows else ""
     states = [f"state[{var!r}]{pick}" for var in model.states]
-    params = [repr(float(g.params[name])) for name in model.params]
+    params = [number(g.params[name]) for name in model.params]
     arguments = ", ".join([f"memory.last[{key}]{pick}", *states, *params])
     results = ", ".join([target, *states]) + ("" if states else ",")  # unpack (out,) too
     call = [f"{results} = {model_function_name(model)}("]
@@ -149,7 +149,7 @@ def _plan(network: ir.Network, index: int, step: ir.Step) -> str:
 
 
 def lower(network: ir.Network) -> dict:
-
+    check_names(network)  # before any name is written into code
     steps, plans = [], []
     for index, step in enumerate(network.schedule):
         if step.neuron_level:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nndl import ir
-from nndl.backends.codegen import common_context
+from nndl.backends.codegen import check_names, common_context, literal, number
 from nndl.listing import call_text
 from nndl.backends.oo.ops import ACTIVATIONS, activation_call
 from nndl.backends.render import (ScalarPython, functions_used, model_backward_function,
@@ -28,14 +28,14 @@ def describe(p: ir.Projection) -> str:
 
 def _constructor(network: ir.Network, g: ir.Group) -> str:
     args = f"{g.name!r}, {g.shape!r}"
-    extra = "".join([f", init={g.init!r}" if g.init else "",
+    extra = "".join([f", init={number(g.init)}" if g.init else "",
                      f", memory={network.max_delay(g.name)}" if network.max_delay(g.name) else ""])
     if g.model is not None:
         model = network.model(g.model)
         params = {name: float(g.params[name]) for name in model.params}
         indent = "\n" + " " * 16  # the constructor's arguments, one kind per line
         functions = f"{model_function_name(model)}, {model_backward_name(model)}"
-        return (f"ModelGroup({indent}{args}, {functions},{indent}{params!r},"
+        return (f"ModelGroup({indent}{args}, {functions},{indent}{literal(params)},"
                 f"{indent}self._starting_states({g.name!r}){extra})")
     if g.activation is None:
         return f"Group({args}{extra})"
@@ -56,6 +56,7 @@ def _fires(index: int, step: ir.Step) -> dict:
 
 
 def lower(network: ir.Network) -> dict:
+    check_names(network)  # before any name is written into code
     return {
         **common_context(network, "oo"),
         "backend_name": "object-oriented",
