@@ -63,9 +63,8 @@ DUNDER = ["__init__", "__class__", "__dict__", "__getattr__", "__main__", "__x",
 NNDL = ["true", "false", "and", "or", "not", "if", "else", "param", "input", "output", "group",
         "connect", "neuron", "seed", "bias", "for", "full", "none"]
 HOSTILE = list(dict.fromkeys(PYTHON + GENERATED + CUDA + DUNDER + NNDL))
-# NNDL's truth values: the front end takes `state true = 0.5`, but `true` in an expression is the
-# literal, never the variable (see test_true_and_false_are_not_variables). Left out of the
-# places where a variable is read.
+# NNDL's truth values: `true` in an expression is the literal, so the front end refuses it as a
+# model variable (see test_true_and_false_are_not_variables).
 LITERALS = ("true", "false")
 
 # Letters the grammar does not take (NAME is ASCII): each must be refused, clearly.
@@ -710,11 +709,13 @@ def test_model_function_names_never_collide(tmp_path):
 
 @pytest.mark.parametrize("place", ["state", "temporary"])
 def test_true_and_false_are_not_variables(place, tmp_path):
-    """`state true = 0.5` then `out = tanh(true)`: the output reads the literal 1.0, not the
-    state. The name should be refused, like `net` and `out`."""
+    """`state true = 0.5` then `out = tanh(true)` would read the literal 1.0, not the state:
+    the name is refused, like `net` and `out`."""
     for name in LITERALS:
-        assert_clear_diagnostics(Template(PLACES[place]).substitute(N=name),
-                                 tmp_path / "literal.nndl")
+        diags = assert_clear_diagnostics(Template(PLACES[place]).substitute(N=name),
+                                         tmp_path / "literal.nndl")
+        assert {d.code for d in diags.errors} == {"reserved-name"}, diags.render()
+        assert all(f"`{name}` is a truth value" in d.message for d in diags.errors)
 
 
 # ---- names the grammar does not take -------------------------------------------------------
