@@ -1,0 +1,308 @@
+"""The CuPy backend's CUDA C: expressions rendered from the C-style op table, and the kernels
+of one network (activations, slopes, neuron models and their backward ticks, sums over sparse
+synapses).
+
+Every kernel is written for `real` (the network's dtype, fixed when the module compiles the
+source) and one thread per output element, with no shared memory and no barriers, so the same
+text also builds as host C++ (tests/cuda_emulation.py) and can be checked on a machine without
+a GPU. Model variables become `v_NAME`: never a C keyword, a macro or one of the kernels' own
+locals.
+"""
+
+from __future__ import annotations
+
+from nndl.backends.codegen import number, quoted_text
+from nndl.backends.render import (
+    ScalarPython,
+    backward_of,
+    model_backward_name,
+    model_function_name,
+    slope_name,
+)
+
+from nndl import expr as e
+from nndl import ir
+from nndl.reverse import activation_slope
+
+# What every network's source starts with: the element type comes first (see nndl.runtime.cuda),
+# then the math helpers whose NumPy meaning C's own functions do not have.
+PRELUDE = '''
+#ifndef NNDL_HOST
+#define NNDL_INF __longlong_as_double(0x7ff0000000000000LL)
+#define NNDL_NAN __longlong_as_double(0x7ff8000000000000LL)
+#endif
+
+// one thread per element: its index, and how many there are to do
+#define NNDL_THREAD ((long long)blockIdx.x * blockDim.x + threadIdx.x)
+
+// NumPy's minimum, maximum and remainder: NaN wins; the remainder takes the divisor's sign
+__device__ inline real nndl_min(real a, real b) { return (a < b || a != a) ? a : b; }
+__device__ inline real nndl_max(real a, real b) { return (a > b || a != a) ? a : b; }
+__device__ inline real nndl_mod(real a, real b) {
+    real m = fmod(a, b);
+    return (m != 0 && ((b < 0) != (m < 0))) ? m + b : m;
+}
+__device__ inline real nndl_relu(real x) { return nndl_max(x, (real)0); }
+__device__ inline real nndl_step(real x) { return x > 0 ? (real)1 : (real)0; }
+__device__ inline real nndl_sigmoid(real x) {
+    real e = exp(-fabs(x));  // never overflows
+    return x >= 0 ? 1 / (1 + e) : e / (1 + e);
+}
+'''
+
+# Sums over a projection's synapses: forward into the target, backward into the weights and the
+# source. Arrays are (batch, neurons), row-major; index arrays are int64.
+SUMS = {
+    "gather_sum": '''
+// padded rows (ELL): target j sums w[slots[j, c]] * x[b, sources[j, c]]; slots >= n_w are pads
+extern "C" __global__ void gather_sum(long long batch, long long rows, long long width,
+        long long n_x, long long n_w, const real* x, const long long* sources,
+        const long long* slots, const real* w, real* total) {
+    long long k = NNDL_THREAD;
+    if (k >= batch * rows) return;
+    long long b = k / rows, j = k % rows;
+    real sum = 0;
+    for (long long c = j * width; c < (j + 1) * width; ++c)
+        if (slots[c] < n_w) sum += w[slots[c]] * x[b * n_x + sources[c]];
+    total[k] = sum;
+}
+''',
+    "csr_sum": '''
+// CSR rows: target j sums w[i] * x[b, pre[i]] over its synapses i
+extern "C" __global__ void csr_sum(long long batch, long long rows, long long n_x,
+        const real* x, const long long* pre, const long long* pointers, const real* w,
+        real* total) {
+    long long k = NNDL_THREAD;
+    if (k >= batch * rows) return;
+    long long b = k / rows, j = k % rows;
+    real sum = 0;
+    for (long long i = pointers[j]; i < pointers[j + 1]; ++i) sum += w[i] * x[b * n_x + pre[i]];
+    total[k] = sum;
+}
+''',
+    "rows_sum": '''
+// one level of a neuron-level step: row r sums w[p] * x[b, pre[p]] over its run of positions p
+extern "C" __global__ void rows_sum(long long batch, long long rows, long long n_x,
+        long long n_positions, const real* x, const long long* pre, const real* w,
+        const long long* positions, const long long* starts, real* total) {
+    long long k = NNDL_THREAD;
+    if (k >= batch * rows) return;
+    long long b = k / rows, r = k % rows;
+    long long end = r + 1 < rows ? starts[r + 1] : n_positions;
+    real sum = 0;
+    for (long long q = starts[r]; q < end; ++q) {
+        long long p = positions[q];
+        sum += w[p] * x[b * n_x + pre[p]];
+    }
+    total[k] = sum;
+}
+''',
+    "synapse_grads": '''
+// d loss / d the weight of synapse i: dnet[b, post[i]] * x[b, pre[i]] summed over the batch
+extern "C" __global__ void synapse_grads(long long batch, long long n_synapses,
+        long long n_post, long long n_x, const real* dnet, const real* x,
+        const long long* pre, const long long* post, real* grad) {
+    long long i = NNDL_THREAD;
+    if (i >= n_synapses) return;
+    real sum = 0;
+    for (long long b = 0; b < batch; ++b) sum += dnet[b * n_post + post[i]] * x[b * n_x + pre[i]];
+    grad[i] = sum;
+}
+''',
+    "spread_back": '''
+// d loss / d source neuron s: w * dnet[b, post] over its outgoing synapses (sorted by source,
+// so each thread owns one source and no two threads write the same place)
+extern "C" __global__ void spread_back(long long batch, long long n_src, long long n_post,
+        const real* dnet, const real* w, const long long* post, const long long* order,
+        const long long* pointers, real* g_x) {
+    long long k = NNDL_THREAD;
+    if (k >= batch * n_src) return;
+    long long b = k / n_src, s = k % n_src;
+    real sum = 0;
+    for (long long q = pointers[s]; q < pointers[s + 1]; ++q) {
+        long long i = order[q];
+        sum += w[i] * dnet[b * n_post + post[i]];
+    }
+    g_x[k] = sum;
+}
+''',
+    "rows_backward": '''
+// one level backwards: the synapses at `positions` add to their weights' gradients and send
+// dnet back to their sources (earlier levels of the same step, so other threads may share one)
+extern "C" __global__ void rows_backward(long long batch, long long n_positions,
+        long long n_post, long long n_x, const real* dnet, const real* x, const real* w,
+        const long long* pre, const long long* post, const long long* positions, real* g_x,
+        real* g_w) {
+    long long k = NNDL_THREAD;
+    if (k >= batch * n_positions) return;
+    long long b = k / n_positions, p = positions[k % n_positions];
+    real upstream = dnet[b * n_post + post[p]];
+    atomicAdd(&g_w[p], upstream * x[b * n_x + pre[p]]);
+    atomicAdd(&g_x[b * n_x + pre[p]], upstream * w[p]);
+}
+''',
+}
+
+
+class CudaC(ScalarPython):
+    """Renders for one element of an array in CUDA C: `real` arithmetic, NumPy's meaning."""
+
+    functions = {
+        "abs": "fabs({})", "min": "nndl_min({}, {})", "max": "nndl_max({}, {})",
+        "exp": "exp({})", "log": "log({})", "sqrt": "sqrt({})", "floor": "floor({})",
+        "ceil": "ceil({})", "clip": "nndl_min(nndl_max({}, {}), {})", "tanh": "tanh({})",
+        "sigmoid": "nndl_sigmoid({})", "relu": "nndl_relu({})", "step": "nndl_step({})",
+    }
+    binary = {**ScalarPython.binary, "%": "nndl_mod({}, {})",
+              "**": "pow((real)({}), (real)({}))", "and": "{} && {}", "or": "{} || {}"}
+
+    def number(self, value: float) -> str:
+        text = number(value)
+        if text.startswith("float("):
+            return "NNDL_NAN" if "nan" in text else ("-NNDL_INF" if "-" in text else "NNDL_INF")
+        return f"(real){text}"
+
+    def _render(self, node: e.Expr) -> tuple[str, int]:
+        if isinstance(node, e.Bool):
+            return ("1" if node.value else "0"), 9
+        if isinstance(node, e.Num):  # a cast binds tighter than any operator but the call
+            return f"({self.number(node.value)})", 9
+        return super()._render(node)
+
+    def unary(self, node: e.Unary) -> tuple[str, int]:
+        if node.op == "num":
+            return f"(real)({self.render(node.operand)})", 9
+        if node.op == "not":
+            return f"!({self.render(node.operand)})", 9
+        return super().unary(node)
+
+    def binary_op(self, node: e.Binary) -> tuple[str, int]:
+        text, _ = super().binary_op(node)
+        return f"({text})", 9  # C's precedence differs from Python's: always parenthesise
+
+    def conditional(self, node: e.IfElse) -> tuple[str, int]:
+        cond, then, other = (self.render(n) for n in (node.cond, node.then, node.other))
+        return f"(({cond}) ? (real)({then}) : (real)({other}))", 9
+
+
+def c_name(name: str) -> str:
+    return f"v_{name}"  # see the module docstring
+
+
+def elementwise_kernel(name: str, arrays: list[str], params: list[str],
+                       statements: list[tuple[str, e.Expr]], results: list[str | None],
+                       comment: str) -> str:
+    """A kernel `name(n, *arrays, *params, *results)`: each thread reads its element of every
+    array, runs the statements in order and writes its element of every result (None: 0)."""
+    names = {v: c_name(v) for v in [*arrays, *params, *(t for t, _ in statements)]}
+    writer = CudaC(names)
+    signature = ["long long n", *(f"const real* {names[a]}_in" for a in arrays),
+                 *(f"real {names[p]}" for p in params),
+                 *(f"real* result{i}" for i in range(len(results)))]
+    lines = [f"// {comment}", f'extern "C" __global__ void {name}(']
+    lines += [f"        {part}," for part in signature[:-1]] + [f"        {signature[-1]}) {{"]
+    lines += ["    long long i = NNDL_THREAD;", "    if (i >= n) return;"]
+    lines += [f"    real {names[a]} = {names[a]}_in[i];" for a in arrays]
+    temporaries = [t for t in dict.fromkeys(t for t, _ in statements)
+                   if t not in arrays and t not in params]
+    lines += [f"    real {names[t]} = 0;" for t in temporaries]
+    lines += [f"    {names[t]} = (real)({writer.render(node)});" for t, node in statements]
+    lines += [f"    result{i}[i] = {names[r] if r else '0'};" for i, r in enumerate(results)]
+    return "\n".join(lines + ["}"])
+
+
+# Each activation of one element `x` (leaky_relu's slope is the kernel's scalar `v_slope`).
+ACTIVATION_FORMULAS = {
+    "relu": "nndl_relu(x)", "leaky_relu": "x > 0 ? x : v_slope * x", "tanh": "tanh(x)",
+    "sigmoid": "nndl_sigmoid(x)", "step": "nndl_step(x)",
+    "softplus": "nndl_max(x, (real)0) + log1p(exp(-fabs(x)))",
+}
+
+
+def activation_kernel(activation: str) -> str:
+    return f"activation_{activation}"  # not `tanh`: that is C's own function
+
+
+def _activation_source(activation: str) -> str:
+    slope = ", real v_slope" if activation == "leaky_relu" else ""
+    return "\n".join([
+        f"// {activation}, elementwise",
+        f'extern "C" __global__ void {activation_kernel(activation)}(long long n, '
+        f"const real* x_in{slope}, real* result0) {{",
+        "    long long i = NNDL_THREAD;", "    if (i >= n) return;",
+        "    real x = x_in[i];", f"    result0[i] = {ACTIVATION_FORMULAS[activation]};", "}"])
+
+
+def _used_activations(network: ir.Network) -> list[str]:
+    used = {g.activation for g in network.groups if g.activation and g.role != "input"}
+    return [a for a in ir.ACTIVATIONS if a in used]
+
+
+def activation_kernels(network: ir.Network) -> dict[str, str]:
+    """A kernel per elementwise activation the groups use, and per slope."""
+    kernels = {}
+    for activation in _used_activations(network):
+        if activation in ACTIVATION_FORMULAS:
+            kernels[activation_kernel(activation)] = _activation_source(activation)
+        if activation != "softmax":
+            params = ["slope"] if activation == "leaky_relu" else []
+            kernels[slope_name(activation)] = elementwise_kernel(
+                slope_name(activation), ["net", "out"], params,
+                [("d", activation_slope(activation))], ["d"], f"d {activation}(net) / d net")
+    return kernels
+
+
+def model_kernels(model: ir.NeuronModel) -> dict[str, str]:
+    """The model's tick and its backward tick, each one fused kernel."""
+    statements = [(t, e.from_dict(v)) for t, v in model.statements]
+    forward = elementwise_kernel(
+        model_function_name(model), ["net", "out", *model.states], list(model.params),
+        statements, ["out", *model.states], f"neuron model {model.name}: one tick")
+    back = backward_of(model)
+    n_before = 2 + len(model.states)
+    arrays = [*back.inputs[:n_before], *back.inputs[n_before + len(model.params):]]
+    backward = elementwise_kernel(
+        model_backward_name(model), arrays, list(back.inputs[n_before:n_before +
+                                                             len(model.params)]),
+        list(back.statements), list(back.outputs), f"neuron model {model.name}: backwards")
+    return {model_function_name(model): forward, model_backward_name(model): backward}
+
+
+def network_source(network: ir.Network, sums: list[str]) -> str:
+    """All the CUDA C one network needs, after the element type's typedef."""
+    kernels = dict(activation_kernels(network))
+    for model in network.models:
+        kernels.update(model_kernels(model))
+    parts = [PRELUDE.strip("\n")] + [SUMS[name].strip("\n") for name in sums]
+    return "\n\n".join(parts + list(kernels.values())) + "\n"
+
+
+def _call(name: str, kernel: str, arrays: int, scalars: int, at: int, results: int,
+          doc: str) -> dict:
+    """A Python wrapper's facts: its kernel reads `arrays` arrays and `scalars` scalars, which
+    the wrapper's arguments hold from position `at`, and writes `results` arrays."""
+    return {"name": name, "kernel": kernel, "arrays": arrays, "at": at, "results": results,
+            "single": results == 1 and not doc.startswith("Neuron"), "doc": quoted_text(doc)}
+
+
+def kernel_calls(network: ir.Network) -> list[dict]:
+    """A Python wrapper for each elementwise kernel, named as the NumPy module's function."""
+    calls = []
+    for activation in _used_activations(network):
+        scalars = 1 if activation == "leaky_relu" else 0
+        if activation in ACTIVATION_FORMULAS:
+            calls.append(_call(activation, activation_kernel(activation), 1, scalars, 1, 1,
+                               f"{activation}, elementwise."))
+        if activation != "softmax":
+            calls.append(_call(slope_name(activation), slope_name(activation), 2, scalars, 2, 1,
+                               f"d {activation}(net) / d net."))
+    for model in network.models:
+        n, back = len(model.states), backward_of(model)
+        calls.append(_call(model_function_name(model), model_function_name(model), 2 + n,
+                           len(model.params), 2 + n, 1 + n,
+                           f"Neuron model `{model.name}`: one tick; returns (out, *states)."))
+        calls.append(_call(model_backward_name(model), model_backward_name(model), 3 + 2 * n,
+                           len(model.params), 2 + n, len(back.outputs),
+                           f"Neuron model `{model.name}` backwards: d loss / d (net, out, "
+                           "*states)."))
+    return calls

@@ -1,0 +1,62 @@
+"""What generated CuPy modules share: their CUDA C compiled once per dtype, launches, and copies
+between the host and the device.
+
+Only generated `cupy` modules import this, and they import cupy first: `import nndl` never
+needs cupy. Kernels take one thread per element (see backends/cupy/kernels.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+THREADS = 256  # per block
+
+TYPES = {"float32": "float", "float64": "double"}
+
+
+class Kernels:
+    """A network's CUDA C source, compiled for a dtype on first use and then kept (CuPy also
+    caches the binary on disk, so a new process skips the compiler)."""
+
+    def __init__(self, cupy, source: str):
+        self.cupy, self.source = cupy, source
+        self.modules: dict[str, object] = {}
+
+    def function(self, name: str, dtype):
+        dtype = np.dtype(dtype).name
+        module = self.modules.get(dtype)
+        if module is None:
+            code = f"typedef {TYPES[dtype]} real;\n{self.source}"
+            module = self.modules[dtype] = self.cupy.RawModule(code=code)
+        return module.get_function(name)
+
+    def launch(self, name: str, threads: int, dtype, *args) -> None:
+        """Run kernel `name` on `threads` threads (one per element it writes)."""
+        if threads <= 0:
+            return
+        blocks = (threads + THREADS - 1) // THREADS
+        self.function(name, dtype)((blocks,), (THREADS,), args)
+
+    def map(self, name: str, args: tuple, arrays: int, at: int, results: int):
+        """An elementwise kernel over same-shaped arrays: `args` holds `arrays` arrays with
+        the scalars from position `at`; returns its `results` new arrays."""
+        cp = self.cupy
+        scalars = args[at:at + len(args) - arrays]
+        inputs = [cp.ascontiguousarray(a) for a in (*args[:at], *args[at + len(scalars):])]
+        dtype = inputs[0].dtype
+        outputs = [cp.empty(inputs[0].shape, dtype=dtype) for _ in range(results)]
+        scalars = [dtype.type(s) for s in scalars]
+        size = inputs[0].size
+        self.launch(name, size, dtype, np.int64(size), *inputs, *scalars, *outputs)
+        return tuple(outputs)
+
+
+def to_device(cupy, value):
+    """Arrays in nested tuples, lists and dicts copied to the device, the nesting kept."""
+    if isinstance(value, np.ndarray):
+        return cupy.asarray(value)
+    if isinstance(value, dict):
+        return {key: to_device(cupy, v) for key, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(to_device(cupy, v) for v in value)
+    return value
