@@ -76,8 +76,8 @@ def _parser() -> argparse.ArgumentParser:
 
     equiv = sub.add_parser("equiv", parents=[common],
                            help="run the backends on random inputs and compare them")
-    equiv.add_argument("--backends", default=",".join(backends.BACKENDS),
-                       help="comma-separated (default: %(default)s)")
+    equiv.add_argument("--backends", default=",".join(backends.available()),
+                       help="comma-separated (default: those that run here, %(default)s)")
     equiv.add_argument("--ticks", type=_positive, default=1)
     equiv.add_argument("--batch", type=_positive, default=4)
     equiv.add_argument("--network", help="only this network")
@@ -182,6 +182,9 @@ def cmd_equiv(args) -> int:
     if unknown or len(names) < 2:
         raise UsageError(f"--backends needs two or more of {', '.join(backends.BACKENDS)}"
                          + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+    for name in names:
+        if backends.unavailable(name):
+            raise UsageError(f"backend {name} cannot run here: {backends.unavailable(name)}")
     names.sort(key=lambda b: b != "numpy")  # the float64 NumPy run is the reference
     program = _load(args)
     networks = [select_network(program, args.network)] if args.network else program.networks
@@ -207,6 +210,9 @@ def _interrupt(signum, frame):
 
 def cmd_train(args) -> int:
     _load(args)  # report every diagnostic of the file first, as `check` would
+    if backends.unavailable(args.backend):
+        raise UsageError(f"backend {args.backend} cannot run here: "
+                         f"{backends.unavailable(args.backend)}")
     from tqdm import tqdm
 
     from nndl.train_job import train  # numpy-heavy; only this command needs it
