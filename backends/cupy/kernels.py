@@ -189,11 +189,23 @@ def c_name(name: str) -> str:
     return f"v_{name}"  # see the module docstring
 
 
+def _live(statements: list[tuple[str, e.Expr]], results: list[str | None]) -> list:
+    """The statements whose values reach a result (a backward tick replays values that its
+    gradients may not read)."""
+    live, kept = {r for r in results if r}, []
+    for target, node in reversed(statements):
+        if target in live:
+            kept.append((target, node))
+            live = (live - {target}) | e.variables(node)
+    return kept[::-1]
+
+
 def elementwise_kernel(name: str, arrays: list[str], params: list[str],
                        statements: list[tuple[str, e.Expr]], results: list[str | None],
                        comment: str) -> str:
     """A kernel `name(n, *arrays, *params, *results)`: each thread reads its element of every
     array, runs the statements in order and writes its element of every result (None: 0)."""
+    statements = _live(statements, results)
     names = {v: c_name(v) for v in [*arrays, *params, *(t for t, _ in statements)]}
     writer = CudaC(names)
     signature = ["long long n", *(f"const real* {names[a]}_in" for a in arrays),
@@ -202,7 +214,8 @@ def elementwise_kernel(name: str, arrays: list[str], params: list[str],
     lines = [f"// {comment}", f'extern "C" __global__ void {name}(']
     lines += [f"        {part}," for part in signature[:-1]] + [f"        {signature[-1]}) {{"]
     lines += ["    long long i = NNDL_THREAD;", "    if (i >= n) return;"]
-    lines += [f"    real {names[a]} = {names[a]}_in[i];" for a in arrays]
+    read = set(results).union(*(e.variables(node) for _, node in statements))
+    lines += [f"    real {names[a]} = {names[a]}_in[i];" for a in arrays if a in read]
     temporaries = [t for t in dict.fromkeys(t for t, _ in statements)
                    if t not in arrays and t not in params]
     lines += [f"    real {names[t]} = 0;" for t in temporaries]
@@ -227,8 +240,8 @@ def _activation_source(activation: str) -> str:
     slope = ", real v_slope" if activation == "leaky_relu" else ""
     return "\n".join([
         f"// {activation}, elementwise",
-        f'extern "C" __global__ void {activation_kernel(activation)}(long long n, '
-        f"const real* x_in{slope}, real* result0) {{",
+        (f'extern "C" __global__ void {activation_kernel(activation)}(long long n, '
+         f"const real* x_in{slope}, real* result0) {{"),
         "    long long i = NNDL_THREAD;", "    if (i >= n) return;",
         "    real x = x_in[i];", f"    result0[i] = {ACTIVATION_FORMULAS[activation]};", "}"])
 

@@ -1,0 +1,262 @@
+"""The CuPy backend: its CUDA compiles (nvcc), and its generated modules compute what the NumPy
+backend computes — here on the CPU through tests/cuda_emulation.py (the kernels' own text built
+with g++), and on a GPU with real CuPy where one is present.
+
+float64 runs agree with NumPy's to DESIGN.md's 1e-9, float32 runs with NumPy's float64 to 1e-4:
+outputs, losses, gradients, short training runs, local rules and rewiring, on every example and
+on the generated networks of test_properties.py and test_recurrent_properties.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import cuda_emulation
+import numpy as np
+import pytest
+from conftest import draw_examples
+from test_properties import rule_networks
+from test_recurrent_properties import recurrent_networks
+
+from nndl import backends
+from nndl.compiler import module_from_source
+from nndl.equivalence import compare, random_inputs, scaled_difference
+from nndl.frontend import check_text, read_source
+from nndl.runtime.build import BuildError, NNDLWarning
+
+EXAMPLES = sorted(Path(__file__).parent.parent.glob("examples/*.nndl"))
+TOLERANCE = {"float64": 1e-9, "float32": 1e-4}
+
+
+def networks_of(path: Path):
+    program, diagnostics = check_text(read_source(path), str(path))
+    diagnostics.raise_if_errors()
+    return program.networks
+
+
+def cuda_of(source: str) -> str:
+    """The CUDA C a generated CuPy module holds."""
+    return source.split("CUDA = '''\n", 1)[1].split("'''", 1)[0]
+
+
+@pytest.fixture
+def emulated(monkeypatch):
+    """Generated CuPy modules import the CPU stand-in for cupy."""
+    monkeypatch.setitem(sys.modules, "cupy", cuda_emulation.fake_cupy())
+
+
+def modules(network, names=("numpy", "cupy")) -> dict:
+    return {name: module_from_source(backends.generate(network, name),
+                                     f"nndl_test_{name}_{network.name}") for name in names}
+
+
+def build(module, **options):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NNDLWarning)
+        return module.Network(**options)
+
+
+def assert_close(actual: dict, expected: dict, tolerance: float, context: str) -> None:
+    assert sorted(actual) == sorted(expected), context
+    for key, value in expected.items():
+        assert np.shape(actual[key]) == np.shape(value), (key, context)
+        difference = scaled_difference(np.asarray(actual[key], np.float64), np.asarray(value))
+        assert difference <= tolerance, (key, difference, context)
+
+
+def run_and_grad(net, network, ticks: int = 3, batch: int = 4) -> tuple[dict, dict]:
+    """Outputs at every tick, and the mse loss and its gradients on fixed random data."""
+    inputs = random_inputs(network, batch, ticks, 0)
+    rng = np.random.default_rng(1)
+    targets = {g.name: rng.normal(size=(ticks, batch) + g.shape) for g in network.outputs}
+    outputs = net.run(inputs, ticks=ticks, every_tick=True)
+    loss, grads = net.loss_and_grad(inputs, targets, loss="mse", every_tick=True, ticks=ticks)
+    return outputs, {"loss": np.asarray(loss), **grads}
+
+
+# ---- the generated CUDA compiles ------------------------------------------------------------
+
+
+def nvcc_architecture() -> str | None:
+    """The oldest virtual architecture this nvcc knows with double atomicAdd (6.0 or newer)."""
+    listed = subprocess.run(["nvcc", "--list-gpu-arch"], capture_output=True, text=True).stdout
+    known = sorted(int(a.split("_")[1]) for a in listed.split() if a.startswith("compute_"))
+    usable = [a for a in known if a >= 60]
+    return f"compute_{usable[0]}" if usable else None
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_kernel_compiles_with_nvcc(path, tmp_path):
+    """Each network's CUDA, for float and double, in one nvcc run per example (to PTX: the
+    device compiler, as CuPy's NVRTC runs it on a GPU machine)."""
+    files = []
+    for network in networks_of(path):
+        code = cuda_of(backends.generate(network, "cupy"))
+        for real in ("float", "double"):
+            files.append(tmp_path / f"{network.name}_{real}.cu")
+            files[-1].write_text(f"typedef {real} real;\n{code}")
+    done = subprocess.run(["nvcc", "--ptx", f"-arch={nvcc_architecture()}",
+                           *(f.name for f in files)], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert all(f.with_suffix(".ptx").exists() for f in files)
+
+
+# ---- the CuPy modules on the CPU: the same numbers as NumPy ---------------------------------
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_computes_what_numpy_computes(path, emulated):
+    """Outputs at every tick, the loss and every gradient: float64 to 1e-9, float32 to 1e-4
+    of NumPy's float64."""
+    for network in networks_of(path):
+        made = modules(network)
+        seed = network.seed
+        reference = run_and_grad(build(made["numpy"], seed=seed, dtype="float64"), network)
+        for dtype, tolerance in TOLERANCE.items():
+            net = build(made["cupy"], seed=seed, dtype=dtype)
+            outputs, grads = run_and_grad(net, network)
+            assert_close(outputs, reference[0], tolerance, f"{network.name} {dtype} outputs")
+            assert_close(grads, reference[1], tolerance, f"{network.name} {dtype} gradients")
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_regime_trains_as_numpy_does(path, emulated):
+    """Two epochs of each regime (gradients, local rules, rewiring) on random data: the same
+    weights and synapses afterwards."""
+    for network in networks_of(path):
+        made = modules(network)
+        for regime in network.regimes:
+            trained = {}
+            for name, dtype in (("numpy", "float64"), ("cupy", "float64"), ("cupy", "float32")):
+                net = build(made[name], seed=network.seed, dtype=dtype)
+                inputs, targets = training_data(network, regime)
+                net.fit(inputs, targets, regime=regime.name, epochs=2, batch=8, progress=False)
+                trained[name, dtype] = net.parameters()
+            reference = trained["numpy", "float64"]
+            for (name, dtype), parameters in trained.items():
+                assert_close(parameters, reference, TOLERANCE[dtype],
+                             f"{network.name} {regime.name} {dtype}")
+
+
+def training_data(network, regime, samples: int = 16) -> tuple[dict, dict]:
+    rng = np.random.default_rng(2)
+    inputs = {g.name: rng.normal(size=(samples,) + g.shape) for g in network.inputs}
+    targets = {}
+    for g in network.outputs:
+        if regime.loss == "cross_entropy" or any(r.kind == "perceptron" for r in regime.learn):
+            targets[g.name] = rng.integers(0, g.size, size=samples)
+        elif regime.loss:
+            targets[g.name] = rng.normal(size=(samples,) + g.shape)
+    return inputs, targets
+
+
+def test_a_weight_file_from_the_gpu_backend_opens_in_the_others(emulated, tmp_path):
+    network = networks_of(EXAMPLES[0].parent / "digits.nndl")[0]
+    made = modules(network, ("oo", "numpy", "cupy"))
+    gpu = build(made["cupy"], seed=5, dtype="float64")
+    x = np.random.default_rng(3).normal(size=(2, 8, 8))
+    gpu.fit({"image": x}, {"label": np.array([1, 7])}, epochs=1, batch=2, progress=False)
+    gpu.save(tmp_path / "w.npz")
+    for name in ("oo", "numpy"):
+        other = build(made[name], seed=0, dtype="float64")
+        other.load(tmp_path / "w.npz")
+        assert_close(other.run(image=x), gpu.run(image=x), 1e-9, name)
+    back = build(made["cupy"], seed=0, dtype="float64")
+    back.load(tmp_path / "w.npz")
+    assert_close(back.parameters(), gpu.parameters(), 0.0, "round trip")
+
+
+def test_model_states_and_continued_runs_match(emulated):
+    network = networks_of(EXAMPLES[0].parent / "bursting.nndl")[0]
+    made = modules(network)
+    nets = {name: build(m, dtype="float64") for name, m in made.items()}
+    x = np.random.default_rng(4).normal(size=(5, 3, 1))
+    for net in nets.values():
+        net.run(current=x, reset=True)
+        net.run(current=x, reset=False)
+    assert_close({f"{g}.{v}": a for g, s in nets["cupy"].states().items() for v, a in s.items()},
+                 {f"{g}.{v}": a for g, s in nets["numpy"].states().items() for v, a in s.items()},
+                 1e-9, "states")
+
+
+def generated(strategy, count: int) -> list[str]:
+    texts = draw_examples(strategy, count)
+    return [t if isinstance(t, str) else t[0] for t in texts]
+
+
+@pytest.mark.parametrize("text", generated(rule_networks(), 12) + generated(
+    recurrent_networks(), 12), ids=lambda t: f"net{abs(hash(t)) % 10**6}")
+def test_generated_networks_compute_what_numpy_computes(text, emulated, tmp_path):
+    """Every rule, shared kernels, cycles, delays, neuron models with hostile variable names."""
+    program, diagnostics = check_text(text, "generated.nndl")
+    diagnostics.raise_if_errors()
+    network = program.networks[0]
+    made = modules(network)
+    try:
+        reference = run_and_grad(build(made["numpy"], dtype="float64"), network, batch=2)
+    except BuildError as e:  # a sparse rule that makes no synapse for this seed: refused
+        assert "makes no synapse" in str(e)
+        return
+    for dtype in ("float64",):
+        outputs, grads = run_and_grad(build(made["cupy"], dtype=dtype), network, batch=2)
+        assert_close(outputs, reference[0], TOLERANCE[dtype], text)
+        assert_close(grads, reference[1], TOLERANCE[dtype], text)
+
+
+def test_the_equivalence_check_takes_the_cupy_backend(emulated):
+    network = networks_of(EXAMPLES[0].parent / "group_dag.nndl")[0]
+    results = compare(network, ["numpy", "cupy", "oo"], ticks=2)
+    assert results and all(r.agrees for r in results), [r for r in results if not r.agrees]
+
+
+# ---- without CuPy --------------------------------------------------------------------------
+
+
+def test_importing_nndl_and_generating_cupy_code_never_imports_cupy(tmp_path):
+    script = ("import sys, nndl\nfrom nndl import backends\n"
+              "from nndl.frontend import check_text\n"
+              "program, _ = check_text('network n { input x[2]\\n output y[2] : tanh\\n"
+              " connect x -> y : full }', 'n.nndl')\n"
+              "backends.generate(program.networks[0], 'cupy')\n"
+              "assert 'cupy' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif(backends.unavailable("cupy") is None, reason="CuPy is installed here")
+def test_without_cupy_the_module_says_what_to_install_and_equiv_says_why(tmp_path):
+    network = networks_of(EXAMPLES[0].parent / "xor.nndl")[0]
+    with pytest.raises(ImportError, match=r"nndl\[gpu\]"):
+        module_from_source(backends.generate(network, "cupy"), "nndl_test_no_cupy")
+    done = subprocess.run([sys.executable, "-m", "nndl", "equiv", str(EXAMPLES[0].parent /
+                                                                     "xor.nndl"),
+                           "--backends", "numpy,cupy"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and "cannot run here" in done.stderr, done.stderr
+
+
+# ---- on a GPU ------------------------------------------------------------------------------
+
+gpu = pytest.mark.skipif(backends.unavailable("cupy") is not None,
+                         reason=f"no GPU backend here: {backends.unavailable('cupy')}")
+
+
+@gpu
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_on_the_gpu_every_example_computes_what_numpy_computes(path):
+    for network in networks_of(path):
+        made = modules(network)
+        reference = run_and_grad(build(made["numpy"], seed=network.seed, dtype="float64"),
+                                 network)
+        for dtype, tolerance in TOLERANCE.items():
+            outputs, grads = run_and_grad(build(made["cupy"], seed=network.seed, dtype=dtype),
+                                          network)
+            assert_close(outputs, reference[0], max(tolerance, 1e-9), network.name)
+            assert_close(grads, reference[1], max(tolerance, 1e-9), network.name)
