@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,10 +43,16 @@ def isolated_cache(tmp_path_factory, monkeypatch) -> Path:
     return folder
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request) -> str:
+@pytest.fixture(params=(*BACKENDS, "cupy"))
+def backend(request, monkeypatch) -> str:
+    """Each backend; cupy on the GPU where CuPy finds one, else on the CPU through
+    tests/cuda_emulation.py (its own CUDA kernels built with g++), else skipped with the reason."""
     reason = backend_unavailable(request.param)
-    if reason:
+    if reason and request.param == "cupy" and shutil.which("g++"):
+        import cuda_emulation
+
+        monkeypatch.setitem(sys.modules, "cupy", cuda_emulation.fake_cupy())
+    elif reason:
         pytest.skip(reason)
     return request.param
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib.machinery
 import os
 import re
 import subprocess
@@ -171,6 +172,7 @@ def asarray(x, dtype=None):
 def fake_cupy() -> types.ModuleType:
     """A module that stands in for `cupy`: NumPy's functions, returning device arrays."""
     module = types.ModuleType("cupy")
+    module.__spec__ = importlib.machinery.ModuleSpec("cupy", None)  # find_spec finds it
     module.RawModule, module.asnumpy, module.asarray = RawModule, asnumpy, asarray
     module.ndarray = DeviceArray
 
