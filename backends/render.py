@@ -145,13 +145,15 @@ class NumpyArrays(ScalarPython):
 # complete).
 GENERATED_NAMES = {
     "np", "math", "ir", "NetworkBase", "Synapses", "Adjoints", "Tape", "memory_before",
-    "gather_layout", "level_plan", "row_pointers", "source_order", "Memory",
+    "gather_layout", "level_plan", "row_pointers", "source_order", "Memory", "Stencil",
+    "csr_matrix_of", "stencil_sum", "stencil_back", "stencil_grads", "csr_back", "csr_grads",
+    "stacked", "tied",
     "SOURCE", "SOURCE_SHA256", "NETWORK", "BACKEND", "SPEC",
     *ir.ACTIVATIONS, *(f"{a}_slope" for a in ir.ACTIVATIONS),
     "gather_sum", "csr_sum", "rows_sum", "segment_sum", "synapse_grads", "spread_back",
     "rows_backward", "softmax_backward",
     "Synapse", "SharedSynapse", "Neuron", "ModelNeuron", "Group", "SoftmaxGroup", "ModelGroup",
-    "Network",
+    "Network", "cp", "CUDA", "KERNELS", "Kernels", "to_device", "Wiring",  # the cupy module's
 }
 
 

@@ -35,8 +35,8 @@ def main() -> None:
         print("\n".join(harness.table(found)), flush=True)
         rows += found
     seconds = time.perf_counter() - start
-    notes = [f"all of it took {seconds:.0f} s; peak RSS of the process "
-             f"{harness.peak_rss_mib():.0f} MiB"]
+    notes = [(f"all of it took {seconds:.0f} s; peak RSS of the process "
+              f"{harness.peak_rss_mib():.0f} MiB")]
     if not args.no_record:
         title = "python -m benchmarks" + (" --quick" if args.quick else "")
         harness.record(title, rows, notes, load_before)

@@ -1,30 +1,20 @@
-"""What every benchmark shares: two threads, interleaved timing, a correctness check, and the
-record appended to RESULTS.md.
-
-Import this before numpy or torch: it pins both to two threads, and makes OpenMP threads sleep
-when idle (OMP_WAIT_POLICY=PASSIVE), otherwise PyTorch's spinning threads would steal the cores
-from the NumPy call timed right after them.
-"""
+"""What every benchmark shares: interleaved timing, a correctness check, and the record
+appended to RESULTS.md. (The package's __init__ pins the threads before numpy is imported.)"""
 
 from __future__ import annotations
 
+import datetime
 import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 
-for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_name, "2")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import datetime  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from importlib import metadata  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -122,8 +112,9 @@ def record(title: str, rows: list[Row], notes: list[str], load_before: str) -> N
     """Append a run to RESULTS.md: the command, the date, versions, load, the table, notes."""
     command = "python -m benchmarks " + " ".join(sys.argv[1:])
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = [f"\n## {title} ({stamp})\n", f"`{command.strip()}` — {versions()}; 2 threads, "
-            f"float32; load average before {load_before}, after {load()} (1, 5, 15 min).\n",
+    text = [f"\n## {title} ({stamp})\n",
+            (f"`{command.strip()}` — {versions()}; 2 threads, float32; load average before "
+             f"{load_before}, after {load()} (1, 5, 15 min).\n"),
             *table(rows), ""]
     text += [f"- {note}" for note in notes]
     with open(RESULTS, "a", encoding="utf-8") as f:

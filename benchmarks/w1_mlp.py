@@ -3,11 +3,10 @@ for a batch of 128, against PyTorch (nn.Linear + autograd) and hand-written NumP
 
 from __future__ import annotations
 
-from benchmarks.harness import HERE, Row, check_close, interleaved, torch_threads
-
-import numpy as np  # noqa: I001  (after the harness: it pins the threads)
+import numpy as np
 
 import nndl
+from benchmarks.harness import HERE, Row, check_close, interleaved, torch_threads
 
 LAYERS = (("x", "h1", 784), ("h1", "h2", 256), ("h2", "y", 256))
 

@@ -5,13 +5,13 @@ or COO matrix), an expert's hand-written torch gather, and hand-written NumPy.""
 
 from __future__ import annotations
 
+import functools
 import warnings
 
-from benchmarks.harness import Row, check_close, interleaved, resized, torch_threads
-
-import numpy as np  # noqa: I001
+import numpy as np
 
 import nndl
+from benchmarks.harness import Row, check_close, interleaved, resized, torch_threads
 
 BATCH = 64
 
@@ -141,7 +141,7 @@ def _one_grid(grid: int, rounds: int) -> list[Row]:
                 peer_loss, peer_grads = step(tx, ty)
                 _check(grid, loss, grads, peer_loss,
                        {k: v.numpy() for k, v in peer_grads.items()}, name)
-                fns[name] = (lambda s: lambda: s(tx, ty))(step)
+                fns[name] = functools.partial(step, tx, ty)
             t = interleaved(fns, rounds)
     else:
         t = interleaved(fns, rounds)

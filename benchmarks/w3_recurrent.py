@@ -5,14 +5,14 @@ scipy; the forward run alone against PyTorch CSR and scipy CSR."""
 
 from __future__ import annotations
 
+import functools
 import warnings
 
-from benchmarks.harness import Row, check_close, interleaved, resized, torch_threads
-
-import numpy as np  # noqa: I001
+import numpy as np
 import scipy.sparse
 
 import nndl
+from benchmarks.harness import Row, check_close, interleaved, resized, torch_threads
 
 BATCH, TICKS = 32, 50
 
@@ -152,7 +152,7 @@ def _one_size(n: int, rounds: int) -> list[Row]:
                 peer_loss, peer_grads = step(tu, tt)
                 _check(n, loss, grads, peer_loss,
                        {k: v.numpy() for k, v in peer_grads.items()}, name)
-                back[name] = (lambda s: lambda: s(tu, tt))(step)
+                back[name] = functools.partial(step, tu, tt)
             t_fwd = interleaved(fwd, rounds)
             t_back = interleaved(back, rounds)
     else:

@@ -6,13 +6,13 @@ against the plain objects."""
 
 from __future__ import annotations
 
+import functools
 import math
 
-from benchmarks.harness import HERE, Row, check_close, interleaved
-
-import numpy as np  # noqa: I001
+import numpy as np
 
 import nndl
+from benchmarks.harness import HERE, Row, check_close, interleaved
 
 SAMPLES = 1000
 
@@ -132,7 +132,7 @@ def run(quick: bool) -> list[Row]:
                                                                "schedule"](x)}
     t = interleaved(fast, 5 if quick else 20)
     slow = {"ours (OO backend)": lambda: oo.run({"x": x})}
-    slow |= {name: (lambda f: lambda: f(x))(fn) for name, fn in peers.items()
+    slow |= {name: functools.partial(fn, x) for name, fn in peers.items()
              if name != "hand-written NumPy level schedule"}
     t |= interleaved(slow, 1 if quick else 3)
     name = f"W4 DAG of 2000 tanh neurons, forward, {SAMPLES} samples"

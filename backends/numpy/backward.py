@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import textwrap
 
-from nndl import ir
 from nndl.backends.codegen import number
-from nndl.backends.numpy.layouts import comment_lines, kind, synapse_weights, wrap_call
+from nndl.backends.numpy.layouts import comment_lines, cpu_kind, kind, synapse_weights, wrap_call
 from nndl.backends.render import backward_of, model_backward_name, slope_call
+
+from nndl import ir
 from nndl.runtime.schedule import inner_projections
 from nndl.runtime.weightfile import is_shared
 
@@ -33,9 +34,14 @@ def needs_back(network: ir.Network, p: ir.Projection) -> bool:
     return network.group(p.src).role != "input"
 
 
-def projection_lines(network: ir.Network, p: ir.Projection, dnet: str) -> list[str]:
-    """The weight gradient of one projection, and what it sends back to its source."""
+def projection_lines(network: ir.Network, p: ir.Projection, dnet: str,
+                     cpu: bool = False) -> list[str]:
+    """The weight gradient of one projection, and what it sends back to its source. `cpu` (the
+    NumPy module): dnet and the source are kept for one weight gradient over all ticks (see
+    weight_grad_lines), and scipy's products and stencils send dnet back."""
     key, x = repr(p.name), _source(p)
+    if cpu:
+        return _cpu_projection_lines(network, p, dnet)
     layout = kind(network, p)
     if layout == "dense":
         grad, back = f"{dnet}.T @ {x}", f"{dnet} @ W[{key}]"
@@ -49,6 +55,43 @@ def projection_lines(network: ir.Network, p: ir.Projection, dnet: str) -> list[s
     if needs_back(network, p):
         lines.append(f"adj.send({_when(p)}, {p.src!r}, {back})")
     return lines
+
+
+def _cpu_projection_lines(network: ir.Network, p: ir.Projection, dnet: str) -> list[str]:
+    key, layout = repr(p.name), cpu_kind(network, p)
+    lines = [f"stash[{key}].append(({dnet}, {_source(p)}))"]
+    if not needs_back(network, p):
+        return lines
+    back = {"dense": f"{dnet} @ W[{key}]", "elementwise": f"{dnet} * W[{key}]",
+            "csr": f"csr_back({dnet}, self.layout[{key}])",
+            "stencil": f"stencil_back({dnet}, self.layout[{key}], "
+                       f"{synapse_weights(network, p)})",
+            "gather": f"spread_back({dnet}, {synapse_weights(network, p)}, "
+                      f"self.wiring[{key}], self.back[{key}])"}[layout]
+    return lines + [f"adj.send({_when(p)}, {p.src!r}, {back})"]
+
+
+def weight_grad_lines(network: ir.Network) -> list[dict]:
+    """The NumPy module's weight gradients, each computed once from every tick's dnet and
+    source output stacked as samples (one matrix product for a dense projection, however many
+    ticks): the projections that a neuron-level step does not sum level by level."""
+    inner = {p.name for i, step in enumerate(network.schedule) if step.neuron_level
+             for p in inner_projections(network, step)}
+    grads = []
+    for p in network.projections:
+        if p.name in inner:
+            continue
+        key, layout = repr(p.name), cpu_kind(network, p)
+        size = f"W[{key}].size"
+        grad = {"dense": "dnet.T @ x", "elementwise": "(dnet * x).sum(axis=0)",
+                "gather": f"synapse_grads(dnet, x, self.wiring[{key}], {size})",
+                "csr": f"csr_grads(dnet, x, self.wiring[{key}], self.layout[{key}].shape, "
+                       f"{size})",
+                "stencil": f"stencil_grads(dnet, x, self.layout[{key}], self.wiring[{key}], "
+                           f"{size})"}[layout]
+        lines = [f"dnet, x = stacked(stash[{key}])", f"gW[{key}] += {grad}"]
+        grads.append({"lines": [part for line in lines for part in wrap_call(line)]})
+    return grads
 
 
 def _model_call(network: ir.Network, g: ir.Group, rows: str | None, k: str = "") -> list[str]:
@@ -110,16 +153,16 @@ def _dnet_lines(network: ir.Network, g: ir.Group) -> list[str]:
     return lines
 
 
-def _group_step(network: ir.Network, g: ir.Group) -> dict:
+def _group_step(network: ir.Network, g: ir.Group, cpu: bool) -> dict:
     lines = _dnet_lines(network, g) + [f"self._note(t, {g.name!r}, dnet)"]
     if g.bias:
         lines.append(f"gb[{g.name!r}] += dnet.sum(axis=0)")
     for p in network.incoming(g.name):
-        lines += projection_lines(network, p, "dnet")
+        lines += projection_lines(network, p, "dnet", cpu)
     return {"comment": comment_lines(f"{g.name}: back through its inputs"), "lines": lines}
 
 
-def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
+def _level_step(network: ir.Network, index: int, step: ir.Step, cpu: bool) -> dict:
     """A neuron-level step, backwards: its levels in reverse, then the outside projections."""
     inner = inner_projections(network, step)
     lines = []
@@ -163,29 +206,31 @@ def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
             lines.append(f"gb[{name!r}] += dnets[{name!r}].sum(axis=0)")
         for p in network.incoming(name):
             if p not in inner:
-                lines += projection_lines(network, p, f"dnets[{name!r}]")
+                lines += projection_lines(network, p, f"dnets[{name!r}]", cpu)
     names = ", ".join(step.groups)
     comment = f"{names}: back through the levels in reverse, then through their other inputs"
     return {"comment": comment_lines(comment), "lines": lines}
 
 
-def lower_backward(network: ir.Network) -> list[dict]:
+def lower_backward(network: ir.Network, cpu: bool = False) -> list[dict]:
     """The backward tick's steps: the forward schedule in reverse."""
     steps = []
     for index in reversed(range(len(network.schedule))):
         step = network.schedule[index]
         if step.neuron_level:
-            steps.append(_level_step(network, index, step))
+            steps.append(_level_step(network, index, step, cpu))
         else:
-            steps.append(_group_step(network, network.group(step.groups[0])))
+            steps.append(_group_step(network, network.group(step.groups[0]), cpu))
     for step in steps:
         step["lines"] = [part for line in step["lines"] for part in wrap_call(line)]
     return steps
 
 
-def back_layouts(network: ir.Network) -> list[dict]:
-    """The sparse projections whose gradients go back to a computed source: each needs its
-    synapses sorted by source (`self.back`)."""
+def back_layouts(network: ir.Network, cpu: bool = False) -> list[dict]:
+    """The sparse projections whose gradients go back to a computed source by their synapses
+    sorted by source (`self.back`); the NumPy module's scipy matrices and stencils need none."""
+    sorted_back = ("gather",) if cpu else ("gather", "csr")
+    layout = cpu_kind if cpu else kind
     return [{"key": repr(p.name), "size": network.group(p.src).size}
             for p in network.projections
-            if kind(network, p) in ("gather", "csr") and needs_back(network, p)]
+            if layout(network, p) in sorted_back and needs_back(network, p)]

@@ -3,9 +3,11 @@ backward lowering."""
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 from nndl import ir
+from nndl.runtime.layout import stencil_fits
 from nndl.runtime.rewiring import rewired
 from nndl.runtime.weightfile import is_shared
 
@@ -21,6 +23,21 @@ def kind(network: ir.Network, p: ir.Projection) -> str:
     if rewired(network, p.name):  # its synapse set changes while training: sparse rows
         return "csr"
     return KINDS[p.rule.kind]
+
+
+def cpu_kind(network: ir.Network, p: ir.Projection) -> str:
+    """The layout the NumPy module itself uses: `kind`, except that a `local` projection
+    between maps of the same shape, without wrap, is a stencil of shifted slices when its
+    padded map is at most twice the map (see nndl.runtime.layout.Stencil); otherwise it stays a
+    padded gather."""
+    layout = kind(network, p)
+    if layout != "gather" or p.rule.kind != "local" or p.rule.params.get("wrap"):
+        return layout
+    src, dst = network.group(p.src), network.group(p.dst)
+    reach = math.floor(float(p.rule.params["radius"]) + 1e-9)  # cells, as geometry.py counts
+    if src.shape != dst.shape or not stencil_fits(dst.shape, reach):
+        return layout
+    return "stencil"
 
 
 def synapse_weights(network: ir.Network, p: ir.Projection) -> str:

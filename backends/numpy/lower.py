@@ -5,7 +5,10 @@ Each projection gets the cheapest layout for its rule, and only its synapses are
   dense        `full`: one matrix product, W of shape (post, pre) — the CSR weights reshaped;
   elementwise  `one_to_one`: an elementwise product;
   gather       `local`, `fan_in`: padded rows of sources (ELL), one gather and one reduction;
-  csr          `random`, `where`: products over the synapses, summed per target run (CSR);
+  stencil      `local` between maps of one shape (the NumPy module only): a multiply-add of
+               shifted slices per offset;
+  csr          `random`, `where`: products over the synapses, summed per target run (CSR); in
+               the NumPy module itself, scipy's CSR x dense product;
   levels       delay-0 links inside a neuron-level step: the CSR rows of each topological level
                (see nndl.runtime.schedule), summed level by level.
 """
@@ -14,22 +17,57 @@ from __future__ import annotations
 
 import textwrap
 
-from nndl import ir
 from nndl.backends.codegen import check_names, common_context, number
-from nndl.backends.numpy.backward import back_layouts, lower_backward
-from nndl.backends.numpy.layouts import comment_lines, kind, synapse_weights
-from nndl.backends.numpy.ops import ACTIVATIONS, BACKWARD, SPARSE_SUMS, activation_call
+from nndl.backends.numpy.backward import back_layouts, lower_backward, weight_grad_lines
+from nndl.backends.numpy.layouts import comment_lines, cpu_kind, synapse_weights, wrap_call
+from nndl.backends.numpy.layouts import kind as portable_kind
+from nndl.backends.numpy.ops import (
+    ACTIVATIONS,
+    BACKWARD,
+    CPU_BACKWARD,
+    CPU_SUMS,
+    SPARSE_SUMS,
+    activation_call,
+)
 from nndl.backends.oo.lower import describe, used_activations
-from nndl.backends.render import (NumpyArrays, model_backward_function, model_function,
-                                  model_function_name, slope_functions)
+from nndl.backends.render import (
+    NumpyArrays,
+    model_backward_function,
+    model_function,
+    model_function_name,
+    slope_functions,
+)
+
+from nndl import ir
 from nndl.runtime.schedule import inner_projections
 from nndl.runtime.weightfile import is_shared
 
 
-def _setup(p: ir.Projection, network: ir.Network) -> dict:
+def kind(network: ir.Network, p: ir.Projection) -> str:
+    """The layout the NumPy module uses for a projection (shown by `nndlc ir`)."""
+    return cpu_kind(network, p)
+
+
+def layout_of(network: ir.Network, p: ir.Projection, cpu: bool) -> str:
+    """The NumPy module's layout (`cpu`), or the portable one a GPU backend shares."""
+    return cpu_kind(network, p) if cpu else portable_kind(network, p)
+
+
+def _setup(p: ir.Projection, network: ir.Network, cpu: bool = False) -> dict:
     """The lines that store one projection's parameters in its layout."""
     key, n_dst = repr(p.name), network.group(p.dst).size
     shape = (n_dst, network.group(p.src).size)
+    layout = layout_of(network, p, cpu)
+    if cpu and layout in ("csr", "stencil"):
+        weights = "self.W[" + key + "]" + ("[syn.tie]" if is_shared(p) else "")
+        make = f"csr_matrix_of(syn.pre, syn.post, {weights}, {n_dst}, {shape[1]})" \
+            if layout == "csr" else f"Stencil(syn.pre, syn.post, {network.group(p.dst).shape})"
+        what = {"csr": "a scipy CSR matrix", "stencil": "a stencil of shifted slices"}[layout]
+        return {"key": key, "lines": [f"self.W[{key}] = syn.w.astype(dt)",
+                                      *wrap_call(f"self.layout[{key}] = {make}")],
+                "comment": comment_lines(f"{describe(p)}: {what}"
+                                         + (", weights tied to a shared kernel"
+                                            if is_shared(p) else ""))}
     lines = {
         "dense": [f"self.W[{key}] = syn.w.reshape({shape}).astype(dt)"],
         "elementwise": [f"self.W[{key}] = syn.w.astype(dt)"],
@@ -39,10 +77,10 @@ def _setup(p: ir.Projection, network: ir.Network) -> dict:
         "csr": [f"self.W[{key}] = syn.w.astype(dt)",
                 f"self.layout[{key}] = syn.pre, row_pointers(syn.post, {n_dst})"],
         "levels": [f"self.W[{key}] = syn.w.astype(dt)"],
-    }[kind(network, p)]
+    }[layout]
     what = {"dense": f"a dense {shape} matrix", "elementwise": "one weight per neuron",
             "gather": "padded rows of sources (gather)", "csr": "CSR rows",
-            "levels": "CSR rows, level by level"}[kind(network, p)]
+            "levels": "CSR rows, level by level"}[layout]
     if is_shared(p):
         what += ", weights tied to a shared kernel"
     return {"key": key, "lines": lines, "comment": comment_lines(f"{describe(p)}: {what}")}
@@ -53,15 +91,20 @@ def _source(p: ir.Projection) -> str:
     return f"out[{p.src!r}]" if p.delay == 0 else f"memory.earlier({p.src!r}, {p.delay})"
 
 
-def _term(p: ir.Projection, network: ir.Network) -> str:
+def _term(p: ir.Projection, network: ir.Network, cpu: bool = False) -> str:
     """The whole target group's input through one projection, (batch, post)."""
     key, src = repr(p.name), _source(p)
+    layout = layout_of(network, p, cpu)
+    if cpu and layout == "csr":  # tied weights are copied into the matrix first
+        tie = f", {synapse_weights(network, p)}" if is_shared(p) else ""
+        return f"csr_sum({src}, self.layout[{key}]{tie})"
     return {
         "dense": f"{src} @ W[{key}].T",
         "elementwise": f"{src} * W[{key}]",
         "gather": f"gather_sum({src}, self.layout[{key}], W[{key}])",
         "csr": f"csr_sum({src}, self.layout[{key}], W[{key}])",
-    }[kind(network, p)]
+        "stencil": f"stencil_sum({src}, self.layout[{key}], {synapse_weights(network, p)})",
+    }[layout]
 
 
 def _net(g: ir.Group, terms: list[str]) -> list[str]:
@@ -100,23 +143,23 @@ def _describe_group(g: ir.Group) -> str:
     return f"{g.name}{list(g.shape)}, neuron model {g.model}({params})"
 
 
-def _group_step(network: ir.Network, g: ir.Group) -> dict:
+def _group_step(network: ir.Network, g: ir.Group, cpu: bool) -> dict:
     incoming = network.incoming(g.name)
     sources = ", ".join(f"{p.src} ({p.rule.kind}{f', delay {p.delay}' if p.delay else ''})"
                         for p in incoming) or "nothing"
-    lines = _net(g, [_term(p, network) for p in incoming]) + [f"nets[{g.name!r}] = net"]
+    lines = _net(g, [_term(p, network, cpu) for p in incoming]) + [f"nets[{g.name!r}] = net"]
     lines += _apply(network, g)
     return {"comment": comment_lines(f"{_describe_group(g)}, from {sources}"), "lines": lines}
 
 
-def _level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
+def _level_step(network: ir.Network, index: int, step: ir.Step, cpu: bool) -> dict:
     """A neuron-level step: the outside input first, then the step's own neurons level by level."""
     inner = inner_projections(network, step)
     lines = ["external = {}"]
     for name in step.groups:
         g = network.group(name)
         outside = [p for p in network.incoming(name) if p not in inner]
-        lines += _net(g, [_term(p, network) for p in outside])
+        lines += _net(g, [_term(p, network, cpu) for p in outside])
         lines += [f"external[{name!r}] = net",
                   f"out[{name!r}] = np.zeros((batch, {g.size}), dtype=self.dtype)",
                   f"nets[{name!r}] = np.zeros((batch, {g.size}), dtype=self.dtype)"]
@@ -148,31 +191,45 @@ def _plan(network: ir.Network, index: int, step: ir.Step) -> str:
     return f"level_plan(self.levels[{index}], {by_group!r}, synapses, {sizes!r})"
 
 
-def lower(network: ir.Network) -> dict:
+def _helpers(kinds: set, plans: list, backs: list, cpu: bool) -> tuple[list, list]:
+    """The sums over sparse synapses the module needs, forward and backward."""
+    sums = {**SPARSE_SUMS, **CPU_SUMS} if cpu else SPARSE_SUMS
+    helpers = [sums[k] for k in ("gather", "csr", "stencil") if k in kinds]
+    helpers += [SPARSE_SUMS["rows"]] if plans else []
+    if (not cpu and "csr" in kinds) or plans or backs:
+        helpers.append(SPARSE_SUMS["segment"])
+    per_synapse = {"gather"} if cpu else {"gather", "csr"}
+    backward = [BACKWARD["synapses"]] if kinds & per_synapse else []
+    backward += [BACKWARD["rows"]] if plans else []
+    if cpu:
+        backward += [CPU_BACKWARD[k] for k in ("stacked", "csr", "stencil")
+                     if k == "stacked" or k in kinds]
+    return helpers, backward
+
+
+def lower(network: ir.Network, cpu: bool = False) -> dict:
+    """The template context. `cpu`: the NumPy module's own layouts (scipy CSR products,
+    stencils, weight gradients once over all ticks); without it, the portable lowering that a
+    GPU backend runs line for line."""
     check_names(network)  # before any name is written into code
     steps, plans = [], []
     for index, step in enumerate(network.schedule):
         if step.neuron_level:
-            steps.append(_level_step(network, index, step))
+            steps.append(_level_step(network, index, step, cpu))
             plans.append({"index": index, "value": _plan(network, index, step)})
         else:
-            steps.append(_group_step(network, network.group(step.groups[0])))
-    kinds = {kind(network, p) for p in network.projections}
-    helpers = [SPARSE_SUMS[k] for k in ("gather", "csr") if k in kinds]
-    helpers += [SPARSE_SUMS["rows"]] if plans else []
-    backs = back_layouts(network)
-    if "csr" in kinds or plans or backs:
-        helpers.append(SPARSE_SUMS["segment"])
-    backward = [BACKWARD["softmax"]] if any(g.activation == "softmax"
-                                            for g in network.groups) else []
-    backward += [BACKWARD["synapses"]] if kinds & {"gather", "csr"} else []
-    backward += [BACKWARD["rows"]] if plans else []
+            steps.append(_group_step(network, network.group(step.groups[0]), cpu))
+    kinds = {layout_of(network, p, cpu) for p in network.projections}
+    backs = back_layouts(network, cpu)
+    helpers, backward = _helpers(kinds, plans, backs, cpu)
+    if any(g.activation == "softmax" for g in network.groups):
+        backward.insert(0, BACKWARD["softmax"])
     return {
         **common_context(network, "numpy"),
         "activations": used_activations(network, ACTIVATIONS),
         "models": "\n\n\n".join(model_function(m, NumpyArrays) for m in network.models),
         "helpers": "\n\n\n".join(h.strip("\n") for h in helpers),
-        "parameters": [_setup(p, network) for p in network.projections],
+        "parameters": [_setup(p, network, cpu) for p in network.projections],
         "plans": plans,
         "steps": steps,
         "slopes": slope_functions(network, NumpyArrays),
@@ -180,6 +237,8 @@ def lower(network: ir.Network) -> dict:
                                             for m in network.models),
         "backward_helpers": "\n\n\n".join(h.strip("\n") for h in backward),
         "backs": backs,
-        "backward_steps": lower_backward(network),
+        "backward_steps": lower_backward(network, cpu),
+        "weight_grads": weight_grad_lines(network) if cpu else [],
+        "cpu": cpu,
         "any_level": bool(plans),
     }

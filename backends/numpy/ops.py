@@ -1,7 +1,8 @@
 """The NumPy backend's op table: the OO table's formulas, vectorised over (batch, neurons), and
 the sums over sparse synapses."""
 
-from nndl.backends.oo.ops import ACTIVATIONS as SCALAR, activation_call
+from nndl.backends.oo.ops import ACTIVATIONS as SCALAR
+from nndl.backends.oo.ops import activation_call
 
 ACTIVATIONS = {
     **SCALAR,
@@ -104,4 +105,93 @@ def rows_backward(dnet, x, g_x, wiring, w, positions, g_w):
 ''',
 }
 
-__all__ = ["ACTIVATIONS", "BACKWARD", "SPARSE_SUMS", "activation_call"]
+# The NumPy module's own layouts (a GPU backend that shares this lowering keeps the ones above):
+# scipy's CSR products, whose weights are the weight vector itself, and stencils of shifted
+# slices for maps of equal shape.
+CPU_SUMS = {
+    "csr": '''
+def csr_sum(x, matrix, w=None):
+    """CSR rows: target j sums w[i] * x[:, pre[i]] over its synapses i, as scipy's CSR x dense
+    product on neuron-major arrays. `w`: tied weights to copy in first (else the matrix's data
+    is the weight vector itself)."""
+    if w is not None:
+        matrix.data[...] = w
+    return (matrix @ x.T).T
+''',
+    "stencil": '''
+def stencil_sum(x, stencil, w):
+    """Each tap (one offset between source and target) adds its weights times the source map
+    shifted by that offset: one contiguous multiply-add per tap (see nndl.runtime.layout)."""
+    padded, taps = stencil.pad(x), stencil.weight_map(w)
+    start, span = stencil.start, stencil.span
+    total, product = np.zeros_like(padded), np.empty((x.shape[0], span), dtype=x.dtype)
+    for tap, delta in enumerate(stencil.deltas):
+        np.multiply(padded[:, start + delta:start + delta + span], taps[tap], out=product)
+        total[:, start:start + span] += product
+    return stencil.unpad(total)
+''',
+}
+
+CPU_BACKWARD = {
+    "stacked": '''
+def stacked(pairs):
+    """(d loss / d net, the source's output) of every tick, stacked as one batch of samples:
+    a weight gradient is then one product over the whole run."""
+    if len(pairs) == 1:
+        return pairs[0]
+    return np.concatenate([d for d, _ in pairs]), np.concatenate([x for _, x in pairs])
+
+
+def tied(g, wiring, n_weights):
+    """Per-synapse gradients summed onto the kernel entries they share (when tied)."""
+    return g if wiring.tie is None else np.bincount(wiring.tie, g, n_weights).astype(g.dtype)
+''',
+    "csr": '''
+def csr_back(dnet, matrix):
+    """d loss / d each source: the transposed product (scipy's CSC view of the same arrays)."""
+    return (matrix.T @ dnet.T).T
+
+
+def csr_grads(dnet, x, wiring, shape, n_weights):
+    """d loss / d each weight, dnet[:, post] . x[:, pre] over every sample: where the synapses
+    are 1/64 of the matrix or more, one BLAS product of the two and a pick beats gathering
+    them; otherwise rows of the neuron-major arrays are gathered, a block at a time."""
+    n_post, n_pre = shape
+    if wiring.pre.size * 64 >= n_post * n_pre and n_post * n_pre <= 1 << 26:
+        g = (dnet.T @ x).reshape(-1)[wiring.post * n_pre + wiring.pre]
+    else:
+        dnet_rows, x_rows = np.ascontiguousarray(dnet.T), np.ascontiguousarray(x.T)
+        g = np.empty(wiring.pre.size, dtype=dnet.dtype)
+        for s in range(0, g.size, 4096):
+            block = slice(s, s + 4096)
+            g[block] = np.einsum("ib,ib->i", dnet_rows[wiring.post[block]],
+                                 x_rows[wiring.pre[block]])
+    return tied(g, wiring, n_weights)
+''',
+    "stencil": '''
+def stencil_back(dnet, stencil, w):
+    """d loss / d each source: each tap sends its weights times dnet back by its offset."""
+    padded, taps = stencil.pad(dnet), stencil.weight_map(w)
+    start, span = stencil.start, stencil.span
+    total, product = np.zeros_like(padded), np.empty((dnet.shape[0], span), dtype=dnet.dtype)
+    for tap, delta in enumerate(stencil.deltas):
+        np.multiply(padded[:, start:start + span], taps[tap], out=product)
+        total[:, start + delta:start + delta + span] += product
+    return stencil.unpad(total)
+
+
+def stencil_grads(dnet, x, stencil, wiring, n_weights):
+    """d loss / d each weight: per tap, dnet times the shifted source summed over the samples
+    (one einsum a tap), then each synapse picks its tap and position."""
+    padded, d = stencil.pad(x), stencil.pad(dnet)
+    start, span = stencil.start, stencil.span
+    g = np.empty((len(stencil.deltas), span), dtype=dnet.dtype)
+    for tap, delta in enumerate(stencil.deltas):
+        g[tap] = np.einsum("bi,bi->i", d[:, start:start + span],
+                           padded[:, start + delta:start + delta + span])
+    return tied(g.reshape(-1)[stencil.slot], wiring, n_weights)
+''',
+}
+
+__all__ = ["ACTIVATIONS", "BACKWARD", "CPU_BACKWARD", "CPU_SUMS", "SPARSE_SUMS",
+           "activation_call"]

@@ -68,3 +68,69 @@ def level_plan(levels, inner: dict[str, list[str]], synapses, n_post: dict[str, 
                                     for name in inner[group]})
                      for group, rows in level.parts})
     return plan
+
+
+def csr_matrix_of(pre: np.ndarray, post: np.ndarray, w: np.ndarray, n_post: int, n_pre: int):
+    """A scipy CSR matrix (post x pre) of the synapses whose data *is* `w` (not a copy), so an
+    optimiser's in-place updates of the weights reach it."""
+    import scipy.sparse  # only the NumPy backend's modules need scipy
+
+    matrix = scipy.sparse.csr_matrix((w, pre, row_pointers(post, n_post)), shape=(n_post, n_pre))
+    if w.size and not np.shares_memory(matrix.data, w):
+        raise RuntimeError("internal error: the CSR matrix copied the weights")
+    return matrix
+
+
+class Stencil:
+    """A projection between two maps of the same shape as shifted copies of one padded map: each
+    distinct offset (source position - target position) of its synapses is one tap, and every
+    tap is one contiguous multiply-add over the flattened padded map (no gather at all).
+
+    Maps are (batch, neurons); `pad` places them in a zero frame wide enough for every offset.
+    `start:start + span` is the flat range of padded positions holding the targets; a tap whose
+    offset is `delta` in the flattened padded map reads `start + delta:start + delta + span`.
+    Padding positions and missing synapses weigh 0 in each tap's weight row.
+    """
+
+    def __init__(self, pre: np.ndarray, post: np.ndarray, shape: tuple[int, ...]):
+        shape = tuple(shape)
+        source, target = np.unravel_index(pre, shape), np.unravel_index(post, shape)
+        offsets = np.stack(source, axis=1) - np.stack(target, axis=1)  # (synapses, axes)
+        low = np.maximum(0, -offsets.min(axis=0, initial=0))
+        high = np.maximum(0, offsets.max(axis=0, initial=0))
+        self.padded_shape = tuple(int(s) for s in np.array(shape) + low + high)
+        self.interior = (slice(None),) + tuple(slice(lo, lo + s) for lo, s in zip(low, shape))
+        self.shape, self.size = shape, int(np.prod(self.padded_shape))
+        flat = np.ravel_multi_index(tuple(np.stack(target, axis=1).T + low[:, None]),
+                                    self.padded_shape) if pre.size else np.zeros(0, np.int64)
+        self.start = int(np.ravel_multi_index(tuple(low), self.padded_shape))
+        last = np.ravel_multi_index(tuple(np.array(shape) - 1 + low), self.padded_shape)
+        self.span = int(last) - self.start + 1
+        taps, tap = np.unique(offsets, axis=0, return_inverse=True)
+        strides = np.cumprod((self.padded_shape[1:] + (1,))[::-1])[::-1]
+        self.deltas = [int(d) for d in taps @ strides]
+        self.slot = tap.reshape(-1) * self.span + (flat - self.start)  # synapse -> weight map
+
+    def pad(self, x: np.ndarray) -> np.ndarray:
+        """(batch, padded size): x in the middle of a zero frame."""
+        padded = np.zeros((x.shape[0], self.size), dtype=x.dtype)
+        padded.reshape((x.shape[0],) + self.padded_shape)[self.interior] = \
+            x.reshape((x.shape[0],) + self.shape)
+        return padded
+
+    def unpad(self, padded: np.ndarray) -> np.ndarray:
+        """(batch, neurons): the middle of a padded map."""
+        inner = padded.reshape((padded.shape[0],) + self.padded_shape)[self.interior]
+        return inner.reshape(padded.shape[0], -1)
+
+    def weight_map(self, w: np.ndarray) -> np.ndarray:
+        """(taps, span): each tap's weight at each target position (0 where it has none)."""
+        rows = np.zeros(len(self.deltas) * self.span, dtype=w.dtype)
+        rows[self.slot] = w
+        return rows.reshape(len(self.deltas), self.span)
+
+
+def stencil_fits(shape: tuple[int, ...], reach: int) -> bool:
+    """Whether a stencil computes few positions that hold no synapse: the padded map (`reach`
+    cells more on each side of every axis) is at most twice the map."""
+    return float(np.prod([(s + 2 * reach) / s for s in shape])) <= 2.0

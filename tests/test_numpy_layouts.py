@@ -1,0 +1,55 @@
+"""The NumPy module's own layouts (stencils of shifted slices, scipy CSR products, weight
+gradients over all ticks at once) compute what the OO backend, the specification, computes."""
+
+import numpy as np
+from nndl.backends.numpy.lower import kind
+
+MAPS = """
+network maps {
+    seed 1
+    input  img[14, 12]
+    group  a[14, 12] : tanh
+    group  b[14, 12] : tanh
+    group  c[14, 12] : sigmoid
+    group  d[7, 6]   : relu
+    output y[3]      : softmax
+    connect img -> a : local(radius=1.5)
+    connect a   -> b : local(radius=1, metric=chebyshev, shared=true)
+    connect b   -> c : local(radius=2, metric=manhattan)
+    connect a   -> c : random(p=0.3) delay 1
+    connect c   -> c : local(radius=1, wrap=true) delay 1
+    connect c   -> d : local(radius=1)
+    connect d   -> y : full
+    connect c   -> y : where(pre.index % 5 == 0)
+}
+"""
+
+
+def test_each_projection_gets_the_layout_for_its_shape(compile_text):
+    spec = compile_text(MAPS, "numpy").SPEC
+    assert {p.name: kind(spec, p) for p in spec.projections} == {
+        "img->a": "stencil", "a->b": "stencil", "b->c": "stencil", "a->c": "csr",
+        "c->c": "gather", "c->d": "gather", "d->y": "dense", "c->y": "csr"}
+
+
+def test_stencils_and_sparse_products_agree_with_the_oo_backend(compile_text):
+    nets = [compile_text(MAPS, b).Network(seed=0, dtype="float64") for b in ("numpy", "oo")]
+    x = np.random.default_rng(1).normal(size=(3, 4, 14, 12))
+    y = np.array([0, 2, 1, 1])
+    (loss, grads), (want, wanted) = [n.loss_and_grad({"img": x}, {"y": y}, every_tick=True,
+                                                     loss="cross_entropy") for n in nets]
+    assert abs(loss - want) < 1e-12
+    assert grads.keys() == wanted.keys()
+    for name in grads:
+        np.testing.assert_allclose(grads[name], wanted[name], atol=1e-12, err_msg=name)
+
+
+def test_the_csr_matrix_follows_the_weights_an_optimiser_updates(compile_text):
+    net = compile_text(MAPS, "numpy").Network(seed=0)
+    x = np.random.default_rng(2).normal(size=(2, 5, 14, 12)).astype(np.float32)
+    before = net.run(img=x)["y"]
+    net._trainable()["a->c.w"][:] *= 2.0  # in place, as the optimisers do
+    assert not np.allclose(net.run(img=x)["y"], before)
+    fresh = compile_text(MAPS, "numpy").Network(seed=0)
+    params = net.parameters()
+    np.testing.assert_array_equal(params["a->c.w"], fresh.parameters()["a->c.w"] * 2.0)
