@@ -74,8 +74,27 @@ def _cache() -> Path:
     return folder
 
 
+_LOADED: dict[str, ctypes.CDLL] = {}  # code -> its library, loaded once per process
+
+
 def build(code: str) -> ctypes.CDLL:
-    """The code built as a shared library (kept by its hash: each source builds once)."""
+    """The code built as a shared library (kept by its hash: each source builds once) and
+    loaded (once per process)."""
+    if code not in _LOADED:
+        library = _LOADED[code] = _build(code)
+        for name in signatures(code):
+            getattr(library, f"launch_{name}")  # looked up now; ctypes keeps it
+    return _LOADED[code]
+
+
+def preload(module_source: str, dtype: str = "float64") -> None:
+    """Build and load a generated module's kernels now (tests that watch what a module does
+    while it runs see no compiler or library loading there)."""
+    code = module_source.split("CUDA = '''", 1)[1].split("'''", 1)[0]  # as the module has it
+    build(f"typedef {'double' if dtype == 'float64' else 'float'} real;\n{code}")
+
+
+def _build(code: str) -> ctypes.CDLL:
     source = host_source(code)
     key = hashlib.sha256(source.encode()).hexdigest()[:24]
     library = _cache() / f"k_{key}.so"

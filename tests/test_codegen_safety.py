@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 from string import Template
 
+import cuda_emulation
 import numpy as np
 import pytest
 
@@ -41,7 +42,12 @@ from nndl.diagnostics import NNDLError
 from nndl.frontend import check_text
 
 ROOT = Path(__file__).parent.parent
-BACKENDS = ("oo", "numpy")
+BACKENDS = ("oo", "numpy", "cupy")  # cupy on the CPU, through tests/cuda_emulation.py
+
+
+@pytest.fixture(autouse=True)
+def emulated_cupy(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", cuda_emulation.fake_cupy())
 TOLERANCE = 1e-9  # DESIGN.md, Equivalence: float64 runs agree to about 1e-9
 
 # ---- hostile names ------------------------------------------------------------------------
@@ -212,7 +218,7 @@ DANGEROUS = {"exec", "eval", "compile", "__import__", "open", "getattr", "setatt
              "__getattribute__", "__subclasses__", "__globals__", "__builtins__"}
 # ... and the module's own fixed ones: the OO module asks a group for its states, if any.
 OWN_CALLS = {"getattr"}
-IMPORTS = re.compile(r"(math|numpy|nndl(\.[a-z_.]+)?)")
+IMPORTS = re.compile(r"(math|numpy|cupy|nndl(\.[a-z_.]+)?)")
 
 
 def top_level_names(tree) -> list[str]:
@@ -358,10 +364,12 @@ def audit(source: str, twin: str, variables=(), mapping=None) -> None:
     tree, plain = ast.parse(source), ast.parse(twin)
     facts = {id(s): Facts(s) for s in tree.body}
     twin_facts = {id(s): Facts(s) for s in plain.body}
-    # nothing but numpy, math and nndl is imported, and only at the top
+    # nothing but numpy, math, cupy and nndl is imported, and only at the top (cupy's in a
+    # `try` that says what to install)
     for statement in tree.body:
         for n in facts[id(statement)].imports:
-            assert n is statement, ast.dump(n)
+            assert n is statement or (isinstance(statement, ast.Try) and
+                                      n in statement.body), ast.dump(n)
             names = [n.module or ""] if isinstance(n, ast.ImportFrom) else \
                 [a.name for a in n.names]
             assert all(IMPORTS.fullmatch(name) for name in names), ast.dump(n)
@@ -470,6 +478,8 @@ def exercise(source: str, name: str, rename=None, parameters=None, strict=True):
 
     Not `strict`: the first run of a kind of network may import parts of nndl's runtime (which
     compile and execute their own code); it still may not start a process."""
+    if "(cupy backend)" in source.split("\n", 1)[0]:
+        cuda_emulation.preload(source)  # its kernels built and loaded here, not under guard
     with guarded() as events:
         module = module_from_source(source, name)
         net = module.Network(seed=5, dtype="float64")
@@ -547,14 +557,14 @@ def check_against_twin(path, twin_path, mapping: dict[str, str], networks=None, 
             for key, value in grads.items():
                 assert_close(value, plain_grads[rename(key)], (backend, key))
             results[network, backend] = out, loss, grads
-        if run:  # and the backends agree with each other
+        for other in BACKENDS[1:] if run else ():  # and the backends agree with each other
             out, loss, grads = results[network, "oo"]
-            out2, loss2, grads2 = results[network, "numpy"]
+            out2, loss2, grads2 = results[network, other]
             for key in out:
-                assert_close(out2[key], out[key], ("oo vs numpy", key))
-            assert_close(loss2, loss, "oo vs numpy")
+                assert_close(out2[key], out[key], (f"oo vs {other}", key))
+            assert_close(loss2, loss, f"oo vs {other}")
             for key in grads:
-                assert_close(grads2[key], grads[key], ("oo vs numpy", key))
+                assert_close(grads2[key], grads[key], (f"oo vs {other}", key))
     return results
 
 

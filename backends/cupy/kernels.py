@@ -291,11 +291,16 @@ def network_source(network: ir.Network, sums: list[str]) -> str:
 
 
 def _call(name: str, kernel: str, arrays: int, scalars: int, at: int, results: int,
-          doc: str) -> dict:
+          doc: str, single: bool = True) -> dict:
     """A Python wrapper's facts: its kernel reads `arrays` arrays and `scalars` scalars, which
-    the wrapper's arguments hold from position `at`, and writes `results` arrays."""
+    the wrapper's arguments hold from position `at`, and writes `results` arrays (a `single`
+    one is returned alone, not in a tuple)."""
     return {"name": name, "kernel": kernel, "arrays": arrays, "at": at, "results": results,
-            "single": results == 1 and not doc.startswith("Neuron"), "doc": quoted_text(doc)}
+            "pick": "[0]" if single else "", "doc": quoted_text(doc)}
+
+
+def _where(model: ir.NeuronModel) -> str:
+    return f"line {model.loc.line} of {model.source}" if model.loc else model.source
 
 
 def kernel_calls(network: ir.Network) -> list[dict]:
@@ -313,9 +318,11 @@ def kernel_calls(network: ir.Network) -> list[dict]:
         n, back = len(model.states), backward_of(model)
         calls.append(_call(model_function_name(model), model_function_name(model), 2 + n,
                            len(model.params), 2 + n, 1 + n,
-                           f"Neuron model `{model.name}`: one tick; returns (out, *states)."))
+                           f"Neuron model `{model.name}` ({_where(model)}): one tick; returns "
+                           "(out, *states).",
+                           single=False))
         calls.append(_call(model_backward_name(model), model_backward_name(model), 3 + 2 * n,
                            len(model.params), 2 + n, len(back.outputs),
-                           f"Neuron model `{model.name}` backwards: d loss / d (net, out, "
-                           "*states)."))
+                           f"Model `{model.name}` backwards: d loss / d (net, out, *states).",
+                           single=False))
     return calls
