@@ -53,3 +53,31 @@ def test_the_csr_matrix_follows_the_weights_an_optimiser_updates(compile_text):
     fresh = compile_text(MAPS, "numpy").Network(seed=0)
     params = net.parameters()
     np.testing.assert_array_equal(params["a->c.w"], fresh.parameters()["a->c.w"] * 2.0)
+
+
+STEP = """
+network step {
+    seed 4
+    input  x[5]
+    group  a[12] : tanh
+    group  b[12] : leaky_relu(slope=0.1)
+    output y[3]  : identity
+    connect x -> a : full
+    connect a -> b : one_to_one
+    connect b -> a : where(pre.index < post.index)
+    connect a -> a : fan_in(k=3, where=pre.index < post.index)
+    connect b -> y : full
+}
+"""
+
+
+def test_a_neuron_level_step_of_two_groups_agrees_with_the_oo_backend(compile_text):
+    nets = [compile_text(STEP, b).Network(seed=0, dtype="float64") for b in ("numpy", "oo")]
+    x = np.random.default_rng(3).normal(size=(6, 5))
+    y = np.random.default_rng(4).normal(size=(6, 3))
+    np.testing.assert_allclose(nets[0].run(x=x)["y"], nets[1].run(x=x)["y"], atol=1e-12)
+    (loss, grads), (want, wanted) = [n.loss_and_grad({"x": x}, {"y": y}, loss="mse")
+                                     for n in nets]
+    assert abs(loss - want) < 1e-12
+    for name in grads:
+        np.testing.assert_allclose(grads[name], wanted[name], atol=1e-12, err_msg=name)

@@ -184,6 +184,62 @@ def _level_step(network: ir.Network, index: int, step: ir.Step, cpu: bool) -> di
     return {"comment": comment_lines(comment), "lines": lines}
 
 
+def sparse_levels(network: ir.Network, step: ir.Step, cpu: bool) -> bool:
+    """Whether the NumPy module computes a neuron-level step neuron-major with one sparse
+    product per level and inner projection (every group an activation; model groups keep the
+    portable step, which carries their states in (batch, neurons) arrays)."""
+    return cpu and step.neuron_level and all(network.group(n).model is None
+                                             for n in step.groups)
+
+
+def _sparse_level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
+    """A neuron-level step, neuron-major (rows are neurons) and reordered level by level: each
+    level's rows of a group are one contiguous block, summed by one scipy product per inner
+    projection into the net input's block itself."""
+    inner = inner_projections(network, step)
+    lines = [f"reordered = self.reordered[{index}]  # rows level by level (SparseLevels)",
+             "net_t, out_t = {}, {}  # (neurons, batch), in that order"]
+    for name in step.groups:
+        g = network.group(name)
+        outside = [p for p in network.incoming(name) if p not in inner]
+        lines += _net(g, [_term(p, network, True) for p in outside])
+        lines += [f"net_t[{name!r}] = net.T[reordered.order[{name!r}]]",
+                  "# empty: a row is read only after its level wrote it",
+                  f"out_t[{name!r}] = np.empty(({g.size}, batch), dtype=self.dtype)"]
+    for i, p in enumerate(inner):
+        lines += wrap_call(f"products{i} = self.products[{index}][{p.name!r}].refresh("
+                           f"{synapse_weights(network, p)})")
+    lines.append("for k, block in enumerate(reordered.blocks):")
+    for name in step.groups:
+        g = network.group(name)
+        lines += [f"    if {name!r} in block:",
+                  f"        net = net_t[{name!r}][block[{name!r}]]  # a view: sums go in place"]
+        lines += [f"        net += products{i}[k] @ out_t[{p.src!r}]"
+                  for i, p in enumerate(inner) if p.dst == name]
+        lines += [f"        out_t[{name!r}][block[{name!r}]] = {activation_call(g, 'net')}"]
+    for name in step.groups:
+        rank = f"reordered.rank[{name!r}]"
+        lines += [f"out[{name!r}] = out_t[{name!r}][{rank}].T  # back in neuron order",
+                  f"nets[{name!r}] = net_t[{name!r}][{rank}].T"]
+    names = ", ".join(step.groups)
+    links = ", ".join(p.name for p in inner)
+    comment = (f"{names}: neuron by neuron, in topological levels of the delay-0 links {links};"
+               " neuron-major, each level one sparse product per link")
+    return {"comment": comment_lines(comment), "lines": lines}
+
+
+def _product_lines(network: ir.Network, index: int, step: ir.Step) -> list[str]:
+    sizes = {name: network.group(name).size for name in step.groups}
+    lines = [f"self.reordered[{index}] = SparseLevels(self.plans[{index}], {sizes!r})",
+             f"self.products[{index}] = {{}}"]
+    for p in inner_projections(network, step):
+        n_src = network.group(p.src).size
+        pre = f"self.reordered[{index}].rank[{p.src!r}][synapses[{p.name!r}].pre]"
+        lines += wrap_call(f"self.products[{index}][{p.name!r}] = LevelProducts(self.plans["
+                           f"{index}], {p.dst!r}, {p.name!r}, {pre}, {n_src}, dt)")
+    return lines
+
+
 def _plan(network: ir.Network, index: int, step: ir.Step) -> str:
     inner = inner_projections(network, step)
     by_group = {name: [p.name for p in inner if p.dst == name] for name in step.groups}
@@ -212,10 +268,14 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
     stencils, weight gradients once over all ticks); without it, the portable lowering that a
     GPU backend runs line for line."""
     check_names(network)  # before any name is written into code
-    steps, plans = [], []
+    steps, plans, products = [], [], []
     for index, step in enumerate(network.schedule):
-        if step.neuron_level:
+        if sparse_levels(network, step, cpu):
+            steps.append(_sparse_level_step(network, index, step))
+            products += _product_lines(network, index, step)
+        elif step.neuron_level:
             steps.append(_level_step(network, index, step, cpu))
+        if step.neuron_level:
             plans.append({"index": index, "value": _plan(network, index, step)})
         else:
             steps.append(_group_step(network, network.group(step.groups[0]), cpu))
@@ -231,6 +291,7 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
         "helpers": "\n\n\n".join(h.strip("\n") for h in helpers),
         "parameters": [_setup(p, network, cpu) for p in network.projections],
         "plans": plans,
+        "products": products,
         "steps": steps,
         "slopes": slope_functions(network, NumpyArrays),
         "model_backwards": "\n\n\n".join(model_backward_function(m, NumpyArrays)

@@ -134,3 +134,58 @@ def stencil_fits(shape: tuple[int, ...], reach: int) -> bool:
     """Whether a stencil computes few positions that hold no synapse: the padded map (`reach`
     cells more on each side of every axis) is at most twice the map."""
     return float(np.prod([(s + 2 * reach) / s for s in shape])) <= 2.0
+
+
+class SparseLevels:
+    """A neuron-level step's groups with their neurons reordered level by level, so that each
+    level's rows of a group are one contiguous block (`blocks[k][group]`, a slice); `order[g]`
+    lists g's neurons in that order and `rank[g]` is its inverse (neuron -> row)."""
+
+    def __init__(self, plan: list, sizes: dict[str, int]):
+        self.order, self.rank = {}, {}
+        for group, size in sizes.items():
+            parts = [level[group][0] for level in plan if group in level]
+            self.order[group] = np.concatenate(parts or [[]]).astype(np.int64)
+            self.rank[group] = np.empty(size, dtype=np.int64)
+            self.rank[group][self.order[group]] = np.arange(self.order[group].size)
+        self.blocks, at = [], dict.fromkeys(sizes, 0)
+        for level in plan:
+            block = {}
+            for group, (rows, _) in level.items():
+                block[group] = slice(at[group], at[group] + rows.size)
+                at[group] += rows.size
+            self.blocks.append(block)
+
+
+class LevelProducts:
+    """One inner projection of a neuron-level step as a scipy CSR matrix per level (the level's
+    rows of the target x the source's neurons, in the order of SparseLevels), all over one
+    weight buffer that `refresh` fills from the weights with a single take: each level is then
+    one sparse product on neuron-major arrays. `matrices[k]` is None where level k has no rows
+    of the target."""
+
+    def __init__(self, plan: list, group: str, name: str, pre: np.ndarray, n_pre: int, dtype):
+        import scipy.sparse
+
+        found = [level[group][1][name] if group in level else None for level in plan]
+        self.positions = np.concatenate([f[0] for f in found if f is not None] or [[]])
+        self.positions = self.positions.astype(np.int64)
+        self.buffer = np.zeros(self.positions.size, dtype=dtype)
+        self.matrices, at = [], 0
+        for level, f in zip(plan, found):
+            if f is None:
+                self.matrices.append(None)
+                continue
+            (positions, starts), rows = f, level[group][0]
+            data = self.buffer[at:at + positions.size]
+            matrix = scipy.sparse.csr_matrix((data, pre[positions],
+                                              np.append(starts, positions.size)),
+                                             shape=(rows.size, n_pre))
+            matrix.data = data  # scipy copies a view much smaller than its base ("prunes")
+            self.matrices.append(matrix)
+            at += positions.size
+
+    def refresh(self, w: np.ndarray) -> list:
+        """The matrices with the current weights (taken once per run)."""
+        np.take(w, self.positions, out=self.buffer)
+        return self.matrices
