@@ -213,6 +213,8 @@ def test_the_equivalence_check_takes_the_cupy_backend(emulated):
     network = networks_of(EXAMPLES[0].parent / "group_dag.nndl")[0]
     results = compare(network, ["numpy", "cupy", "oo"], ticks=2)
     assert results and all(r.agrees for r in results), [r for r in results if not r.agrees]
+    assert {(r.backend, r.tolerance) for r in results} == {("cupy", 1e-9), ("oo", 1e-9),
+                                                           ("cupy float32", 1e-4)}
 
 
 # ---- without CuPy --------------------------------------------------------------------------
