@@ -21,14 +21,18 @@ class Kernels:
     def __init__(self, cupy, source: str):
         self.cupy, self.source = cupy, source
         self.modules: dict[str, object] = {}
+        self.functions: dict[tuple[str, str], object] = {}
 
     def function(self, name: str, dtype):
         dtype = np.dtype(dtype).name
-        module = self.modules.get(dtype)
-        if module is None:
-            code = f"typedef {TYPES[dtype]} real;\n{self.source}"
-            module = self.modules[dtype] = self.cupy.RawModule(code=code)
-        return module.get_function(name)
+        found = self.functions.get((name, dtype))
+        if found is None:
+            module = self.modules.get(dtype)
+            if module is None:
+                code = f"typedef {TYPES[dtype]} real;\n{self.source}"
+                module = self.modules[dtype] = self.cupy.RawModule(code=code)
+            found = self.functions[name, dtype] = module.get_function(name)
+        return found
 
     def launch(self, name: str, threads: int, dtype, *args) -> None:
         """Run kernel `name` on `threads` threads (one per element it writes)."""
