@@ -15,7 +15,7 @@ import warnings
 from benchmarks import harness
 
 WORKLOADS = {"W1": "w1_mlp", "W2": "w2_local", "W3": "w3_recurrent", "W4": "w4_dag",
-             "C": "compile_time"}
+             "C": "compile_time", "M": "memory"}  # M: peak RSS of W2 and W3, a process each
 
 
 def main() -> None:
@@ -28,9 +28,14 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # build-time notes of the workloads (fan_in shortfalls)
     load_before, start = harness.load(), time.perf_counter()
-    rows = []
+    rows, extra = [], []
     for key in args.only or WORKLOADS:
         module = __import__(f"benchmarks.{WORKLOADS[key]}", fromlist=["run"])
+        if key == "M":
+            intro = ("Peak RSS, each contestant in its own process (baseline: everything "
+                     "imported and built, nothing run):")
+            extra = ["", intro, "", *module.run(args.quick)]
+            continue
         found = module.run(args.quick)
         print("\n".join(harness.table(found)), flush=True)
         rows += found
@@ -39,7 +44,7 @@ def main() -> None:
               f"{harness.peak_rss_mib():.0f} MiB")]
     if not args.no_record:
         title = "python -m benchmarks" + (" --quick" if args.quick else "")
-        harness.record(title, rows, notes, load_before)
+        harness.record(title, rows, notes, load_before, extra)
     print(notes[0])
 
 

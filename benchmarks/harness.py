@@ -108,7 +108,8 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
 
 
-def record(title: str, rows: list[Row], notes: list[str], load_before: str) -> None:
+def record(title: str, rows: list[Row], notes: list[str], load_before: str,
+           extra: list[str] = ()) -> None:
     """Append a run to RESULTS.md: the command, the date, versions, load, the table, notes."""
     command = "python -m benchmarks " + " ".join(sys.argv[1:])
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -116,7 +117,7 @@ def record(title: str, rows: list[Row], notes: list[str], load_before: str) -> N
             (f"`{command.strip()}` — {versions()}; 2 threads, float32; load average before "
              f"{load_before}, after {load()} (1, 5, 15 min).\n"),
             *table(rows), ""]
-    text += [f"- {note}" for note in notes]
+    text += [f"- {note}" for note in notes] + list(extra)
     with open(RESULTS, "a", encoding="utf-8") as f:
         f.write("\n".join(text).rstrip("\n") + "\n")
 
@@ -131,3 +132,15 @@ def resized(name: str, old: str, new: str) -> Path:
     path = folder / name
     path.write_text(text.replace(old, new), encoding="utf-8")
     return path
+
+
+def append_section(title: str, lines: list[str], load_before: str) -> None:
+    """Append a section of ready-made lines (a table) with the command, versions and load."""
+    command = "python -m " + " ".join(["benchmarks.memory", *sys.argv[1:]]) \
+        if sys.argv[0].endswith("memory.py") else "python " + " ".join(sys.argv)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = [f"\n## {title} ({stamp})\n",
+            (f"`{command.strip()}` — {versions()}; load average before {load_before}, after "
+             f"{load()}.\n"), *lines]
+    with open(RESULTS, "a", encoding="utf-8") as f:
+        f.write("\n".join(text) + "\n")
