@@ -26,6 +26,7 @@ import itertools
 import keyword
 import math
 import re
+import shutil
 import sys
 from pathlib import Path
 from string import Template
@@ -42,7 +43,8 @@ from nndl.diagnostics import NNDLError
 from nndl.frontend import check_text
 
 ROOT = Path(__file__).parent.parent
-BACKENDS = ("oo", "numpy", "cupy")  # cupy on the CPU, through tests/cuda_emulation.py
+# cupy on the CPU, through tests/cuda_emulation.py (which builds its kernels with g++)
+BACKENDS = ("oo", "numpy") + (("cupy",) if shutil.which("g++") else ())
 
 
 @pytest.fixture(autouse=True)

@@ -49,6 +49,9 @@ def emulated(monkeypatch):
     """Generated CuPy modules import CuPy where it finds a GPU, else the CPU stand-in: without
     a GPU these tests check the kernels' numbers on the CPU, with one on the GPU."""
     if backends.unavailable("cupy"):
+        if shutil.which("g++") is None:
+            pytest.skip(f"neither CuPy on a GPU ({backends.unavailable('cupy')}) nor g++ to "
+                        "emulate one")
         monkeypatch.setitem(sys.modules, "cupy", cuda_emulation.fake_cupy())
 
 
