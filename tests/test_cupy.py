@@ -196,8 +196,8 @@ def generated(strategy, count: int) -> list[str]:
     return [t if isinstance(t, str) else t[0] for t in texts]
 
 
-@pytest.mark.parametrize("text", generated(rule_networks(), 12) + generated(
-    recurrent_networks(), 12), ids=lambda t: f"net{abs(hash(t)) % 10**6}")
+@pytest.mark.parametrize("text", generated(rule_networks(), 20) + generated(
+    recurrent_networks(), 20), ids=lambda t: f"net{abs(hash(t)) % 10**6}")
 def test_generated_networks_compute_what_numpy_computes(text, emulated, tmp_path):
     """Every rule, shared kernels, cycles, delays, neuron models with hostile variable names."""
     program, diagnostics = check_text(text, "generated.nndl")
@@ -209,7 +209,7 @@ def test_generated_networks_compute_what_numpy_computes(text, emulated, tmp_path
     except BuildError as e:  # a sparse rule that makes no synapse for this seed: refused
         assert "makes no synapse" in str(e)
         return
-    for dtype in ("float64",):
+    for dtype in ("float64", "float32"):
         outputs, grads = run_and_grad(build(made["cupy"], dtype=dtype), network, batch=2)
         assert_close(outputs, reference[0], TOLERANCE[dtype], text)
         assert_close(grads, reference[1], TOLERANCE[dtype], text)
