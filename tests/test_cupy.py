@@ -9,6 +9,7 @@ on the generated networks of test_properties.py and test_recurrent_properties.py
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -197,7 +198,7 @@ def generated(strategy, count: int) -> list[str]:
 
 
 @pytest.mark.parametrize("text", generated(rule_networks(), 20) + generated(
-    recurrent_networks(), 20), ids=lambda t: f"net{abs(hash(t)) % 10**6}")
+    recurrent_networks(), 20), ids=lambda t: "net" + hashlib.sha256(t.encode()).hexdigest()[:8])
 def test_generated_networks_compute_what_numpy_computes(text, emulated, tmp_path):
     """Every rule, shared kernels, cycles, delays, neuron models with hostile variable names."""
     program, diagnostics = check_text(text, "generated.nndl")
