@@ -63,8 +63,11 @@ class Learner:
     def changes(self, targets: dict, where: str) -> dict[str, np.ndarray]:
         spec = self.net.SPEC
         with np.errstate(over="ignore", invalid="ignore"):  # a runaway is reported below
-            result, mistakes = local_rules.changes(self.net, spec, self.rules, targets,
-                                                   self.net._trainable(), self.wiring)
+            if hasattr(self.net, "_local_changes"):  # a backend's own (on its device)
+                result, mistakes = self.net._local_changes(self.rules, targets)
+            else:
+                result, mistakes = local_rules.changes(self.net, spec, self.rules, targets,
+                                                       self.net._trainable(), self.wiring)
         bad = [key for key, change in result.items() if not np.isfinite(change).all()]
         if bad:
             raise TrainingError(f"training stopped at {where}: the local rule's change of "
