@@ -154,7 +154,8 @@ GENERATED_NAMES = {
     "gather_sum", "csr_sum", "rows_sum", "segment_sum", "synapse_grads", "spread_back",
     "rows_backward", "softmax_backward",
     "Synapse", "SharedSynapse", "Neuron", "ModelNeuron", "Group", "SoftmaxGroup", "ModelGroup",
-    "Network", "cp", "CUDA", "KERNELS", "Kernels", "to_device", "Wiring",  # the cupy module's
+    "Network", "cp", "CUDA", "KERNELS", "Kernels", "to_device", "Wiring", "InputError",
+    "target_values",  # the cupy module's
 }
 
 
