@@ -203,7 +203,7 @@ def fake_cupy() -> types.ModuleType:
 
     for name in ("zeros", "zeros_like", "empty", "empty_like", "full", "full_like", "tile",
                  "stack", "ascontiguousarray", "bincount", "exp", "concatenate", "ones",
-                 "ones_like", "maximum", "minimum", "where", "arange"):
+                 "ones_like", "maximum", "minimum", "where", "arange", "abs"):
         setattr(module, name, wrap(getattr(np, name)))
     module.float32, module.float64, module.int64 = np.float32, np.float64, np.int64
     return module

@@ -163,6 +163,52 @@ def training_data(network, regime, samples: int = 16) -> tuple[dict, dict]:
     return inputs, targets
 
 
+LEARNING = """
+network learning {
+    seed 4
+    input  image[6, 6]
+    group  maps[2, 6, 6] : tanh
+    group  echo[2, 6, 6] : tanh
+    output y[3] : step
+    connect image -> maps : local(radius=1, shared=true) weight normal(0, 0.3)
+    connect maps -> echo : one_to_one delay 2
+    connect echo -> y : full weight normal(0, 0.1)
+    connect maps -> y : random(p=0.5)
+}
+train rules {
+    ticks 3
+    batch 5
+    learn image -> maps : hebb(rate=0.05, decay=0.01)
+    learn maps -> echo : oja(rate=0.1)
+    learn echo -> y : perceptron(rate=0.2)
+    learn maps -> y : perceptron(rate=0.1)
+    rewire maps -> y : prune(below=0.05) grow(count=4) every 2
+}
+"""
+
+
+def test_local_rules_and_rewiring_on_the_device_match_the_runtime(emulated):
+    """Hebb with decay on a shared kernel, Oja through a delay, two perceptrons on one group
+    (its bias moves once), rewiring in between: cupy's kernels against the shared runtime's
+    rules in NumPy, float64 to 1e-9, float32 to 1e-4."""
+    program, diagnostics = check_text(LEARNING, "learning.nndl")
+    diagnostics.raise_if_errors()
+    network = program.networks[0]
+    made = modules(network)
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(15, 6, 6)), rng.integers(0, 3, size=15)
+    trained = {}
+    for name, dtype in (("numpy", "float64"), ("cupy", "float64"), ("cupy", "float32")):
+        net = build(made[name], dtype=dtype)
+        history = net.fit({"image": x}, {"y": y}, epochs=3, progress=False)
+        trained[name, dtype] = net.parameters(), history
+    reference, history = trained["numpy", "float64"]
+    assert history["mistakes"] and history["pruned"] and history["grown"]
+    for (name, dtype), (parameters, its_history) in trained.items():
+        assert_close(parameters, reference, TOLERANCE[dtype], f"{name} {dtype}")
+        assert its_history["mistakes"] == history["mistakes"]
+
+
 def test_a_weight_file_from_the_gpu_backend_opens_in_the_others(emulated, tmp_path):
     network = networks_of(EXAMPLES[0].parent / "digits.nndl")[0]
     made = modules(network, ("oo", "numpy", "cupy"))

@@ -141,6 +141,22 @@ extern "C" __global__ void rows_backward(long long batch, long long n_positions,
     atomicAdd(&g_x[b * n_x + pre[p]], upstream * w[p]);
 }
 ''',
+    "local_rule": '''
+// a local rule's change of synapse i's weight, its mean over the batch (the formulas of
+// nndl.runtime.local_rules): kind 0 hebb, 1 oja, 2 perceptron (there `y` holds target - post)
+extern "C" __global__ void local_rule(long long kind, long long batch, long long n_synapses,
+        long long n_pre, long long n_post, real rate, real decay, const real* x, const real* y,
+        const real* w, const long long* pre, const long long* post, real* dw) {
+    long long i = NNDL_THREAD;
+    if (i >= n_synapses) return;
+    real sum = 0;
+    for (long long b = 0; b < batch; ++b) {
+        real pre_out = x[b * n_pre + pre[i]], post_out = y[b * n_post + post[i]];
+        sum += kind == 1 ? post_out * (pre_out - post_out * w[i]) : post_out * pre_out;
+    }
+    dw[i] = rate * (sum / batch) - (kind == 0 ? decay * w[i] : (real)0);
+}
+''',
 }
 
 

@@ -41,6 +41,8 @@ def lower(network: ir.Network) -> dict:
     steps = _on_device(context["steps"])
     backward_steps = _on_device(context["backward_steps"])
     sums = _used(steps + backward_steps, KERNEL_HELPERS)
+    local_rules = any(r.learn for r in network.regimes)
+    sums += ["local_rule"] if local_rules else []
     source = network_source(network, sums)
     if "'''" in source or "\\" in source:  # it goes into a plain triple-quoted string
         raise RuntimeError("internal error: CUDA source the module cannot quote")
@@ -52,6 +54,7 @@ def lower(network: ir.Network) -> dict:
         "cuda": source,
         "calls": kernel_calls(network),
         "sums": sums,
+        "local_rules": local_rules,
         "softmax": any(g.activation == "softmax" for g in network.groups),
         "identity": any(g.activation == "identity" for g in network.groups
                         if g.role != "input"),
