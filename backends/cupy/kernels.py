@@ -311,8 +311,12 @@ def _call(name: str, kernel: str, arrays: int, scalars: int, at: int, results: i
     """A Python wrapper's facts: its kernel reads `arrays` arrays and `scalars` scalars, which
     the wrapper's arguments hold from position `at`, and writes `results` arrays (a `single`
     one is returned alone, not in a tuple)."""
-    return {"name": name, "kernel": kernel, "arrays": arrays, "at": at, "results": results,
-            "pick": "[0]" if single else "", "doc": quoted_text(doc)}
+    call = f"KERNELS.map({kernel!r}, args, arrays={arrays}, at={at}, results={results})"
+    call += "[0]" if single else ""
+    lines = [f"return {call}"] if len(call) <= 89 else [  # 100 columns, indented
+        f"return KERNELS.map({kernel!r}, args,",
+        f"                   arrays={arrays}, at={at}, results={results}){call[-3:] * single}"]
+    return {"name": name, "lines": lines, "doc": quoted_text(f"{doc} (kernel `{kernel}`)")}
 
 
 def _where(model: ir.NeuronModel) -> str:
