@@ -15,17 +15,20 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from string import Template
 
 import cuda_emulation
 import numpy as np
 import pytest
 from conftest import draw_examples
+from test_codegen_safety import HOSTILE, LITERALS, PLACES, packed
 from test_properties import rule_networks
 from test_recurrent_properties import recurrent_networks
 
 from nndl import backends
 from nndl.cli import main
 from nndl.compiler import module_from_source
+from nndl.diagnostics import NNDLError
 from nndl.equivalence import compare, random_inputs, scaled_difference
 from nndl.frontend import check_text, read_source
 from nndl.runtime.build import BuildError, NNDLWarning
@@ -112,6 +115,36 @@ def test_every_example_kernel_compiles_with_nvcc(path, tmp_path):
                           text=True)
     assert done.returncode == 0, done.stderr
     assert all(f.with_suffix(".ptx").exists() for f in files)
+
+
+def accepted_names(place: str) -> list[str]:
+    """The hostile names of test_codegen_safety.py that the front end takes in `place`."""
+    taken = []
+    for name in HOSTILE:
+        program, diagnostics = check_text(Template(PLACES[place]).substitute(N=name), "h.nndl")
+        try:
+            diagnostics.raise_if_errors()
+        except NNDLError:
+            continue
+        taken.append(name)
+    return [n for n in taken if n not in LITERALS + ("out",)]
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+def test_kernels_with_hostile_model_names_compile_with_nvcc(tmp_path):
+    """Model, parameter, state and temporary names that are CUDA and C++ keywords, CUDA's own
+    names, Python's and the generated code's: all in one nvcc run."""
+    files = []
+    for place in ("model", "param", "state", "temporary"):
+        program, diagnostics = check_text(packed(place, accepted_names(place)), "h.nndl")
+        diagnostics.raise_if_errors()
+        code = cuda_of(backends.generate(program.networks[0], "cupy"))
+        files.append(tmp_path / f"{place}.cu")
+        files[-1].write_text(f"typedef float real;\n{code}")
+    done = subprocess.run(["nvcc", "--ptx", f"-arch={nvcc_architecture()}",
+                           *(f.name for f in files)], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
 
 
 # ---- the CuPy modules on the CPU: the same numbers as NumPy ---------------------------------
