@@ -121,7 +121,7 @@ def accepted_names(place: str) -> list[str]:
     """The hostile names of test_codegen_safety.py that the front end takes in `place`."""
     taken = []
     for name in HOSTILE:
-        program, diagnostics = check_text(Template(PLACES[place]).substitute(N=name), "h.nndl")
+        _, diagnostics = check_text(Template(PLACES[place]).substitute(N=name), "h.nndl")
         try:
             diagnostics.raise_if_errors()
         except NNDLError:
