@@ -76,7 +76,15 @@ def check_close(what: str, ours, theirs, rtol: float = 1e-3, atol: float = 1e-4)
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident memory so far."""
+    """This process's peak resident memory so far: VmHWM, which starts afresh in a new program
+    (getrusage's ru_maxrss carries the parent's peak across fork and exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
