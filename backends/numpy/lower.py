@@ -91,9 +91,18 @@ def _source(p: ir.Projection) -> str:
     return f"out[{p.src!r}]" if p.delay == 0 else f"memory.earlier({p.src!r}, {p.delay})"
 
 
+def driven(network: ir.Network, p: ir.Projection, cpu: bool) -> bool:
+    """Whether the NumPy module multiplies a projection for every tick at once before the
+    ticks run (`drive`): a dense one from an input group, without delay."""
+    return cpu and p.delay == 0 and network.group(p.src).role == "input" and \
+        cpu_kind(network, p) == "dense"
+
+
 def _term(p: ir.Projection, network: ir.Network, cpu: bool = False) -> str:
     """The whole target group's input through one projection, (batch, post)."""
     key, src = repr(p.name), _source(p)
+    if driven(network, p, cpu):
+        return f"drive[{key}]"
     layout = layout_of(network, p, cpu)
     if cpu and layout == "csr":  # tied weights are copied into the matrix first
         tie = f", {synapse_weights(network, p)}" if is_shared(p) else ""
@@ -113,8 +122,9 @@ def _net(g: ir.Group, terms: list[str]) -> list[str]:
     if not terms:  # nothing comes in: every sample sees just the bias (a copy: run() returns it)
         first = f"np.tile({bias}, (batch, 1))" if g.bias else \
             f"np.zeros((batch, {g.size}), dtype=self.dtype)"
-    else:
-        first = f"{bias} + {terms[0]}" if g.bias else terms[0]
+    else:  # a drive is computed before the ticks: copied, so that `+=` leaves it alone
+        alone = f"{terms[0]}.copy()" if terms[0].startswith("drive[") else terms[0]
+        first = f"{bias} + {terms[0]}" if g.bias else alone
     # `first` is always a fresh array, so adding in place is safe.
     return [f"net = {first}"] + [f"net += {term}" for term in terms[1:]]
 
@@ -251,6 +261,7 @@ def _helpers(kinds: set, plans: list, backs: list, cpu: bool) -> tuple[list, lis
     """The sums over sparse synapses the module needs, forward and backward."""
     sums = {**SPARSE_SUMS, **CPU_SUMS} if cpu else SPARSE_SUMS
     helpers = [sums[k] for k in ("gather", "csr", "stencil") if k in kinds]
+    helpers += [CPU_SUMS["drive"]] if cpu else []
     helpers += [SPARSE_SUMS["rows"]] if plans else []
     if (not cpu and "csr" in kinds) or plans or backs:
         helpers.append(SPARSE_SUMS["segment"])
@@ -300,6 +311,8 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
         "backs": backs,
         "backward_steps": lower_backward(network, cpu),
         "weight_grads": weight_grad_lines(network) if cpu else [],
+        "drives": [{"key": repr(p.name), "src": repr(p.src)} for p in network.projections
+                   if driven(network, p, cpu)],
         "cpu": cpu,
         "any_level": bool(plans),
     }

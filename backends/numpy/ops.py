@@ -109,6 +109,14 @@ def rows_backward(dnet, x, g_x, wiring, w, positions, g_w):
 # scipy's CSR products, whose weights are the weight vector itself, and stencils of shifted
 # slices for maps of equal shape.
 CPU_SUMS = {
+    "drive": '''
+def all_ticks(x, w):
+    """x @ w.T for every tick at once, (ticks, batch, pre) -> (ticks, batch, post): one matrix
+    product instead of one a tick (an input that is the same at every tick, once)."""
+    if x.strides[0] == 0:
+        return np.broadcast_to(x[0] @ w.T, x.shape[:2] + (w.shape[0],))
+    return (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:2] + (w.shape[0],))
+''',
     "csr": '''
 def csr_sum(x, matrix, w=None):
     """CSR rows: target j sums w[i] * x[:, pre[i]] over its synapses i, as scipy's CSR x dense
