@@ -81,3 +81,4 @@ def test_a_neuron_level_step_of_two_groups_agrees_with_the_oo_backend(compile_te
     assert abs(loss - want) < 1e-12
     for name in grads:
         np.testing.assert_allclose(grads[name], wanted[name], atol=1e-12, err_msg=name)
+

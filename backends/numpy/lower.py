@@ -60,7 +60,7 @@ def _setup(p: ir.Projection, network: ir.Network, cpu: bool = False) -> dict:
     layout = layout_of(network, p, cpu)
     if cpu and layout in ("csr", "stencil"):
         weights = "self.W[" + key + "]" + ("[syn.tie]" if is_shared(p) else "")
-        make = f"csr_matrix_of(syn.pre, syn.post, {weights}, {n_dst}, {shape[1]})" \
+        make = f"SparseProduct(syn.pre, syn.post, {weights}, {n_dst}, {shape[1]})" \
             if layout == "csr" else f"Stencil(syn.pre, syn.post, {network.group(p.dst).shape})"
         what = {"csr": "a scipy CSR matrix", "stencil": "a stencil of shifted slices"}[layout]
         return {"key": key, "lines": [f"self.W[{key}] = syn.w.astype(dt)",

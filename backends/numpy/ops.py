@@ -118,13 +118,13 @@ def all_ticks(x, w):
     return (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:2] + (w.shape[0],))
 ''',
     "csr": '''
-def csr_sum(x, matrix, w=None):
+def csr_sum(x, product, w=None):
     """CSR rows: target j sums w[i] * x[:, pre[i]] over its synapses i, as scipy's CSR x dense
-    product on neuron-major arrays. `w`: tied weights to copy in first (else the matrix's data
-    is the weight vector itself)."""
+    product on neuron-major arrays (nndl.runtime.layout.SparseProduct). `w`: tied weights to
+    copy in first (else the matrix's data is the weight vector itself)."""
     if w is not None:
-        matrix.data[...] = w
-    return (matrix @ x.T).T
+        product.matrix.data[...] = w
+    return product.forward(x)
 ''',
     "stencil": '''
 def stencil_sum(x, stencil, w):
@@ -155,9 +155,9 @@ def tied(g, wiring, n_weights):
     return g if wiring.tie is None else np.bincount(wiring.tie, g, n_weights).astype(g.dtype)
 ''',
     "csr": '''
-def csr_back(dnet, matrix):
+def csr_back(dnet, product):
     """d loss / d each source: the transposed product (scipy's CSC view of the same arrays)."""
-    return (matrix.T @ dnet.T).T
+    return product.backward(dnet)
 
 
 def csr_grads(dnet, x, wiring, shape, n_weights):

@@ -81,6 +81,27 @@ def csr_matrix_of(pre: np.ndarray, post: np.ndarray, w: np.ndarray, n_post: int,
     return matrix
 
 
+class SparseProduct:
+    """A projection's synapses as a scipy CSR matrix (post x pre) whose data is the weight
+    vector, multiplied on neuron-major arrays (scipy's CSR x dense product wants the dense
+    operand's rows contiguous). (Splitting a product into two row blocks in two threads, since
+    scipy releases the GIL, bought nothing in W3's forward run: see benchmarks/RESULTS.md.)"""
+
+    def __init__(self, pre: np.ndarray, post: np.ndarray, w: np.ndarray, n_post: int,
+                 n_pre: int):
+        self.matrix = csr_matrix_of(pre, post, w, n_post, n_pre)
+        self.shape = (n_post, n_pre)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(batch, pre) -> (batch, post): each target's weighted sum of its sources."""
+        return (self.matrix @ np.ascontiguousarray(x.T)).T
+
+    def backward(self, d: np.ndarray) -> np.ndarray:
+        """(batch, post) -> (batch, pre): what each source gets back (the transposed product,
+        through scipy's CSC view of the same arrays)."""
+        return (self.matrix.T @ np.ascontiguousarray(d.T)).T
+
+
 class Stencil:
     """A projection between two maps of the same shape as shifted copies of one padded map: each
     distinct offset (source position - target position) of its synapses is one tap, and every
