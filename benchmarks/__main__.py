@@ -15,7 +15,7 @@ import warnings
 from benchmarks import harness
 
 WORKLOADS = {"W1": "w1_mlp", "W2": "w2_local", "W3": "w3_recurrent", "W4": "w4_dag",
-             "C": "compile_time", "M": "memory"}  # M: peak RSS of W2 and W3, a process each
+             "W5": "w5_rate", "C": "compile_time", "M": "memory"}  # M: peak RSS of W2 and W3, a process each
 
 
 def main() -> None:
