@@ -157,6 +157,9 @@ def _group_step(network: ir.Network, g: ir.Group, cpu: bool) -> dict:
     incoming = network.incoming(g.name)
     sources = ", ".join(f"{p.src} ({p.rule.kind}{f', delay {p.delay}' if p.delay else ''})"
                         for p in incoming) or "nothing"
+    if cpu:  # a CSR product first: its (batch, post) result is neuron-major underneath, so the
+        # net input and output are too, and the next tick's product reads them without a copy
+        incoming = sorted(incoming, key=lambda p: cpu_kind(network, p) != "csr")
     lines = _net(g, [_term(p, network, cpu) for p in incoming]) + [f"nets[{g.name!r}] = net"]
     lines += _apply(network, g)
     return {"comment": comment_lines(f"{_describe_group(g)}, from {sources}"), "lines": lines}
