@@ -293,6 +293,9 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
             plans.append({"index": index, "value": _plan(network, index, step)})
         else:
             steps.append(_group_step(network, network.group(step.groups[0]), cpu))
+    if cpu:  # the NumPy module's own lines, broken to fit its 100 columns
+        for step in steps:
+            step["lines"] = [part for line in step["lines"] for part in wrap_call(line)]
     kinds = {layout_of(network, p, cpu) for p in network.projections}
     backs = back_layouts(network, cpu)
     helpers, backward = _helpers(kinds, plans, backs, cpu)
