@@ -233,7 +233,8 @@ def _sparse_level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
     for name in step.groups:
         rank = f"reordered.rank[{name!r}]"
         lines += [f"out[{name!r}] = out_t[{name!r}][{rank}].T  # back in neuron order",
-                  f"nets[{name!r}] = net_t[{name!r}][{rank}].T"]
+                  "if self._taping:  # only backpropagation reads the net inputs",
+                  f"    nets[{name!r}] = net_t[{name!r}][{rank}].T"]
     names = ", ".join(step.groups)
     links = ", ".join(p.name for p in inner)
     comment = (f"{names}: neuron by neuron, in topological levels of the delay-0 links {links};"
