@@ -116,12 +116,15 @@ def _term(p: ir.Projection, network: ir.Network, cpu: bool = False) -> str:
     }[layout]
 
 
-def _net(g: ir.Group, terms: list[str]) -> list[str]:
+def _net(g: ir.Group, terms: list[str], cpu: bool = False) -> list[str]:
     """Lines that leave the group's net input in `net`: bias plus every term."""
     bias = f"b[{g.name!r}]"
     if not terms:  # nothing comes in: every sample sees just the bias (a copy: run() returns it)
         first = f"np.tile({bias}, (batch, 1))" if g.bias else \
             f"np.zeros((batch, {g.size}), dtype=self.dtype)"
+    elif cpu and g.bias and not terms[0].startswith("drive["):
+        # the first term is a fresh array: the bias is added into it (one array fewer a tick)
+        return [f"net = {terms[0]}"] + [f"net += {term}" for term in [*terms[1:], bias]]
     else:  # a drive is computed before the ticks: copied, so that `+=` leaves it alone
         alone = f"{terms[0]}.copy()" if terms[0].startswith("drive[") else terms[0]
         first = f"{bias} + {terms[0]}" if g.bias else alone
@@ -160,7 +163,7 @@ def _group_step(network: ir.Network, g: ir.Group, cpu: bool) -> dict:
     if cpu:  # a CSR product first: its (batch, post) result is neuron-major underneath, so the
         # net input and output are too, and the next tick's product reads them without a copy
         incoming = sorted(incoming, key=lambda p: cpu_kind(network, p) != "csr")
-    lines = _net(g, [_term(p, network, cpu) for p in incoming]) + [f"nets[{g.name!r}] = net"]
+    lines = _net(g, [_term(p, network, cpu) for p in incoming], cpu) + [f"nets[{g.name!r}] = net"]
     lines += _apply(network, g)
     return {"comment": comment_lines(f"{_describe_group(g)}, from {sources}"), "lines": lines}
 
@@ -172,7 +175,7 @@ def _level_step(network: ir.Network, index: int, step: ir.Step, cpu: bool) -> di
     for name in step.groups:
         g = network.group(name)
         outside = [p for p in network.incoming(name) if p not in inner]
-        lines += _net(g, [_term(p, network, cpu) for p in outside])
+        lines += _net(g, [_term(p, network, cpu) for p in outside], cpu)
         lines += [f"external[{name!r}] = net",
                   f"out[{name!r}] = np.zeros((batch, {g.size}), dtype=self.dtype)",
                   f"nets[{name!r}] = np.zeros((batch, {g.size}), dtype=self.dtype)"]
@@ -215,7 +218,7 @@ def _sparse_level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
     for name in step.groups:
         g = network.group(name)
         outside = [p for p in network.incoming(name) if p not in inner]
-        lines += _net(g, [_term(p, network, True) for p in outside])
+        lines += _net(g, [_term(p, network, True) for p in outside], True)
         lines += [f"net_t[{name!r}] = net.T[reordered.order[{name!r}]]",
                   "# empty: a row is read only after its level wrote it",
                   f"out_t[{name!r}] = np.empty(({g.size}, batch), dtype=self.dtype)"]
