@@ -19,6 +19,7 @@ from nndl.diagnostics import NNDLError
 from nndl.equivalence import compare
 from nndl.frontend import read_source
 from nndl.listing import network_listing
+from nndl.backends.numpy.layouts import gpu_kind
 from nndl.backends.numpy.lower import kind as numpy_layout
 from nndl.runtime.build import NNDLWarning, build_all
 from nndl.runtime.errors import RuntimeNNDLError
@@ -170,7 +171,8 @@ def cmd_ir(args) -> int:
             warnings.simplefilter("ignore", NNDLWarning)
             synapses, _ = build_all(network, network.seed)
         counts = {name: syn.pre.size for name, syn in synapses.items()}
-        layouts = {p.name: f"numpy: {numpy_layout(network, p)}" for p in network.projections}
+        layouts = {p.name: f"numpy: {numpy_layout(network, p)}; cupy: {gpu_kind(network, p)}"
+                   for p in network.projections}
         listings.append(network_listing(network, counts, layouts))
     sys.stdout.write("\n".join(listings))
     return EXIT_OK

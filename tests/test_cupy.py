@@ -165,6 +165,96 @@ def test_every_example_computes_what_numpy_computes(path, emulated):
             assert_close(grads, reference[1], tolerance, f"{network.name} {dtype} gradients")
 
 
+# ---- `local` between groups of one grid: the stencil kernels ---------------------------------
+
+STENCILS = {"examples/retina.nndl": ["photoreceptors->on_centre"],
+            "examples/circular_conv.nndl": ["image->features"],
+            "examples/digits.nndl": ["conv"], "benchmarks/w2_local.nndl": ["image->hidden"]}
+
+
+@pytest.mark.parametrize("path", sorted(STENCILS))
+def test_local_rules_on_one_grid_get_the_stencil_kernels(path, capsys):
+    """Those projections sum, send back and take gradients through the stencil kernels (no
+    index table: the offsets of the taps and the grid find the sources); a `local` between
+    two grids (stride) keeps the gather; `nndlc ir` says which."""
+    name, path = path, Path(__file__).parent.parent / path
+    network = networks_of(path)[0]
+    source = backends.generate(network, "cupy")
+    cuda, body = cuda_of(source), source.split("class Network", 1)[1]
+    assert "long long nndl_tap_source(" in cuda
+    assert all(f"void {k}(" in cuda for k in ("stencil_sum", "stencil_grads"))
+    for p in network.projections:
+        stencil = p.name in STENCILS[name]
+        assert (f"self.layout[{p.name!r}] = tap_layout(" in body) == stencil, p.name
+        assert (f"self.layout[{p.name!r}] = gather_layout(" in body) == \
+            (p.rule.kind == "local" and not stencil), p.name
+    assert main(["ir", str(path)]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if "cupy: " in line]
+    assert sum("cupy: stencil" in line for line in listed) == len(STENCILS[name])
+
+
+STENCIL_NET = Template("""
+network stencil {
+    seed 5
+    input  img$src
+    group  h$src   : tanh
+    group  a$dst   : tanh
+    output y[3]    : softmax
+    connect img -> h : one_to_one
+    connect h   -> a : local(radius=$radius, metric=$metric, wrap=$wrap, shared=$shared)
+    connect a   -> a : local(radius=1, metric=$metric, wrap=$wrap, shared=$shared) delay 1
+    connect a   -> y : full
+}
+""")
+SHAPES = [("[5, 7]", "[5, 7]"), ("[5, 7]", "[2, 5, 7]"), ("[3, 5, 7]", "[2, 5, 7]"),
+          ("[7]", "[2, 7]")]
+
+
+@pytest.mark.parametrize("shapes", SHAPES, ids=lambda s: f"{s[0]}->{s[1]}")
+@pytest.mark.parametrize("radius", [1.5, 9])
+@pytest.mark.parametrize("metric", ["euclidean", "chebyshev", "manhattan"])
+def test_stencils_compute_what_numpy_computes(shapes, radius, metric, emulated):
+    """Every metric, with and without wrap, shared or not, one or several maps, an odd grid and
+    a radius wider than it: outputs, loss and every gradient as NumPy's (the stencil's sum,
+    its input gradient through `h`, its weight gradient, and a delayed one onto itself)."""
+    for wrap, shared in [("false", "false"), ("true", "false"), ("false", "true"),
+                         ("true", "true")]:
+        text = STENCIL_NET.substitute(src=shapes[0], dst=shapes[1], radius=radius,
+                                      metric=metric, wrap=wrap, shared=shared)
+        program, diagnostics = check_text(text, "stencil.nndl")
+        diagnostics.raise_if_errors()
+        network = program.networks[0]
+        tick = backends.generate(network, "cupy").split("def tick", 1)[1]
+        assert all(f"{k}(" in tick for k in ("stencil_sum", "stencil_back", "stencil_grads"))
+        assert "gather_sum(" not in tick and "synapse_grads(" not in tick
+        made = modules(network)
+        reference = run_and_grad(build(made["numpy"], dtype="float64"), network, batch=3)
+        for dtype, tolerance in TOLERANCE.items():
+            outputs, grads = run_and_grad(build(made["cupy"], dtype=dtype), network, batch=3)
+            assert_close(outputs, reference[0], tolerance, text)
+            assert_close(grads, reference[1], tolerance, text)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+def test_the_stencil_kernels_compile_with_nvcc(tmp_path):
+    """The stencil's sum, input gradient and weight gradient, for float and double."""
+    text = STENCIL_NET.substitute(src="[3, 5, 7]", dst="[2, 5, 7]", radius=1.5,
+                                  metric="euclidean", wrap="true", shared="true")
+    program, diagnostics = check_text(text, "stencil.nndl")
+    diagnostics.raise_if_errors()
+    code = cuda_of(backends.generate(program.networks[0], "cupy"))
+    assert all(f"void {k}(" in code for k in ("stencil_sum", "stencil_back", "stencil_grads"))
+    files = []
+    for real in ("float", "double"):
+        files.append(tmp_path / f"stencil_{real}.cu")
+        files[-1].write_text(f"typedef {real} real;\n{code}")
+    done = subprocess.run(["nvcc", "--ptx", f"-arch={nvcc_architecture()}",
+                           *(f.name for f in files)], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert all(f.with_suffix(".ptx").exists() for f in files)
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_regime_trains_as_numpy_does(path, emulated):
     """Two epochs of each regime (gradients, local rules, rewiring) on random data: the same

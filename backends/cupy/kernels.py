@@ -12,6 +12,7 @@ locals.
 from __future__ import annotations
 
 from nndl.backends.codegen import number, quoted_text
+from nndl.backends.cupy.stencils import STENCILS
 from nndl.backends.render import (
     ScalarPython,
     backward_of,
@@ -141,6 +142,7 @@ extern "C" __global__ void rows_backward(long long batch, long long n_positions,
     atomicAdd(&g_x[b * n_x + pre[p]], upstream * w[p]);
 }
 ''',
+    **STENCILS,  # `local` between groups of one grid
     "local_rule": '''
 // a local rule's change of synapse i's weight, its mean over the batch (the formulas of
 // nndl.runtime.local_rules): kind 0 hebb, 1 oja, 2 perceptron (there `y` holds target - post)

@@ -1,8 +1,9 @@
 """IR -> the CuPy module's template context.
 
 The CuPy module runs the NumPy module's tick, forward and backward, line for line: the same
-layouts (backends/numpy/layouts.py) and the same statements (backends/numpy/lower.py and
-backward.py), with the arrays on the GPU. What NumPy does with library calls, CuPy does with
+layouts (backends/numpy/layouts.py, `gpu_kind`: a `local` between groups of one grid is a
+stencil) and the same statements (backends/numpy/lower.py and backward.py), with the arrays on
+the GPU. What NumPy does with library calls, CuPy does with
 the same calls (`@` is cuBLAS); what it does with NumPy helpers (activations, neuron models,
 sparse sums and their backward) calls generated CUDA kernels of the same names here.
 """
@@ -18,8 +19,8 @@ from nndl.backends.numpy.lower import lower as numpy_lower
 from nndl import ir
 
 # Helpers of the NumPy module that the CuPy module defines as kernel launches.
-KERNEL_HELPERS = ("gather_sum", "csr_sum", "rows_sum", "synapse_grads", "spread_back",
-                  "rows_backward")
+KERNEL_HELPERS = ("gather_sum", "csr_sum", "rows_sum", "stencil_sum", "synapse_grads",
+                  "spread_back", "rows_backward", "stencil_back", "stencil_grads")
 # NumPy's array functions in the tick's lines, the same in CuPy.
 _NUMPY = re.compile(r"(?<![\w.'])np\.")
 
@@ -41,6 +42,7 @@ def lower(network: ir.Network) -> dict:
     steps = _on_device(context["steps"])
     backward_steps = _on_device(context["backward_steps"])
     sums = _used(steps + backward_steps, KERNEL_HELPERS)
+    sums = (["tap_source"] if "stencil_sum" in sums else []) + sums  # the stencils' helper
     local_rules = any(r.learn for r in network.regimes)
     sums += ["local_rule"] if local_rules else []
     source = network_source(network, sums)

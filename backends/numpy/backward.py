@@ -12,7 +12,13 @@ from __future__ import annotations
 import textwrap
 
 from nndl.backends.codegen import number
-from nndl.backends.numpy.layouts import comment_lines, cpu_kind, kind, synapse_weights, wrap_call
+from nndl.backends.numpy.layouts import (
+    comment_lines,
+    cpu_kind,
+    gpu_kind,
+    synapse_weights,
+    wrap_call,
+)
 from nndl.backends.render import backward_of, model_backward_name, slope_call
 
 from nndl import ir
@@ -42,11 +48,15 @@ def projection_lines(network: ir.Network, p: ir.Projection, dnet: str,
     key, x = repr(p.name), _source(p)
     if cpu:
         return _cpu_projection_lines(network, p, dnet)
-    layout = kind(network, p)
+    layout = gpu_kind(network, p)
     if layout == "dense":
         grad, back = f"{dnet}.T @ {x}", f"{dnet} @ W[{key}]"
     elif layout == "elementwise":
         grad, back = f"({dnet} * {x}).sum(axis=0)", f"{dnet} * W[{key}]"
+    elif layout == "stencil":  # the GPU's kernels over the taps
+        grad = (f"stencil_grads({dnet}, {x}, self.layout[{key}], self.wiring[{key}], "
+                f"W[{key}].size)")
+        back = f"stencil_back({dnet}, self.layout[{key}], {synapse_weights(network, p)})"
     else:  # gather and csr: per synapse, and back through the synapses sorted by source
         grad = f"synapse_grads({dnet}, {x}, self.wiring[{key}], W[{key}].size)"
         back = (f"spread_back({dnet}, {synapse_weights(network, p)}, self.wiring[{key}], "
@@ -230,7 +240,7 @@ def back_layouts(network: ir.Network, cpu: bool = False) -> list[dict]:
     """The sparse projections whose gradients go back to a computed source by their synapses
     sorted by source (`self.back`); the NumPy module's scipy matrices and stencils need none."""
     sorted_back = ("gather",) if cpu else ("gather", "csr")
-    layout = cpu_kind if cpu else kind
+    layout = cpu_kind if cpu else gpu_kind
     return [{"key": repr(p.name), "size": network.group(p.src).size}
             for p in network.projections
             if layout(network, p) in sorted_back and needs_back(network, p)]

@@ -7,6 +7,7 @@ import math
 import textwrap
 
 from nndl import ir
+from nndl.runtime import geometry
 from nndl.runtime.layout import stencil_fits
 from nndl.runtime.rewiring import rewired
 from nndl.runtime.weightfile import is_shared
@@ -38,6 +39,19 @@ def cpu_kind(network: ir.Network, p: ir.Projection) -> str:
     if src.shape != dst.shape or not stencil_fits(dst.shape, reach):
         return layout
     return "stencil"
+
+
+def gpu_kind(network: ir.Network, p: ir.Projection) -> str:
+    """The layout of the portable lowering, which the CuPy module runs: `kind`, except that a
+    `local` projection between groups of one grid (any feature maps, wrap or not) is a stencil:
+    CUDA kernels that find each target's sources from the grid and the tap offsets
+    (nndl.runtime.layout.Taps), with no index table; without a zero frame it needs no
+    `stencil_fits`."""
+    layout = kind(network, p)
+    if layout != "gather" or p.rule.kind != "local":
+        return layout
+    lay = geometry.layout(network.group(p.src).shape, network.group(p.dst).shape)
+    return "stencil" if lay.src_grid == lay.dst_grid else layout
 
 
 def synapse_weights(network: ir.Network, p: ir.Projection) -> str:

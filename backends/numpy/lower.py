@@ -5,8 +5,10 @@ Each projection gets the cheapest layout for its rule, and only its synapses are
   dense        `full`: one matrix product, W of shape (post, pre) — the CSR weights reshaped;
   elementwise  `one_to_one`: an elementwise product;
   gather       `local`, `fan_in`: padded rows of sources (ELL), one gather and one reduction;
-  stencil      `local` between maps of one shape (the NumPy module only): a multiply-add of
-               shifted slices per offset;
+  stencil      `local` between maps of one shape, in the NumPy module (without wrap, when the
+               zero frame at most doubles the map): a multiply-add of shifted slices per offset;
+               in the portable lowering, `local` between groups of one grid (GPU kernels over
+               the taps, see layouts.gpu_kind);
   csr          `random`, `where`: products over the synapses, summed per target run (CSR); in
                the NumPy module itself, scipy's CSR x dense product;
   levels       delay-0 links inside a neuron-level step: the CSR rows of each topological level
@@ -19,8 +21,13 @@ import textwrap
 
 from nndl.backends.codegen import check_names, common_context, number
 from nndl.backends.numpy.backward import back_layouts, lower_backward, weight_grad_lines
-from nndl.backends.numpy.layouts import comment_lines, cpu_kind, synapse_weights, wrap_call
-from nndl.backends.numpy.layouts import kind as portable_kind
+from nndl.backends.numpy.layouts import (
+    comment_lines,
+    cpu_kind,
+    gpu_kind,
+    synapse_weights,
+    wrap_call,
+)
 from nndl.backends.numpy.ops import (
     ACTIVATIONS,
     BACKWARD,
@@ -50,7 +57,7 @@ def kind(network: ir.Network, p: ir.Projection) -> str:
 
 def layout_of(network: ir.Network, p: ir.Projection, cpu: bool) -> str:
     """The NumPy module's layout (`cpu`), or the portable one a GPU backend shares."""
-    return cpu_kind(network, p) if cpu else portable_kind(network, p)
+    return cpu_kind(network, p) if cpu else gpu_kind(network, p)
 
 
 def _setup(p: ir.Projection, network: ir.Network, cpu: bool = False) -> dict:
@@ -77,10 +84,15 @@ def _setup(p: ir.Projection, network: ir.Network, cpu: bool = False) -> dict:
         "csr": [f"self.W[{key}] = syn.w.astype(dt)",
                 f"self.layout[{key}] = syn.pre, row_pointers(syn.post, {n_dst})"],
         "levels": [f"self.W[{key}] = syn.w.astype(dt)"],
+        "stencil": [f"self.W[{key}] = syn.w.astype(dt)",
+                    *wrap_call(f"self.layout[{key}] = tap_layout(syn.pre, syn.post, "
+                               f"{network.group(p.src).shape}, {network.group(p.dst).shape}, "
+                               f"{bool(p.rule.params.get('wrap'))})")],
     }[layout]
     what = {"dense": f"a dense {shape} matrix", "elementwise": "one weight per neuron",
             "gather": "padded rows of sources (gather)", "csr": "CSR rows",
-            "levels": "CSR rows, level by level"}[layout]
+            "levels": "CSR rows, level by level",
+            "stencil": "a stencil, each target's sources found from the tap offsets"}[layout]
     if is_shared(p):
         what += ", weights tied to a shared kernel"
     return {"key": key, "lines": lines, "comment": comment_lines(f"{describe(p)}: {what}")}
@@ -267,7 +279,7 @@ def _plan(network: ir.Network, index: int, step: ir.Step) -> str:
 def _helpers(kinds: set, plans: list, backs: list, cpu: bool) -> tuple[list, list]:
     """The sums over sparse synapses the module needs, forward and backward."""
     sums = {**SPARSE_SUMS, **CPU_SUMS} if cpu else SPARSE_SUMS
-    helpers = [sums[k] for k in ("gather", "csr", "stencil") if k in kinds]
+    helpers = [sums[k] for k in ("gather", "csr", "stencil") if k in kinds and k in sums]
     helpers += [CPU_SUMS["drive"]] if cpu else []
     helpers += [SPARSE_SUMS["rows"]] if plans else []
     if (not cpu and "csr" in kinds) or plans or backs:
@@ -297,9 +309,8 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
             plans.append({"index": index, "value": _plan(network, index, step)})
         else:
             steps.append(_group_step(network, network.group(step.groups[0]), cpu))
-    if cpu:  # the NumPy module's own lines, broken to fit its 100 columns
-        for step in steps:
-            step["lines"] = [part for line in step["lines"] for part in wrap_call(line)]
+    for step in steps:  # the lines, broken to fit the generated code's 100 columns
+        step["lines"] = [part for line in step["lines"] for part in wrap_call(line)]
     kinds = {layout_of(network, p, cpu) for p in network.projections}
     backs = back_layouts(network, cpu)
     helpers, backward = _helpers(kinds, plans, backs, cpu)

@@ -6,7 +6,11 @@ per-target layout (ELL) for rules with an even fan-in, and the synapses of chose
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from nndl.runtime import geometry
 
 
 def row_pointers(post: np.ndarray, n_post: int) -> np.ndarray:
@@ -100,6 +104,45 @@ class SparseProduct:
         """(batch, post) -> (batch, pre): what each source gets back (the transposed product,
         through scipy's CSC view of the same arrays)."""
         return (self.matrix.T @ np.ascontiguousarray(d.T)).T
+
+
+class Taps:
+    """A `local` projection whose two groups have the same grid (geometry.layout), any numbers of
+    feature maps, as taps: each distinct (source map, grid offset) of its synapses is one tap,
+    the offset being source - target grid position per axis (modulo the grid with `wrap`, so
+    that `(target + offset) % grid` is the source's position). A target and a tap name at most
+    one source, so (tap, target) names at most one synapse.
+
+    `offsets` is (taps, 1 + grid axes): each tap's source map, then its offset; `slot[i]` is
+    synapse i's place in a (taps, targets) map: its tap * targets + its target."""
+
+    def __init__(self, pre: np.ndarray, post: np.ndarray, src_shape: tuple[int, ...],
+                 dst_shape: tuple[int, ...], wrap: bool = False):
+        lay = geometry.layout(tuple(src_shape), tuple(dst_shape))
+        if lay.src_grid != lay.dst_grid:
+            raise ValueError("internal error: taps need one grid")
+        self.grid, cells = lay.src_grid, math.prod(lay.src_grid)
+        source = np.stack(np.unravel_index(pre % cells, self.grid), axis=1)
+        offsets = source - np.stack(np.unravel_index(post % cells, self.grid), axis=1)
+        if wrap:
+            offsets %= np.array(self.grid, dtype=offsets.dtype)
+        keys = np.concatenate([(pre // cells)[:, None], offsets], axis=1).astype(np.int64)
+        self.offsets, tap = np.unique(keys.reshape(-1, 1 + len(self.grid)), axis=0,
+                                      return_inverse=True)
+        self.offsets = np.ascontiguousarray(self.offsets, dtype=np.int64)
+        n_dst = lay.dst_maps * cells
+        self.slot = (tap.reshape(-1) * n_dst + post).astype(np.int64)
+
+
+def tap_layout(pre: np.ndarray, post: np.ndarray, src_shape: tuple[int, ...],
+               dst_shape: tuple[int, ...], wrap: bool) -> dict:
+    """What a GPU stencil reads (see Taps): the grid, the taps (taps, 1 + axes) and each
+    synapse's slot, all int64; whether offsets wrap (0 or 1); the sizes of the grid (`cells`),
+    the source and the target."""
+    taps = Taps(pre, post, src_shape, dst_shape, wrap)
+    return {"grid": np.array(taps.grid, dtype=np.int64), "taps": taps.offsets,
+            "slot": taps.slot, "wrap": int(wrap), "cells": math.prod(taps.grid),
+            "sources": math.prod(src_shape), "targets": math.prod(dst_shape)}
 
 
 class Stencil:
