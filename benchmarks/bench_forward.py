@@ -21,6 +21,8 @@ import numpy as np  # noqa: E402
 
 import nndl  # noqa: E402
 
+import harness  # noqa: E402  (benchmarks/ is the script's folder)
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -46,18 +48,10 @@ def hand_numpy(weights: list[tuple[np.ndarray, np.ndarray]]):
 
 
 def torch_mlp(weights, softmax: bool):
-    """The MLP in PyTorch with NNDL's weights: Linear layers with relu between them, and a
-    softmax at the end (or logits, for a loss that fuses it)."""
+    """The MLP in PyTorch on two threads (see harness.torch_mlp)."""
     import torch
     torch.set_num_threads(2)
-    layers = []
-    for i, (w, b) in enumerate(weights):
-        linear = torch.nn.Linear(w.shape[1], w.shape[0])
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(w))
-            linear.bias.copy_(torch.from_numpy(b))
-        layers += [linear, torch.nn.ReLU()] if i < len(weights) - 1 else [linear]
-    return torch.nn.Sequential(*layers, *([torch.nn.Softmax(dim=1)] if softmax else []))
+    return harness.torch_mlp(torch, weights, softmax)
 
 
 def torch_forward(weights):

@@ -49,6 +49,19 @@ def torch_threads():
     return torch
 
 
+def torch_mlp(torch, weights, softmax: bool = False):
+    """An MLP in PyTorch with NNDL's weights [(W, b), ...]: Linear layers with relu between
+    them, and a softmax at the end (or logits, for a loss that fuses it)."""
+    layers = []
+    for i, (w, b) in enumerate(weights):
+        linear = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w))
+            linear.bias.copy_(torch.from_numpy(b))
+        layers += [linear, torch.nn.ReLU()] if i < len(weights) - 1 else [linear]
+    return torch.nn.Sequential(*layers, *([torch.nn.Softmax(dim=1)] if softmax else []))
+
+
 def interleaved(fns: dict, rounds: int, inner: int = 1) -> dict[str, float]:
     """Median seconds per call of each function, timed in turns (A B A B ...) so that a change in
     the machine's load hits every contestant alike; each is called once first to warm up."""

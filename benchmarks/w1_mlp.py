@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 import nndl
-from benchmarks.harness import HERE, Row, check_close, interleaved, torch_threads
+from benchmarks.harness import HERE, Row, check_close, interleaved, torch_mlp, torch_threads
 
 LAYERS = (("x", "h1", 784), ("h1", "h2", 256), ("h2", "y", 256))
 
@@ -45,14 +45,7 @@ def hand_numpy(weights, batch):
 
 
 def torch_autograd(torch, weights):
-    layers = []
-    for i, (w, b) in enumerate(weights):
-        linear = torch.nn.Linear(w.shape[1], w.shape[0])
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(w))
-            linear.bias.copy_(torch.from_numpy(b))
-        layers += [linear, torch.nn.ReLU()] if i < len(weights) - 1 else [linear]
-    model = torch.nn.Sequential(*layers)
+    model = torch_mlp(torch, weights)
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def step(x, y):

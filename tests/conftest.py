@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import shutil
 import sys
 from pathlib import Path
@@ -22,17 +21,7 @@ def backend_unavailable(name: str) -> str | None:
     """Why `name` cannot run on this machine, or None when it can."""
     if name not in backends.BACKENDS:
         return f"backend `{name}` is not implemented yet"
-    if name == "cupy":
-        if importlib.util.find_spec("cupy") is None:
-            return "cupy is not installed"
-        import cupy
-
-        try:
-            if cupy.cuda.runtime.getDeviceCount() < 1:
-                return "no CUDA device"
-        except Exception as e:  # cupy raises its own CUDARuntimeError without a driver
-            return f"no usable CUDA device ({e})"
-    return None
+    return backends.unavailable(name)
 
 
 @pytest.fixture(autouse=True)
