@@ -17,7 +17,7 @@ from nndl.backends.numpy.layouts import (
     cpu_kind,
     gpu_kind,
     synapse_weights,
-    wrap_call,
+    wrap_lines,
 )
 from nndl.backends.render import backward_of, model_backward_name, slope_call
 
@@ -100,7 +100,7 @@ def weight_grad_lines(network: ir.Network) -> list[dict]:
                 "stencil": f"stencil_grads(dnet, x, self.layout[{key}], self.wiring[{key}], "
                            f"{size})"}[layout]
         lines = [f"dnet, x = stacked(stash[{key}])", f"gW[{key}] += {grad}"]
-        grads.append({"lines": [part for line in lines for part in wrap_call(line)]})
+        grads.append({"lines": wrap_lines(lines)})
     return grads
 
 
@@ -232,7 +232,7 @@ def lower_backward(network: ir.Network, cpu: bool = False) -> list[dict]:
         else:
             steps.append(_group_step(network, network.group(step.groups[0]), cpu))
     for step in steps:
-        step["lines"] = [part for line in step["lines"] for part in wrap_call(line)]
+        step["lines"] = wrap_lines(step["lines"])
     return steps
 
 

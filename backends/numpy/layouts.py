@@ -81,3 +81,9 @@ def wrap_call(line: str, width: int = 92) -> list[str]:
     arguments = textwrap.wrap(line[i + 1:], width - len(indent) - 4, break_long_words=False,
                               break_on_hyphens=False)
     return [line[:i + 1]] + [f"{indent}    {part}" for part in arguments]
+
+
+
+def wrap_lines(lines: list[str]) -> list[str]:
+    """Every line through wrap_call."""
+    return [part for line in lines for part in wrap_call(line)]

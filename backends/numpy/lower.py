@@ -27,6 +27,7 @@ from nndl.backends.numpy.layouts import (
     gpu_kind,
     synapse_weights,
     wrap_call,
+    wrap_lines,
 )
 from nndl.backends.numpy.ops import (
     ACTIVATIONS,
@@ -290,6 +291,8 @@ def _helpers(kinds: set, plans: list, backs: list, cpu: bool) -> tuple[list, lis
     if cpu:
         backward += [CPU_BACKWARD[k] for k in ("stacked", "csr", "stencil")
                      if k == "stacked" or k in kinds]
+    if kinds & per_synapse or (cpu and kinds & {"csr", "stencil"}):  # their weight gradients
+        backward.insert(0, BACKWARD["tied"])
     return helpers, backward
 
 
@@ -310,7 +313,7 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
         else:
             steps.append(_group_step(network, network.group(step.groups[0]), cpu))
     for step in steps:  # the lines, broken to fit the generated code's 100 columns
-        step["lines"] = [part for line in step["lines"] for part in wrap_call(line)]
+        step["lines"] = wrap_lines(step["lines"])
     kinds = {layout_of(network, p, cpu) for p in network.projections}
     backs = back_layouts(network, cpu)
     helpers, backward = _helpers(kinds, plans, backs, cpu)

@@ -80,12 +80,16 @@ def softmax_backward(out, g_out):
     """d loss / d net of a softmax group, from d loss / d out: out * (g_out - <g_out, out>)."""
     return out * (g_out - (g_out * out).sum(axis=-1, keepdims=True))
 ''',
+    "tied": '''
+def tied(g, wiring, n_weights):
+    """Per-synapse gradients summed onto the kernel entries they share (when tied)."""
+    return g if wiring.tie is None else np.bincount(wiring.tie, g, n_weights).astype(g.dtype)
+''',
     "synapses": '''
 def synapse_grads(dnet, x, wiring, n_weights):
     """d loss / d each weight: dnet[:, post] * x[:, pre] summed over the batch (and, for a
     shared kernel, over the synapses tied to each entry)."""
-    g = np.einsum("bi,bi->i", dnet[:, wiring.post], x[:, wiring.pre])
-    return g if wiring.tie is None else np.bincount(wiring.tie, g, n_weights).astype(g.dtype)
+    return tied(np.einsum("bi,bi->i", dnet[:, wiring.post], x[:, wiring.pre]), wiring, n_weights)
 
 
 def spread_back(dnet, w, wiring, back):
@@ -148,11 +152,6 @@ def stacked(pairs):
     if len(pairs) == 1:
         return pairs[0]
     return np.concatenate([d for d, _ in pairs]), np.concatenate([x for _, x in pairs])
-
-
-def tied(g, wiring, n_weights):
-    """Per-synapse gradients summed onto the kernel entries they share (when tied)."""
-    return g if wiring.tie is None else np.bincount(wiring.tie, g, n_weights).astype(g.dtype)
 ''',
     "csr": '''
 def csr_back(dnet, product):
