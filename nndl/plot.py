@@ -53,11 +53,7 @@ def training_curves(history: dict, path: str | os.PathLike, title: str = "") -> 
         accuracy.set_xlabel("epoch")
         accuracy.set_ylabel("test accuracy (%)")
         accuracy.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    _finish(fig, path, title)
 
 
 
@@ -115,11 +111,7 @@ def pruning_curves(removed, before, after, path: str | os.PathLike, *, removed_a
         count.xaxis.get_major_locator().set_params(integer=True)
         count.grid(alpha=0.3, which="both")
         count.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    _finish(fig, path, title)
 
 
 # ---- a network's activity and wiring ----------------------------------------------------------
@@ -367,7 +359,7 @@ def synapse_counts(history: dict, path: str | os.PathLike, *, start: int | None 
 # ---- helpers --------------------------------------------------------------------------------
 
 
-def _finish(fig, path, title: str, layout: bool = True) -> None:
+def _finish(fig, path, title: str | None, layout: bool = True) -> None:
     if title:  # wrapped to the figure's width (about 11 characters an inch at this size),
         # never inside brackets: `image[11, 11]` stays on one line
         title = re.sub(r"\[[^\]]*\]", lambda m: m[0].replace(" ", "\u00a0"), title)
