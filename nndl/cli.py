@@ -185,8 +185,8 @@ def cmd_equiv(args) -> int:
         raise UsageError(f"--backends needs two or more of {', '.join(backends.BACKENDS)}"
                          + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
     for name in names:
-        if backends.unavailable(name):
-            raise UsageError(f"backend {name} cannot run here: {backends.unavailable(name)}")
+        if reason := backends.unavailable(name):
+            raise UsageError(f"backend {name} cannot run here: {reason}")
     names.sort(key=lambda b: b != "numpy")  # the float64 NumPy run is the reference
     program = _load(args)
     networks = [select_network(program, args.network)] if args.network else program.networks
@@ -212,9 +212,8 @@ def _interrupt(signum, frame):
 
 def cmd_train(args) -> int:
     _load(args)  # report every diagnostic of the file first, as `check` would
-    if backends.unavailable(args.backend):
-        raise UsageError(f"backend {args.backend} cannot run here: "
-                         f"{backends.unavailable(args.backend)}")
+    if reason := backends.unavailable(args.backend):
+        raise UsageError(f"backend {args.backend} cannot run here: {reason}")
     from tqdm import tqdm
 
     from nndl.train_job import train  # numpy-heavy; only this command needs it
