@@ -19,7 +19,7 @@ import re
 
 import jinja2
 
-from nndl import expr as e
+from nndl.ir import expr as e
 from nndl import ir
 from nndl.version import __version__
 

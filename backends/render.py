@@ -8,10 +8,10 @@ import builtins
 import keyword
 import textwrap
 
-from nndl import expr as e
+from nndl.ir import expr as e
 from nndl import ir
 from nndl.backends.codegen import number, quoted_text
-from nndl.reverse import Backward, activation_slope, model_backward
+from nndl.ir.reverse import Backward, activation_slope, model_backward
 
 # Binding strength of each operator, as in Python (higher binds tighter).
 PRECEDENCE = {"if": 0, "or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4,
@@ -204,7 +204,7 @@ _BACKWARDS: dict[int, tuple[ir.NeuronModel, Backward]] = {}
 
 
 def backward_of(model: ir.NeuronModel) -> Backward:
-    """nndl.reverse.model_backward(model), derived once per model object: the lowering asks for
+    """nndl.ir.reverse.model_backward(model), derived once per model object: the lowering asks for
     it several times per model and per group. (The model is kept with its entry, so that its id
     cannot name another model while the entry lives.)"""
     entry = _BACKWARDS.get(id(model))
@@ -223,7 +223,7 @@ def model_backward_name(model: ir.NeuronModel) -> str:
 
 def model_backward_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
     """`def backward_NAME(net, out, *states, *params, g_out, *g_states)`: one tick of
-    backpropagation (see nndl.reverse.model_backward), returning d loss / d (net, out,
+    backpropagation (see nndl.ir.reverse.model_backward), returning d loss / d (net, out,
     *states) at the tick's start."""
     back = backward_of(model)
     names = identifiers([*back.inputs, *dict.fromkeys(t for t, _ in back.statements)])
@@ -248,7 +248,7 @@ def slope_name(activation: str) -> str:
 
 
 def slope_function(activation: str, renderer: type[ScalarPython]) -> str:
-    """`def ACTIVATION_slope(net, out, *params)`: d out / d net (see nndl.reverse)."""
+    """`def ACTIVATION_slope(net, out, *params)`: d out / d net (see nndl.ir.reverse)."""
     params = [p for p in ("slope",) if activation == "leaky_relu"]
     names = {n: n for n in ("net", "out", *params)}
     writer = renderer(names, frozenset(params))

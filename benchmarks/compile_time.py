@@ -20,7 +20,7 @@ GOAL = 0.5  # seconds
 
 
 WITHOUT_INTEREGULAR = ("import sys; sys.modules['interegular'] = None; "
-                      "from nndl.cli import main; sys.exit(main())")
+                      "from nndl.commands.cli import main; sys.exit(main())")
 
 
 def cold_compile(path, backend: str = "numpy", interegular: bool = True) -> float:

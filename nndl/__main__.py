@@ -2,6 +2,6 @@
 
 import sys
 
-from nndl.cli import main
+from nndl.commands.cli import main
 
 sys.exit(main())

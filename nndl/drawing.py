@@ -24,7 +24,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from nndl import graph, ir
+from nndl import ir
+from nndl.ir import graph
 from nndl.runtime.errors import RuntimeNNDLError
 from nndl.runtime.files import write_atomically, write_text_atomically
 from nndl.summary import Summary, count_text, describe, model_text, shape_text

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nndl import ir
-from nndl.listing import call_text
+from nndl.ir.listing import call_text
 from nndl.runtime import resources
 
 # Parameters of rules and optimisers left out of their short form when they have these values.
@@ -138,14 +138,14 @@ def describe(obj, seed: int | None = None) -> Summary:
     """The summary of a generated module, its `Network` class, a `Network` object or an
     `ir.Network` (also an `ir.Program` of one network). `seed` replaces the network's when it is
     not a `Network` object."""
-    from nndl.runtime.network import NetworkBase
-
-    if isinstance(obj, NetworkBase):
+    # A generated module's Network class carries its IR as SPEC, so an object of it has a class
+    # with a SPEC (told so, not by the runtime's NetworkBase: the runtime imports this module).
+    if isinstance(getattr(type(obj), "SPEC", None), ir.Network):
         if seed is not None:
             raise ValueError("a Network object is described with its own seed")
         return _of_network(obj)
     cls = getattr(obj, "Network", obj)
-    if isinstance(cls, type) and issubclass(cls, NetworkBase) and hasattr(cls, "SPEC"):
+    if isinstance(cls, type) and isinstance(getattr(cls, "SPEC", None), ir.Network):
         return summarise(cls.SPEC, cls.BACKEND, cls.DEFAULT_DTYPE, seed)
     if isinstance(obj, ir.Program):
         obj = obj.network()

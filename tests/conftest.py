@@ -88,7 +88,7 @@ def assert_backends_agree(reference, other, inputs: dict, context: str, ticks=No
     DESIGN.md's float64 tolerance; returns the reference's outputs (ticks, batch, ...)."""
     import numpy as np
 
-    from nndl.equivalence import TOLERANCE, scaled_difference
+    from nndl.commands.equivalence import TOLERANCE, scaled_difference
 
     expected_parameters, parameters = reference.parameters(), other.parameters()
     assert sorted(parameters) == sorted(expected_parameters)

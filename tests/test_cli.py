@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nndl.cli import main
+from nndl.commands.cli import main
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "skip_mlp.nndl"
@@ -107,7 +107,7 @@ def test_equiv_reports_each_output(capsys):
 
 
 def test_equiv_exits_1_when_backends_disagree(monkeypatch, capsys):
-    import nndl.equivalence as eq
+    import nndl.commands.equivalence as eq
     real = eq.scaled_difference
     monkeypatch.setattr(eq, "scaled_difference", lambda a, b: real(a, b) + 1.0)
     assert main(["equiv", str(EXAMPLE)]) == 1

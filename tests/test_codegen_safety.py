@@ -37,7 +37,7 @@ import pytest
 
 import nndl
 from nndl import backends
-from nndl.cli import main
+from nndl.commands.cli import main
 from nndl.compiler import generate_source, module_from_source
 from nndl.diagnostics import NNDLError
 from nndl.frontend import check_text

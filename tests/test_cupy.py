@@ -26,10 +26,10 @@ from test_properties import rule_networks
 from test_recurrent_properties import recurrent_networks
 
 from nndl import backends
-from nndl.cli import main
+from nndl.commands.cli import main
 from nndl.compiler import module_from_source
 from nndl.diagnostics import NNDLError
-from nndl.equivalence import compare, random_inputs, scaled_difference
+from nndl.commands.equivalence import compare, random_inputs, scaled_difference
 from nndl.frontend import check_text, read_source
 from nndl.runtime.build import BuildError, NNDLWarning
 

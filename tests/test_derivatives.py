@@ -1,12 +1,12 @@
-"""Symbolic derivatives of the expression IR (nndl.derivatives) against central differences."""
+"""Symbolic derivatives of the expression IR (nndl.ir.derivatives) against central differences."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nndl import expr as e
-from nndl.derivatives import SLOPE, derivative
+from nndl.ir import expr as e
+from nndl.ir.derivatives import SLOPE, derivative
 from nndl.runtime.evaluate import evaluate
 
 X, Y = e.Var("x"), e.Var("y")

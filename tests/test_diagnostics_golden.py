@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nndl.cli import main
+from nndl.commands.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "tests" / "golden" / "diagnostics"

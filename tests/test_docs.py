@@ -40,9 +40,9 @@ import pytest
 from lark import Lark, Token
 from lark.lexer import PatternStr
 
-from nndl import cli
-from nndl.check import check_source
-from nndl.parser import BracketNewlines
+from nndl.commands import cli
+from nndl.commands.check import check_source
+from nndl.frontend.parser import BracketNewlines
 
 ROOT = Path(__file__).parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md"))
@@ -302,7 +302,8 @@ def test_every_built_in_name_has_a_docs_example():
     """Names the checks resolve rather than the grammar: activations, rules and their metrics,
     initialisers, losses, optimisers, data sets, local rules, rewiring actions, the expression
     functions, and every parameter of each (as a keyword argument somewhere)."""
-    from nndl import expr, signatures
+    from nndl.ir import expr
+    from nndl.frontend import signatures
 
     parser = keeping_parser()
     names = set()

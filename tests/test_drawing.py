@@ -15,7 +15,7 @@ import pytest
 
 import nndl
 from nndl import drawing, ir
-from nndl.cli import main
+from nndl.commands.cli import main
 from nndl.frontend import check_text, read_source
 from nndl.runtime import synapses as synapses_module
 from nndl.summary import describe

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nndl.cli import main
+from nndl.commands.cli import main
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.nndl"))

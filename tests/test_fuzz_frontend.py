@@ -3,8 +3,8 @@
 Never a traceback (exit 0, or exit 1 with `error:` on stderr), never a hang: each input runs
 under a watchdog (SIGALRM, at 5 times its bound) and its CPU time is held to a bound, 2 s for
 ordinary inputs (they take about 5 ms). Each is checked twice, by the command line
-(`nndl.cli.main(["check", path])`) and by the library (`read_source` and
-`nndl.check.check_source`), which must agree; every excerpt must show the line it names, in
+(`nndl.commands.cli.main(["check", path])`) and by the library (`read_source` and
+`nndl.commands.check.check_source`), which must agree; every excerpt must show the line it names, in
 printable characters. Everything is deterministic (`derandomize=True`, seeded generators), so
 CI sees the same inputs on every run. What each test tries (`pytest -s` prints the counts):
 
@@ -43,11 +43,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nndl.check import check_source
-from nndl.cli import main
+from nndl.commands.check import check_source
+from nndl.commands.cli import main
 from nndl.diagnostics import EXCERPT_WIDTH, Diagnostics, NNDLError, Span
 from nndl.frontend import check_text, read_source
-from nndl.parser import make_parser, parse
+from nndl.frontend.parser import make_parser, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "examples").glob("*.nndl")) + sorted(

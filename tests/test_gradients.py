@@ -28,7 +28,7 @@ from test_properties import feedforward_rules
 from test_recurrent_properties import (Literals, build_or_none, forward_rules, has_cycle,
                                        reachable, render)
 
-from nndl.equivalence import TOLERANCE
+from nndl.commands.equivalence import TOLERANCE
 from nndl.runtime.optimizers import Adam
 
 H = 1e-6  # the finite-difference step

@@ -1,4 +1,4 @@
-"""Editor support: the Pygments lexer (nndl/lexer.py) and the TextMate grammar (editors/).
+"""Editor support: the Pygments lexer (editors/pygments_lexer.py) and the TextMate grammar (editors/).
 
 The lexer must lex every example without an error token, put keywords, comments and numbers in
 their token classes, and keep its keyword list equal to the grammar's words; the TextMate grammar
@@ -21,10 +21,10 @@ pytest.importorskip("pygments")
 from lark import Lark
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, String, Token
 
-from nndl import lexer as L
-from nndl import signatures
-from nndl.expr import FUNCTIONS
-from nndl.keywords import KEYWORD_ORDER
+from nndl.editors import pygments_lexer as L
+from nndl.frontend import signatures
+from nndl.ir.expr import FUNCTIONS
+from nndl.frontend.keywords import KEYWORD_ORDER
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.nndl"))

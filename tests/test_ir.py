@@ -7,8 +7,8 @@ import pytest
 
 from nndl import ir
 from nndl.frontend import load_program
-from nndl.graph import topological_order
-from nndl.listing import network_listing
+from nndl.ir.graph import topological_order
+from nndl.ir.listing import network_listing
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.nndl"))
 
@@ -23,7 +23,7 @@ def test_json_round_trip(path):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_ir_command_shows_counts_and_layouts(path, capsys):
-    from nndl.cli import main
+    from nndl.commands.cli import main
     assert main(["ir", str(path)]) == 0
     text = capsys.readouterr().out
     assert "groups, in evaluation order:" in text and "projections:" in text
@@ -89,8 +89,8 @@ train local {
 def _with_regimes() -> ir.Program:
     """A program whose regimes include learn and rewire."""
     from nndl.diagnostics import Diagnostics
-    from nndl.parser import parse
-    from nndl.semantic import check_program
+    from nndl.frontend.parser import parse
+    from nndl.frontend.semantic import check_program
     diags = Diagnostics("r.nndl", REGIMES)
     program = check_program(parse(REGIMES, diags), "r.nndl", "0" * 64, diags)
     assert not diags.errors, diags.render()

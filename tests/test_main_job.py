@@ -9,7 +9,7 @@ import pytest
 
 import nndl
 from nndl import datasets
-from nndl.cli import main
+from nndl.commands.cli import main
 
 pytest.importorskip("sklearn")
 

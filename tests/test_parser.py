@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from lark import Lark
 
-from nndl import syntax as s
+from nndl.frontend import syntax as s
 from nndl.diagnostics import Diagnostics
-from nndl.parser import parse
+from nndl.frontend.parser import parse
 
 DESIGN_EXAMPLE = Path(__file__).parent / "data" / "design_example.nndl"
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from nndl import expr as e
+from nndl.ir import expr as e
 from nndl.backends.render import NumpyArrays, ScalarPython, identifiers
 
 A, B, C = e.Var("a"), e.Var("b"), e.Var("c")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import write_source
-from nndl.cli import main
+from nndl.commands.cli import main
 from nndl.runtime import resources
 from nndl.runtime.resources import MemoryLimitError
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import BACKENDS
 
 import nndl
-from nndl.cli import main
+from nndl.commands.cli import main
 from nndl.runtime import weightfile
 from nndl.runtime.build import NNDLWarning
 from nndl.runtime.schedule import CycleError

@@ -7,8 +7,8 @@ import pytest
 from nndl import ir
 from nndl.diagnostics import Diagnostics
 from nndl.frontend import check_text
-from nndl.parser import parse
-from nndl.semantic import check_program
+from nndl.frontend.parser import parse
+from nndl.frontend.semantic import check_program
 
 
 def check(text: str):
@@ -222,7 +222,7 @@ def test_data_settings(data, name, args):
 
 def test_the_data_set_table_matches_nndl_datasets():
     from nndl import datasets
-    from nndl.signatures import DATASETS
+    from nndl.frontend.signatures import DATASETS
     assert set(DATASETS) == set(datasets.NAMES)
 
 

@@ -21,9 +21,9 @@ from nndl.backends.render import (
     slope_name,
 )
 
-from nndl import expr as e
+from nndl.ir import expr as e
 from nndl import ir
-from nndl.reverse import activation_slope
+from nndl.ir.reverse import activation_slope
 
 # What every network's source starts with: the element type comes first (see nndl.runtime.cuda),
 # then the math helpers whose NumPy meaning C's own functions do not have.

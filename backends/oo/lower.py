@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nndl import ir
 from nndl.backends.codegen import check_names, common_context, literal, number
-from nndl.listing import call_text
+from nndl.ir.listing import call_text
 from nndl.backends.oo.ops import ACTIVATIONS, activation_call
 from nndl.backends.render import (ScalarPython, functions_used, model_backward_function,
                                   model_backward_name, model_function, model_function_name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nndl import expr as e
+from nndl.ir import expr as e
 
 FUNCTIONS = {
     "abs": np.abs,

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nndl import expr, ir
+from nndl import ir
+from nndl.ir import expr
 from nndl.runtime import geometry, sampling
 from nndl.runtime.evaluate import condition
 

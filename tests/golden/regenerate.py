@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from nndl.check import check_source
+from nndl.commands.check import check_source
 from nndl.diagnostics import Diagnostics, NNDLError
 from nndl.frontend import read_source
 

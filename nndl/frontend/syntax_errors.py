@@ -15,7 +15,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from nndl.diagnostics import Diagnostics, Span
-from nndl.keywords import BLOCK_KEYWORDS, BLOCK_OF, KEYWORD_ORDER, STATEMENT_KEYWORDS, as_keyword
+from nndl.frontend.keywords import BLOCK_KEYWORDS, BLOCK_OF, KEYWORD_ORDER, STATEMENT_KEYWORDS, as_keyword
 
 MAX_SYNTAX_ERRORS = 20
 # Errors handled in all, reported or not (the later ones on a reported line, those in a block

@@ -1,12 +1,12 @@
 """A Pygments lexer for NNDL, so that docs, notebooks and `pygmentize` highlight `.nndl` files.
 
-Pygments finds it through the `pygments.lexers` entry point (`nndl = "nndl.lexer:NNDLLexer"`), so
+Pygments finds it through the `pygments.lexers` entry point (`nndl = "nndl.editors.pygments_lexer:NNDLLexer"`), so
 `pygmentize -l nndl file.nndl`, Sphinx's ```` ```nndl ```` blocks and Jupyter use it once NNDL is
 installed. Pygments stays optional: nothing in `nndl` imports this module.
 
-The keyword lists come from `nndl.keywords` and the grammar (a test compares them with the string
-literals of grammar/nndl.lark); the built-in names come from the tables of `nndl.signatures`, the
-expression functions of `nndl.expr` and the models of `nndl/builtin_models.nndl`.
+The keyword lists come from `nndl.frontend.keywords` and the grammar (a test compares them with the string
+literals of grammar/nndl.lark); the built-in names come from the tables of `nndl.frontend.signatures`, the
+expression functions of `nndl.ir.expr` and the models of `nndl/frontend/builtin_models.nndl`.
 
 NNDL's keywords are contextual: `input data[4]` declares an input named `data`. The lexer follows
 the grammar's shape closely enough to tell the two apart: a statement keyword counts only where a
@@ -32,10 +32,10 @@ from pygments.token import (
     Whitespace,
 )
 
-from nndl import signatures as _sig
-from nndl.expr import FUNCTIONS as _FUNCTIONS
-from nndl.keywords import BLOCK_KEYWORDS as _BLOCKS
-from nndl.keywords import KEYWORD_ORDER as _KEYWORD_ORDER
+from nndl.frontend import signatures as _sig
+from nndl.ir.expr import FUNCTIONS as _FUNCTIONS
+from nndl.frontend.keywords import BLOCK_KEYWORDS as _BLOCKS
+from nndl.frontend.keywords import KEYWORD_ORDER as _KEYWORD_ORDER
 
 __all__ = ["BUILTINS", "KEYWORDS", "NNDLLexer"]
 
@@ -65,7 +65,7 @@ _TABLES = (_sig.ACTIVATIONS, _sig.RULES, _sig.INITIALISERS, _sig.LOSSES, _sig.OP
 
 def _builtin_models() -> tuple[str, ...]:
     try:
-        text = importlib.resources.files("nndl").joinpath("builtin_models.nndl").read_text("utf-8")
+        text = importlib.resources.files("nndl.frontend").joinpath("builtin_models.nndl").read_text("utf-8")
     except OSError:  # pragma: no cover - an installation without its data file
         return ()
     return tuple(re.findall(r"^[ \t]*neuron[ \t]+([A-Za-z_]\w*)", text, re.MULTILINE))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nndl import expr, ir
+from nndl import ir
+from nndl.ir import expr
 
 
 def synapse_count(network: ir.Network, p: ir.Projection) -> int | None:

@@ -11,7 +11,7 @@ import itertools
 
 from nndl import ir
 from nndl.diagnostics import Diagnostics, Span
-from nndl.graph import components, topological_order
+from nndl.ir.graph import components, topological_order
 
 
 def schedule_groups(groups: list[ir.Group], projections: list[ir.Projection],

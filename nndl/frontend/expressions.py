@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from nndl import expr as e
-from nndl import syntax as s
+from nndl.ir import expr as e
+from nndl.frontend import syntax as s
 from nndl.diagnostics import Diagnostics
-from nndl.signatures import suggest
+from nndl.frontend.signatures import suggest
 
 PLACEHOLDER = e.Num(0.0)  # stands in for a part already reported as wrong
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from nndl import backends
 from nndl.compiler import select_network
-from nndl.check import check_source
+from nndl.commands.check import check_source
 from nndl.diagnostics import NNDLError
-from nndl.equivalence import compare
+from nndl.commands.equivalence import compare
 from nndl.frontend import read_source
-from nndl.listing import network_listing
+from nndl.ir.listing import network_listing
 from nndl.backends.numpy.layouts import gpu_kind
 from nndl.backends.numpy.lower import kind as numpy_layout
 from nndl.runtime.build import NNDLWarning, build_all
@@ -216,7 +216,7 @@ def cmd_train(args) -> int:
         raise UsageError(f"backend {args.backend} cannot run here: {reason}")
     from tqdm import tqdm
 
-    from nndl.train_job import train  # numpy-heavy; only this command needs it
+    from nndl.commands.train import train  # numpy-heavy; only this command needs it
 
     def report(epoch: int, history: dict) -> None:
         if args.quiet:

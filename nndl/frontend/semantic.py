@@ -8,15 +8,16 @@ from __future__ import annotations
 import functools
 import math
 
-from nndl import expr, ir
-from nndl import syntax as s
-from nndl.conditions import check_condition
+from nndl import ir
+from nndl.ir import expr
+from nndl.frontend import syntax as s
+from nndl.frontend.conditions import check_condition
 from nndl.diagnostics import Diagnostics, Span
-from nndl.neuron_models import BUILTIN_SOURCE, builtin_text, check_model
-from nndl.ordering import schedule_groups
-from nndl.parser import parse
-from nndl.regimes import check_regimes
-from nndl.signatures import (
+from nndl.frontend.neuron_models import BUILTIN_SOURCE, builtin_text, check_model
+from nndl.frontend.ordering import schedule_groups
+from nndl.frontend.parser import parse
+from nndl.frontend.regimes import check_regimes
+from nndl.frontend.signatures import (
     ACTIVATIONS,
     INITIALISERS,
     RULES,

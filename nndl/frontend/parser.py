@@ -1,4 +1,4 @@
-"""Source text -> AST: the Lark parser and its post-lexer (syntax errors: nndl.syntax_errors)."""
+"""Source text -> AST: the Lark parser and its post-lexer (syntax errors: nndl.frontend.syntax_errors)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from lark import Lark, Tree
 from lark.exceptions import UnexpectedInput
 
 from nndl.diagnostics import Diagnostics, Span
-from nndl.keywords import STATEMENT_KEYWORDS, as_keyword
-from nndl.syntax import Program
-from nndl.syntax_errors import Recovery
-from nndl.tree_to_ast import ToAst
+from nndl.frontend.keywords import STATEMENT_KEYWORDS, as_keyword
+from nndl.frontend.syntax import Program
+from nndl.frontend.syntax_errors import Recovery
+from nndl.frontend.tree_to_ast import ToAst
 
 
 class BracketNewlines:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nndl import syntax as s
+from nndl.frontend import syntax as s
 from nndl.diagnostics import Diagnostics
 
 REQUIRED = object()

@@ -7,12 +7,12 @@ comparison or a logical combination of them.
 
 from __future__ import annotations
 
-from nndl import expr as e
+from nndl.ir import expr as e
 from nndl import ir
-from nndl import syntax as s
+from nndl.frontend import syntax as s
 from nndl.diagnostics import Diagnostics
-from nndl.expressions import PLACEHOLDER, convert
-from nndl.signatures import constant, suggest
+from nndl.frontend.expressions import PLACEHOLDER, convert
+from nndl.frontend.signatures import constant, suggest
 
 FIELDS = ("index", "coord")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nndl import ir
-from nndl import syntax as s
+from nndl.frontend import syntax as s
 from nndl.diagnostics import Diagnostics
-from nndl.signatures import (
+from nndl.frontend.signatures import (
     DATASETS,
     LOCAL_RULES,
     LOSSES,

@@ -1,10 +1,10 @@
-"""Lark parse tree -> AST dataclasses (nndl.syntax), keeping every node's source span."""
+"""Lark parse tree -> AST dataclasses (nndl.frontend.syntax), keeping every node's source span."""
 
 from __future__ import annotations
 
 from lark import Token, Transformer, v_args
 
-from nndl import syntax as s
+from nndl.frontend import syntax as s
 from nndl.diagnostics import Span
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib.resources
 
-from nndl import expr as e
+from nndl.ir import expr as e
 from nndl import ir
-from nndl import syntax as s
+from nndl.frontend import syntax as s
 from nndl.diagnostics import Diagnostics, Span
-from nndl.expressions import PLACEHOLDER, convert
-from nndl.signatures import constant, suggest
+from nndl.frontend.expressions import PLACEHOLDER, convert
+from nndl.frontend.signatures import constant, suggest
 
 INPUT, OUTPUT = "net", "out"
 LITERALS = ("true", "false")  # an expression reads these as 1.0 and 0.0, never as a variable
@@ -24,7 +24,7 @@ BUILTIN_SOURCE = "<builtin models>"
 
 def builtin_text() -> str:
     """The built-in models' source, shipped with the package so users can read it."""
-    return importlib.resources.files("nndl").joinpath("builtin_models.nndl").read_text("utf-8")
+    return importlib.resources.files("nndl.frontend").joinpath("builtin_models.nndl").read_text("utf-8")
 
 
 class _Body:

@@ -1,6 +1,6 @@
 """Symbolic derivatives of the expression IR: one pass that every backend's gradients use.
 
-`derivative(node, var)` returns d node / d var as expression IR (typed: see nndl.expr.typed),
+`derivative(node, var)` returns d node / d var as expression IR (typed: see nndl.ir.expr.typed),
 simplified so that generated code stays readable. Where a function has no useful derivative —
 `step`, comparisons used as numbers, the switch of a conditional — the derivative is that of a
 steep sigmoid standing in for the jump (a "surrogate"), as spiking-network trainers do:
@@ -10,7 +10,7 @@ integer part of `%` have derivative 0.
 
 from __future__ import annotations
 
-from nndl import expr as e
+from nndl.ir import expr as e
 
 SLOPE = 10.0  # steepness of the surrogate sigmoid
 

@@ -1,6 +1,9 @@
 """The IR: a checked network as plain data. Nothing downstream of it reads the source again.
 
-Every class round-trips through JSON (`to_dict` / `from_dict`); `nndl.listing` prints it.
+Every class round-trips through JSON (`to_dict` / `from_dict`). Beside it: the expression IR
+that conditions and neuron models compute (`expr`), its symbolic derivatives (`derivatives`) and
+the reverse mode of one tick built from them (`reverse`), topological order and cycles
+(`graph`), and the readable listing of `nndlc ir` (`listing`).
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class Group:
 class NeuronModel:
     """A neuron with parameters and state, updated each tick by statements run in order.
 
-    Statements are (target, expression in nndl.expr's dict form, with explicit number/truth
+    Statements are (target, expression in nndl.ir.expr's dict form, with explicit number/truth
     conversions); they read `net` and parameters, states and earlier temporaries, and assign
     `out`, states and temporaries.
     """
@@ -92,7 +95,7 @@ class Rule:
     """Which synapses a projection has: `full`, `one_to_one`, ... with its checked parameters.
 
     A condition parameter (`where(...)`'s `condition`, `where=` of random and fan_in) is held in
-    the expression IR's dict form (nndl.expr.to_dict), so the IR stays plain JSON data.
+    the expression IR's dict form (nndl.ir.expr.to_dict), so the IR stays plain JSON data.
     """
 
     kind: str

@@ -1,7 +1,7 @@
 """What `nndlc train` does: compile a network, load its regime's data, train, evaluate on the
 held-out samples, and save the weights, the history and a plot of the loss curves.
 
-It prints nothing itself (nndl.cli does); `on_epoch` hears about each finished epoch.
+It prints nothing itself (nndl.commands.cli does); `on_epoch` hears about each finished epoch.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Reverse mode for one tick of a neuron: what every backend's backpropagation renders.
 
-Built once, on the expression IR, from the symbolic derivatives of nndl.derivatives:
+Built once, on the expression IR, from the symbolic derivatives of nndl.ir.derivatives:
 
 - `activation_slope(name)`: d out / d net of a built-in activation, in terms of `net` and `out`
   (softmax, which mixes a whole group, is the exception each backend writes by hand);
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nndl import expr as e
+from nndl.ir import expr as e
 from nndl import ir
-from nndl.derivatives import ONE, ZERO, add, derivative, mul, surrogate_slope
+from nndl.ir.derivatives import ONE, ZERO, add, derivative, mul, surrogate_slope
 
 NET, OUT = e.Var("net"), e.Var("out")
 

@@ -1,4 +1,9 @@
-"""The front end's one entry point: source text -> checked IR, or every diagnostic at once."""
+"""The front end: source text -> checked IR, or every diagnostic at once (`check_text`).
+
+`parser` (Lark, with `tree_to_ast` and `syntax_errors`) makes the AST of `syntax`; `semantic`
+resolves and checks it with `signatures`, `conditions`, `expressions`, `neuron_models`,
+`regimes` and `ordering`, and builds the IR.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ from pathlib import Path
 
 from nndl import ir
 from nndl.diagnostics import Diagnostics, Span
-from nndl.parser import parse
-from nndl.semantic import check_program
+from nndl.frontend.parser import parse
+from nndl.frontend.semantic import check_program
 
 
 def source_hash(text: str) -> str:
