@@ -6,6 +6,7 @@ A phase collects its diagnostics in a `Diagnostics` passed in explicitly and end
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 
@@ -144,3 +145,9 @@ def _visible(line: str) -> str:
     if line.isprintable():
         return line
     return "".join(char if char.isprintable() else "\ufffd" for char in line)
+
+
+def suggest(name: str, known, cutoff: float = 0.6) -> str | None:
+    """A 'did you mean' hint for a misspelt name, or None."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)
+    return f"did you mean `{close[0]}`?" if close else None

@@ -12,7 +12,8 @@ from nndl import ir
 from nndl.frontend import syntax as s
 from nndl.diagnostics import Diagnostics
 from nndl.frontend.expressions import PLACEHOLDER, convert
-from nndl.frontend.signatures import constant, suggest
+from nndl.diagnostics import suggest
+from nndl.frontend.signatures import constant
 
 FIELDS = ("index", "coord")
 

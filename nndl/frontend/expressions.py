@@ -12,7 +12,7 @@ from typing import Protocol
 from nndl.ir import expr as e
 from nndl.frontend import syntax as s
 from nndl.diagnostics import Diagnostics
-from nndl.frontend.signatures import suggest
+from nndl.diagnostics import suggest
 
 PLACEHOLDER = e.Num(0.0)  # stands in for a part already reported as wrong
 

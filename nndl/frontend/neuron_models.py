@@ -15,7 +15,8 @@ from nndl import ir
 from nndl.frontend import syntax as s
 from nndl.diagnostics import Diagnostics, Span
 from nndl.frontend.expressions import PLACEHOLDER, convert
-from nndl.frontend.signatures import constant, suggest
+from nndl.diagnostics import suggest
+from nndl.frontend.signatures import constant
 
 INPUT, OUTPUT = "net", "out"
 LITERALS = ("true", "false")  # an expression reads these as 1.0 and 0.0, never as a variable

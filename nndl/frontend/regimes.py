@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from nndl import ir
 from nndl.frontend import syntax as s
-from nndl.diagnostics import Diagnostics
+from nndl.diagnostics import Diagnostics, suggest
 from nndl.frontend.signatures import (
     DATASETS,
     LOCAL_RULES,
@@ -21,7 +21,6 @@ from nndl.frontend.signatures import (
     bind,
     constant,
     not_this,
-    suggest,
     whole,
 )
 

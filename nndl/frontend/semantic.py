@@ -12,7 +12,7 @@ from nndl import ir
 from nndl.ir import expr
 from nndl.frontend import syntax as s
 from nndl.frontend.conditions import check_condition
-from nndl.diagnostics import Diagnostics, Span
+from nndl.diagnostics import Diagnostics, Span, suggest
 from nndl.frontend.neuron_models import BUILTIN_SOURCE, builtin_text, check_model
 from nndl.frontend.ordering import schedule_groups
 from nndl.frontend.parser import parse
@@ -25,7 +25,6 @@ from nndl.frontend.signatures import (
     bind,
     constant,
     not_this,
-    suggest,
     whole,
 )
 

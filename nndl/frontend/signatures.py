@@ -7,13 +7,12 @@ table per kind says which parameters each takes, of what type, with which defaul
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from nndl.frontend import syntax as s
-from nndl.diagnostics import Diagnostics
+from nndl.diagnostics import Diagnostics, suggest
 
 REQUIRED = object()
 
@@ -107,12 +106,6 @@ REWIRE_ACTIONS: dict[str, tuple[Param, ...]] = {
     "prune": (Param("below", "number", **NON_NEGATIVE),),
     "grow": (Param("count", "int", **WHOLE_POSITIVE),),
 }
-
-
-def suggest(name: str, known, cutoff: float = 0.6) -> str | None:
-    """A 'did you mean' hint for a misspelt name, or None."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)
-    return f"did you mean `{close[0]}`?" if close else None
 
 
 def whole(value) -> bool:

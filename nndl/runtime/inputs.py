@@ -6,7 +6,7 @@ import numpy as np
 
 from nndl import ir
 from nndl.runtime.errors import InputError
-from nndl.frontend.signatures import suggest
+from nndl.diagnostics import suggest
 
 
 def prepare_inputs(network: ir.Network, given: dict, ticks: int | None,

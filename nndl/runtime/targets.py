@@ -9,7 +9,7 @@ import numpy as np
 from nndl import ir
 from nndl.runtime import losses
 from nndl.runtime.errors import InputError
-from nndl.frontend.signatures import suggest
+from nndl.diagnostics import suggest
 
 
 def target_layout(name: str, target: np.ndarray, group: ir.Group, loss: str | None = None) -> str:

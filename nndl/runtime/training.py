@@ -24,7 +24,7 @@ from nndl.runtime.nonfinite import check_finite
 from nndl.runtime.optimizers import SGD, Adam
 from nndl.runtime.plasticity import Learner, Rewirer
 from nndl.runtime.targets import check_targets, samples, take
-from nndl.frontend.signatures import suggest
+from nndl.diagnostics import suggest
 
 LOSSES = ("mse", "cross_entropy")
 
