@@ -1,6 +1,7 @@
-"""The network as a picture: Graphviz DOT text, written here, rendered by Graphviz's `dot`.
+"""The network as a picture: Graphviz DOT text, written here, rendered by Graphviz's `dot`
+where it is installed, else drawn by matplotlib (nndl.drawing_mpl, the same texts and colours).
 
-    nndlc graph examples/reservoir.nndl -o reservoir.svg   # .png, .pdf; .dot needs no Graphviz
+    nndlc graph examples/reservoir.nndl -o reservoir.svg   # .png, .pdf; .dot needs neither
 
     from nndl.drawing import to_dot, draw
     draw(net, "net.png")          # a Network object, a compiled module or an ir.Network
@@ -44,7 +45,7 @@ PLAIN_COLOUR = "#444444"
 
 
 class DrawingError(RuntimeNNDLError):
-    """Graphviz is missing, or failed to render."""
+    """Neither Graphviz nor matplotlib is installed, or Graphviz failed to render."""
 
 
 def format_of(path: str | Path) -> str:
@@ -60,15 +61,35 @@ def dot_program() -> str | None:
     return shutil.which("dot")
 
 
-def require_dot(path: str | Path) -> str:
-    """The `dot` program's path, or a DrawingError saying how to get it (or do without)."""
-    program = dot_program()
-    if program is None:
-        path = Path(path)
-        raise DrawingError(f"drawing {path.suffix} needs Graphviz's `dot` program (apt install "
-                           f"graphviz / brew install graphviz); `-o {path.stem}.dot` writes the "
-                           "graph without it")
-    return program
+def have_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401  (an optional extra: only asked whether it is there)
+    except ImportError:
+        return False
+    return True
+
+
+def drawer(path: str | Path) -> str:
+    """Who draws into `path`: "dot text" for .dot; "graphviz" (its `dot` program, the better
+    layout) for a picture where it is installed, else "matplotlib"; where neither is, a
+    DrawingError saying how to get either (or do without)."""
+    if format_of(path) == "dot":
+        return "dot text"
+    if dot_program() is not None:
+        return "graphviz"
+    if have_matplotlib():
+        return "matplotlib"
+    path = Path(path)
+    raise DrawingError(f"drawing {path.suffix} needs Graphviz's `dot` program (apt-get install "
+                       "graphviz) or matplotlib (pip install matplotlib); "
+                       f"`-o {path.stem}.dot` writes the graph without either")
+
+
+DREW_WITH = {  # what `nndlc graph` says of each drawer of a picture
+    "graphviz": "drew with Graphviz's `dot`",
+    "matplotlib": "drew with matplotlib (Graphviz's `dot` not found: apt-get install graphviz "
+                  "lays it out better)",
+}
 
 
 # ---- escaping ----
@@ -120,6 +141,71 @@ def _label(lines: list[tuple[str, str]], background: str | None = None) -> str:
     return "<" + "<BR/>".join(out) + ">"
 
 
+# ---- what the drawing says (the same in every drawing) ----
+
+def node_text(spec: ir.Network, g: ir.Group) -> list[tuple[str, str]]:
+    """A group's box as (style, text) lines: its name, shape and size, then its role, neuron
+    model (with its parameters) or activation, and its bias and starting output when not
+    the usual."""
+    text = [("b", g.name),
+            ("s", f"{shape_text(g.shape)}  {g.size:,} neuron{'s' * (g.size != 1)}")]
+    if g.role == "input":
+        text.append(("s", "input"))
+    elif g.model:
+        text.append(("s", f"neuron model {g.model}"))
+        if g.params:
+            params = ", ".join(f"{k}={v:g}" for k, v in g.params.items())
+            text += [("s", line) for line in _wrap(params, 28)]
+    else:
+        text.append(("", model_text(spec, g)))
+    extras = []
+    if g.role != "input" and not g.bias:
+        extras.append("no bias")
+    elif g.role != "input" and g.bias_init != 0:
+        extras.append(f"bias {g.bias_init:g}")
+    if g.init != 0:
+        extras.append(f"init {g.init:g}")
+    if extras:
+        text.append(("s", ", ".join(extras)))
+    return text
+
+
+def edge_text(p: ir.Projection, row) -> list[tuple[str, str]]:
+    """A connection's label as (style, text) lines: its name (when given with `as`), rule,
+    delay, synapse count and shared weights (`row` is its nndl.summary.ProjectionRow)."""
+    text = []
+    if p.name != f"{p.src}->{p.dst}":
+        text.append(("b", p.name))
+    text += [("", line) for line in _wrap(row.rule)]
+    if p.delay:
+        text.append(("", f"delay {p.delay}"))
+    plural = "s" * (row.synapses != 1 or not row.exact)
+    text.append(("s", f"{count_text(row.synapses, row.exact)} synapse{plural}"))
+    if row.weights is not None and row.weights != row.synapses:
+        text.append(("s", f"{row.weights:,} shared weights"))
+    return text
+
+
+def pen_width(row) -> float:
+    """An arrow's width in points, growing with the log of its synapse count."""
+    return 1 + 0.35 * math.log10(max(row.synapses, 1))
+
+
+def legend_text(s: Summary, cyclic: set[str]) -> list[tuple[str, str]]:
+    """The caption: the network, its seed and sizes, and what the colours and dashes mean."""
+    title = (f"network {s.network}, seed {s.seed}: {len(s.groups)} groups, "
+             f"{s.neurons:,} neurons, {count_text(s.synapses, s.exact)} synapses")
+    notes = ["blue: inputs; green, double: outputs"]
+    if cyclic:
+        notes.append("red arrows lie on a cycle of groups")
+    if any(p.delay for p in s.projections):
+        notes.append("dashed arrows are delayed")
+    lines = [("b", title), ("s", "; ".join(notes))]
+    if not s.built:
+        lines.append(("s", 'counts "up to" N are bounds: the network is too large to build'))
+    return lines
+
+
 # ---- the DOT text ----
 
 def cycle_edges(spec: ir.Network) -> set[str]:
@@ -152,30 +238,11 @@ def to_dot(obj, seed: int | None = None) -> str:
 
     def node(g: ir.Group) -> str:
         shape, fill, border, borders = ROLE_STYLE.get(g.role, ROLE_STYLE["hidden"])
-        text = [("b", g.name),
-                ("s", f"{shape_text(g.shape)}  {g.size:,} neuron{'s' * (g.size != 1)}")]
-        if g.role == "input":
-            text.append(("s", "input"))
-        elif g.model:
-            text.append(("s", f"neuron model {g.model}"))
-            if g.params:
-                params = ", ".join(f"{k}={v:g}" for k, v in g.params.items())
-                text += [("s", line) for line in _wrap(params, 28)]
-        else:
-            text.append(("", model_text(spec, g)))
-        extras = []
-        if g.role != "input" and not g.bias:
-            extras.append("no bias")
-        elif g.role != "input" and g.bias_init != 0:
-            extras.append(f"bias {g.bias_init:g}")
-        if g.init != 0:
-            extras.append(f"init {g.init:g}")
-        if extras:
-            text.append(("s", ", ".join(extras)))
         style = "filled" if g.role == "input" else "filled,rounded"
         return (f"{ids[g.name]} [shape={shape}, style={quoted(style)}, peripheries={borders}, "
                 f"fillcolor={quoted(fill)}, "
-                f"color={quoted(border)}, tooltip={quoted(g.name)}, label={_label(text)}];")
+                f"color={quoted(border)}, tooltip={quoted(g.name)}, "
+                f"label={_label(node_text(spec, g))}];")
 
     clustered = set()
     for i, step in enumerate(spec.schedule):
@@ -195,20 +262,10 @@ def to_dot(obj, seed: int | None = None) -> str:
             lines.append("  " + node(g))
 
     for p, row in zip(spec.projections, summary.projections):
-        text = []
-        if p.name != f"{p.src}->{p.dst}":
-            text.append(("b", p.name))
-        text += [("", line) for line in _wrap(row.rule)]
-        if p.delay:
-            text.append(("", f"delay {p.delay}"))
-        plural = "s" * (row.synapses != 1 or not row.exact)
-        text.append(("s", f"{count_text(row.synapses, row.exact)} synapse{plural}"))
-        if row.weights is not None and row.weights != row.synapses:
-            text.append(("s", f"{row.weights:,} shared weights"))
         colour = CYCLE_COLOUR if p.name in cyclic else PLAIN_COLOUR
-        attrs = [f"label={_label(text, background='#ffffffcc')}", f"color={quoted(colour)}",
-                 f"fontcolor={quoted(colour)}", f"tooltip={quoted(p.name)}",
-                 f"penwidth={1 + 0.35 * math.log10(max(row.synapses, 1)):.2f}"]
+        attrs = [f"label={_label(edge_text(p, row), background='#ffffffcc')}",
+                 f"color={quoted(colour)}", f"fontcolor={quoted(colour)}",
+                 f"tooltip={quoted(p.name)}", f"penwidth={pen_width(row):.2f}"]
         if p.delay:
             attrs.append("style=dashed")
         if rank[p.src] > rank[p.dst]:  # a connection back: let evaluation order set the ranks
@@ -219,17 +276,7 @@ def to_dot(obj, seed: int | None = None) -> str:
 
 
 def _legend(s: Summary, cyclic: set[str]) -> str:
-    title = (f"network {s.network}, seed {s.seed}: {len(s.groups)} groups, "
-             f"{s.neurons:,} neurons, {count_text(s.synapses, s.exact)} synapses")
-    notes = ["blue: inputs; green, double: outputs"]
-    if cyclic:
-        notes.append("red arrows lie on a cycle of groups")
-    if any(p.delay for p in s.projections):
-        notes.append("dashed arrows are delayed")
-    lines = [("b", title), ("s", "; ".join(notes))]
-    if not s.built:
-        lines.append(("s", 'counts "up to" N are bounds: the network is too large to build'))
-    return _label(lines)
+    return _label(legend_text(s, cyclic))
 
 
 # ---- files ----
@@ -252,14 +299,18 @@ def render(dot_text: str, fmt: str, dot: str | None = None) -> bytes:
 
 
 def draw(obj, path: str | Path, seed: int | None = None) -> str:
-    """Write the drawing to `path` (.dot, .svg, .png or .pdf; all but .dot need Graphviz).
-    Returns the format written."""
-    fmt = format_of(path)
-    dot = None if fmt == "dot" else require_dot(path)
-    text = to_dot(obj, seed)
-    if fmt == "dot":
-        write_text_atomically(path, text)
-    else:
-        picture = render(text, fmt, dot)
+    """Write the drawing to `path` (.dot, .svg, .png or .pdf): DOT text, or the picture drawn by
+    `drawer(path)`. Returns who drew it (see `drawer`)."""
+    engine = drawer(path)
+    summary = obj if isinstance(obj, Summary) else describe(obj, seed)
+    if engine == "dot text":
+        write_text_atomically(path, to_dot(summary))
+    elif engine == "graphviz":
+        picture = render(to_dot(summary), format_of(path))
         write_atomically(path, lambda f: f.write(picture))
-    return fmt
+    else:
+        from nndl import drawing_mpl
+
+        write_atomically(path, lambda f: drawing_mpl.save(summary, cycle_edges(summary.spec),
+                                                          format_of(path), f))
+    return engine
