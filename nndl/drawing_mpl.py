@@ -40,7 +40,7 @@ LOOP_WIDTH = 0.3  # how far a self-loop reaches out of its box
 FRAME = 0.1  # around the groups computed neuron by neuron
 MARGIN = 0.25
 SWEEPS = 6
-EXCHANGE_LIMIT = 300  # pieces of curves up to which crossings are counted and removed
+EXCHANGE_LIMIT = 150  # pieces of curves up to which crossings are counted and removed
 _MEASURE = TextToPath()
 
 
@@ -193,8 +193,9 @@ class Layout:
                 now = {key: i for i, key in enumerate(order[r])}
                 order[r] = sorted(order[r], key=lambda key: (self._centre(key, near, now[key]),
                                                              now[key]))
-        if len(self._segments()) <= EXCHANGE_LIMIT:
-            self._exchange(order)
+        pieces = self._segments()
+        if len(pieces) <= EXCHANGE_LIMIT:
+            self._exchange(order, pieces)
         return order
 
     def _segments(self) -> list[tuple]:
@@ -205,17 +206,17 @@ class Layout:
                 pieces.append((a, b) if self.items[a].row < self.items[b].row else (b, a))
         return pieces
 
-    def _crossings(self, order: list[list], rows: range) -> int:
+    def _crossings(self, order: list[list], pieces: list[tuple], rows: range) -> int:
         """How many pairs of pieces cross below the rows `rows`."""
         place = {key: i for row in order for i, key in enumerate(row)}
         gaps: dict[int, list[tuple[int, int]]] = {}
-        for upper, lower in self._segments():
+        for upper, lower in pieces:
             if self.items[upper].row in rows:
                 gaps.setdefault(self.items[upper].row, []).append((place[upper], place[lower]))
         return sum((a1 - a2) * (b1 - b2) < 0 for pieces in gaps.values()
                    for k, (a1, b1) in enumerate(pieces) for a2, b2 in pieces[k + 1:])
 
-    def _exchange(self, order: list[list]) -> None:
+    def _exchange(self, order: list[list], pieces: list[tuple]) -> None:
         """Swap neighbours in a row while that removes crossings (after the mean positions,
         which leave some)."""
         improved = True
@@ -224,9 +225,9 @@ class Layout:
             for r, row in enumerate(order):
                 near = range(r - 1, r + 1)  # the gaps above and below row r
                 for i in range(len(row) - 1):
-                    before = self._crossings(order, near)
+                    before = self._crossings(order, pieces, near)
                     row[i], row[i + 1] = row[i + 1], row[i]
-                    if self._crossings(order, near) < before:
+                    if self._crossings(order, pieces, near) < before:
                         improved = True
                     else:
                         row[i], row[i + 1] = row[i + 1], row[i]
@@ -336,7 +337,8 @@ class Layout:
 
 def _nondecreasing(values: list[float]) -> list[float]:
     """The nondecreasing sequence nearest to `values` in least squares (pool adjacent
-    violators): with centre = this + the packed offset, neighbours keep their order and gaps."""
+    violators). For `_pack`, a row's centres minus their packed offsets must not decrease:
+    that is, the items stay in order and no closer than their gaps."""
     blocks: list[list[float]] = []  # [mean, count]
     for value in values:
         blocks.append([value, 1])

@@ -1,5 +1,6 @@
 """Drawing networks (nndl.drawing, `nndlc graph`): DOT text for every example, cycles marked,
-labels escaped, Graphviz used when installed and a clear message when it is not."""
+labels escaped, Graphviz used when installed, matplotlib when it is not (the CLI says which), and
+a clear message when neither is."""
 
 from __future__ import annotations
 
