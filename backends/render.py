@@ -155,7 +155,7 @@ GENERATED_NAMES = {
     "rows_backward", "softmax_backward",
     "Synapse", "SharedSynapse", "Neuron", "ModelNeuron", "Group", "SoftmaxGroup", "ModelGroup",
     "Network", "cp", "CUDA", "KERNELS", "Kernels", "to_device", "Wiring", "InputError",
-    "target_values", "tap_layout", "tap_weights", "stencil_launch",  # the cupy module's
+    "local_rules", "synapse_changes", "tap_layout", "tap_weights", "stencil_launch",  # cupy's
 }
 
 

@@ -220,7 +220,7 @@ def _of_network(net) -> Summary:
 
 def _summary(spec, backend, dtype, seed, rows, weight_file, built) -> Summary:
     groups = tuple(GroupRow(g.name, g.role, tuple(g.shape), g.size, model_text(spec, g),
-                            g.size if g.bias and g.role != "input" else 0,
+                            g.bias_count,
                             g.role != "input" and spec.step_of(g.name).neuron_level)
                    for g in spec.groups)
     allowed, source = resources.limit()
@@ -249,8 +249,7 @@ def _weight_file_bytes(spec: ir.Network, rows, shared: set[str], itemsize: int) 
         if r.name in shared:
             total += INDEX_BYTES * r.synapses
     for g in spec.groups:
-        if g.bias and g.role != "input":
-            total += itemsize * g.size
+        total += itemsize * g.bias_count
         if g.model:
             total += itemsize * g.size * len(spec.model(g.model).states)
     return total

@@ -104,9 +104,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="draw the network: groups, connections, synapse counts, cycles")
     draw.add_argument("--network", help="which network, when the file declares several")
     draw.add_argument("-o", "--output",
-                      help="NAME.svg, .png or .pdf (drawn by Graphviz's `dot`) or NAME.dot "
-                           "(DOT text, no Graphviz needed); - writes DOT to stdout "
-                           "(default: FILE.svg)")
+                      help="NAME.svg, .png or .pdf (drawn by Graphviz's `dot`, or by "
+                           "matplotlib without it) or NAME.dot (DOT text, needs neither); - "
+                           "writes DOT to stdout (default: FILE.svg)")
     draw.set_defaults(run=cmd_graph)
     return parser
 
@@ -268,7 +268,7 @@ def cmd_graph(args) -> int:
     if not path.is_file():
         raise UsageError(f"cannot read {args.file}: no such file")
     if fmt != "dot":
-        drawing.require_dot(output)  # before any work: exit 1 with how to get Graphviz
+        drawing.drawer(output)  # before any work: exit 1 with how to get Graphviz or matplotlib
     # the front end's diagnostics only: a network too large to build is still drawn (with
     # bounds), and one whose rules build no synapse or a neuron-level cycle shows why
     program, diags = check_text(read_source(path), args.file)
@@ -279,9 +279,11 @@ def cmd_graph(args) -> int:
     if output == "-":
         sys.stdout.write(drawing.to_dot(network))
         return EXIT_OK
-    drawing.draw(network, output)
+    drawn_by = drawing.draw(network, output)
     print(f"wrote {output} (network {network.name}: {len(network.groups)} groups, "
           f"{len(network.projections)} connections)")
+    if drawn_by in drawing.DREW_WITH:
+        sys.stderr.write(drawing.DREW_WITH[drawn_by] + "\n")
     return EXIT_OK
 
 

@@ -51,6 +51,11 @@ class Group:
     def size(self) -> int:
         return math.prod(self.shape)
 
+    @property
+    def bias_count(self) -> int:
+        """Its trainable biases: one per neuron, unless it is an input or has `bias none`."""
+        return self.size if self.bias and self.role != "input" else 0
+
     @classmethod
     def from_dict(cls, d: dict) -> Group:
         return cls(

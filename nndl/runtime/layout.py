@@ -106,6 +106,23 @@ class SparseProduct:
         return (self.matrix.T @ np.ascontiguousarray(d.T)).T
 
 
+def grid_positions(index: np.ndarray, grid: tuple[int, ...]) -> np.ndarray:
+    """(neurons, grid axes): each neuron's position on the grid of its map (index modulo the
+    grid's cells, so that every feature map has the same positions)."""
+    return np.stack(np.unravel_index(index % math.prod(grid), grid), axis=1)
+
+
+def grid_offsets(pre: np.ndarray, post: np.ndarray, grid: tuple[int, ...],
+                 wrap: bool = False) -> np.ndarray:
+    """(synapses, grid axes): each synapse's source - target grid position per axis; with
+    `wrap`, modulo the grid, so that `(target + offset) % grid` is the source's position. The
+    taps of both stencils (Taps, Stencil) are the distinct offsets."""
+    offsets = grid_positions(pre, grid) - grid_positions(post, grid)
+    if wrap:
+        offsets %= np.array(grid, dtype=offsets.dtype)
+    return offsets
+
+
 class Taps:
     """A `local` projection whose two groups have the same grid (geometry.layout), any numbers of
     feature maps, as taps: each distinct (source map, grid offset) of its synapses is one tap,
@@ -122,10 +139,7 @@ class Taps:
         if lay.src_grid != lay.dst_grid:
             raise ValueError("internal error: taps need one grid")
         self.grid, cells = lay.src_grid, math.prod(lay.src_grid)
-        source = np.stack(np.unravel_index(pre % cells, self.grid), axis=1)
-        offsets = source - np.stack(np.unravel_index(post % cells, self.grid), axis=1)
-        if wrap:
-            offsets %= np.array(self.grid, dtype=offsets.dtype)
+        offsets = grid_offsets(pre, post, self.grid, wrap)
         keys = np.concatenate([(pre // cells)[:, None], offsets], axis=1).astype(np.int64)
         self.offsets, tap = np.unique(keys.reshape(-1, 1 + len(self.grid)), axis=0,
                                       return_inverse=True)
@@ -158,14 +172,14 @@ class Stencil:
 
     def __init__(self, pre: np.ndarray, post: np.ndarray, shape: tuple[int, ...]):
         shape = tuple(shape)
-        source, target = np.unravel_index(pre, shape), np.unravel_index(post, shape)
-        offsets = np.stack(source, axis=1) - np.stack(target, axis=1)  # (synapses, axes)
+        target = grid_positions(post, shape)
+        offsets = grid_offsets(pre, post, shape)
         low = np.maximum(0, -offsets.min(axis=0, initial=0))
         high = np.maximum(0, offsets.max(axis=0, initial=0))
         self.padded_shape = tuple(int(s) for s in np.array(shape) + low + high)
         self.interior = (slice(None),) + tuple(slice(lo, lo + s) for lo, s in zip(low, shape))
         self.shape, self.size = shape, int(np.prod(self.padded_shape))
-        flat = np.ravel_multi_index(tuple(np.stack(target, axis=1).T + low[:, None]),
+        flat = np.ravel_multi_index(tuple(target.T + low[:, None]),
                                     self.padded_shape) if pre.size else np.zeros(0, np.int64)
         self.start = int(np.ravel_multi_index(tuple(low), self.padded_shape))
         last = np.ravel_multi_index(tuple(np.array(shape) - 1 + low), self.padded_shape)

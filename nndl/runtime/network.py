@@ -267,7 +267,7 @@ class NetworkBase:
         synapses = self._get_parameters()[0].values()
         count = sum(syn.pre.size for syn in synapses)
         weights = sum(np.size(syn.w) for syn in synapses)
-        biases = sum(g.size for g in spec.groups if g.bias and g.role != "input")
+        biases = sum(g.bias_count for g in spec.groups)
         return (f"<{spec.name} Network ({self.BACKEND}, {self.dtype}, seed {self.seed}): "
                 f"{len(spec.groups)} groups, {len(spec.projections)} projections, "
                 f"{count:,} synapses, {weights + biases:,} parameters>")

@@ -66,8 +66,9 @@ class Learner:
             if hasattr(self.net, "_local_changes"):  # a backend's own (on its device)
                 result, mistakes = self.net._local_changes(self.rules, targets)
             else:
-                result, mistakes = local_rules.changes(self.net, spec, self.rules, targets,
-                                                       self.net._trainable(), self.wiring)
+                result, mistakes = local_rules.changes(spec, self.rules, targets,
+                                                       self.net._trainable(), self.wiring,
+                                                       self._outputs)
         bad = [key for key, change in result.items() if not np.isfinite(change).all()]
         if bad:
             raise TrainingError(f"training stopped at {where}: the local rule's change of "
@@ -78,6 +79,10 @@ class Learner:
         self.mistakes += mistakes
         self.batches += 1
         return result
+
+    def _outputs(self, group: str) -> np.ndarray:
+        """The group's recorded output over the run, in float64 (the rules' precision here)."""
+        return self.net._recorded(group, "out").astype(np.float64)
 
     def epoch_summary(self, samples: int) -> dict[str, float]:
         summary = {"weight_change": self.change / max(1, self.batches)}
