@@ -253,8 +253,8 @@ def kernel_entries(net, projection: str):
         rule = p.rule.kind + (" without shared=true" if p.rule.kind == "local" else "")
         raise ValueError(f"projection `{p.name}` has no shared kernel (its rule is {rule})")
     src, dst = spec.group(p.src), spec.group(p.dst)
-    lay = geometry.layout(src.shape, dst.shape)
     params = p.rule.params
+    lay = geometry.layout(src.shape, dst.shape, params.get("axes"))
     _, _, offsets = geometry.grid_pairs(lay.src_grid, lay.dst_grid, params["radius"],
                                         params.get("metric", "euclidean"),
                                         params.get("wrap", False))
@@ -407,7 +407,7 @@ def _centre_on_source(p, src, dst, index: int):
         return None
     from nndl.runtime import geometry
 
-    lay = geometry.layout(src.shape, dst.shape)
+    lay = geometry.layout(src.shape, dst.shape, p.rule.params.get("axes"))
     position = index % math.prod(lay.dst_grid)
     u = geometry.centres(lay.src_grid, lay.dst_grid)[position]
     if len(u) == 2:
