@@ -169,7 +169,8 @@ def test_every_example_computes_what_numpy_computes(path, emulated):
 
 STENCILS = {"examples/retina.nndl": ["photoreceptors->on_centre"],
             "examples/circular_conv.nndl": ["image->features"],
-            "examples/digits.nndl": ["conv"], "benchmarks/w2_local.nndl": ["image->hidden"]}
+            "examples/digits.nndl": ["conv"], "benchmarks/w2_local.nndl": ["image->hidden"],
+            "examples/signal_conv1d.nndl": ["signal->features"]}
 
 
 @pytest.mark.parametrize("path", sorted(STENCILS))
