@@ -3,7 +3,9 @@ gradients over all ticks at once) compute what the OO backend, the specification
 
 import numpy as np
 import pytest
+from conftest import write_source
 from nndl.backends.numpy.lower import kind
+from nndl.commands.cli import main
 
 MAPS = """
 network maps {
@@ -81,6 +83,18 @@ LAYOUTS = {
 def test_grids_of_one_and_three_axes_get_stencils_where_the_shapes_match(text, compile_text):
     spec = compile_text(text, "numpy").SPEC
     assert {p.name: kind(spec, p) for p in spec.projections} == LAYOUTS[spec.name]
+
+
+def test_nndlc_ir_shows_the_layouts_of_a_volume_in_both_backends(tmp_path, capsys):
+    """The NumPy module's stencil needs one shape and no wrap; the GPU's needs one grid."""
+    assert main(["ir", str(write_source(VOLUMES, tmp_path))]) == 0
+    listed = {line.split()[0]: line[line.index("numpy: "):]
+              for line in capsys.readouterr().out.splitlines() if "numpy: " in line}
+    assert listed == {"clip->a": "numpy: stencil; cupy: stencil",
+                      "a->b": "numpy: stencil; cupy: stencil",
+                      "a->c": "numpy: gather; cupy: stencil",
+                      "b->b": "numpy: gather; cupy: stencil",
+                      "c->y": "numpy: dense; cupy: dense", "b->y": "numpy: dense; cupy: dense"}
 
 
 def agree_with_the_oo_backend(compile_text, text: str, x: dict, y: dict) -> None:
