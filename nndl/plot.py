@@ -275,6 +275,10 @@ def kernel(net, projection: str, path: str | os.PathLike, *, title: str = "") ->
     across at least) and 1.1 down for the titles."""
     weights, taps = kernel_entries(net, projection)
     p = _projection(net.SPEC, projection)
+    if taps.shape[1] > 2:  # a volume's kernel has no single picture
+        raise ValueError(f"kernel `{p.name}` spans a grid of {taps.shape[1]} axes: only "
+                         "kernels over one or two are drawn (kernel_entries gives its weights "
+                         "and offsets)")
     n_src, n_dst, _ = weights.shape
     if taps.shape[1] == 1:
         taps = np.concatenate([np.zeros_like(taps), taps], axis=1)
