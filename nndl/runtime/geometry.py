@@ -28,7 +28,6 @@ class Layout:
     dst_grid: tuple[int, ...]
 
 
-MAX_AXES = 3  # grids of 1, 2 or 3 axes: signals, images, volumes (or video: x, y and time)
 DEFAULT_AXES = 2  # without `axes`, at most the last two axes that both groups have
 
 
