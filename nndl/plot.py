@@ -253,8 +253,8 @@ def kernel_entries(net, projection: str):
         rule = p.rule.kind + (" without shared=true" if p.rule.kind == "local" else "")
         raise ValueError(f"projection `{p.name}` has no shared kernel (its rule is {rule})")
     src, dst = spec.group(p.src), spec.group(p.dst)
-    lay = geometry.layout(src.shape, dst.shape)
     params = p.rule.params
+    lay = geometry.layout(src.shape, dst.shape, params.get("axes"))
     _, _, offsets = geometry.grid_pairs(lay.src_grid, lay.dst_grid, params["radius"],
                                         params.get("metric", "euclidean"),
                                         params.get("wrap", False))
@@ -275,6 +275,10 @@ def kernel(net, projection: str, path: str | os.PathLike, *, title: str = "") ->
     across at least) and 1.1 down for the titles."""
     weights, taps = kernel_entries(net, projection)
     p = _projection(net.SPEC, projection)
+    if taps.shape[1] > 2:  # a volume's kernel has no single picture
+        raise ValueError(f"kernel `{p.name}` spans a grid of {taps.shape[1]} axes: only "
+                         "kernels over one or two are drawn (kernel_entries gives its weights "
+                         "and offsets)")
     n_src, n_dst, _ = weights.shape
     if taps.shape[1] == 1:
         taps = np.concatenate([np.zeros_like(taps), taps], axis=1)
@@ -407,7 +411,7 @@ def _centre_on_source(p, src, dst, index: int):
         return None
     from nndl.runtime import geometry
 
-    lay = geometry.layout(src.shape, dst.shape)
+    lay = geometry.layout(src.shape, dst.shape, p.rule.params.get("axes"))
     position = index % math.prod(lay.dst_grid)
     u = geometry.centres(lay.src_grid, lay.dst_grid)[position]
     if len(u) == 2:

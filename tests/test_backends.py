@@ -423,3 +423,66 @@ def test_a_projections_name_picks_its_stream(compile_text, backend):
     assert "first.w" in b and "x->a.w" not in b
     assert not np.array_equal(a["x->a.w"], b["first.w"])
     np.testing.assert_array_equal(a["a->b.w"], b["a->b.w"])
+
+
+# ---- grids of one and three axes: shared kernels as convolutions -----------------------------
+
+SIGNAL_KERNEL = """
+network signal {
+    seed 3
+    input  x[2, 6]
+    output y[3, 6] : identity bias none
+    output r[3, 6] : identity bias none
+    connect x -> y : local(radius=1, metric=chebyshev, shared=true, axes=1) weight normal(0, 1)
+    connect x -> r : local(radius=1, metric=chebyshev, shared=true, wrap=true, axes=1)
+}
+"""
+
+
+def correlate(x: np.ndarray, kernel: np.ndarray, wrap: bool) -> np.ndarray:
+    """(batch, maps, *grid) through kernel (source maps, target maps, 3 ** axes): target map n
+    at q sums kernel[m, n, o] * x[m, q + offset o], the offsets in sorted order (DESIGN.md:
+    entries by source map, target map, offset); off the grid counts 0 unless it wraps."""
+    axes = x.ndim - 2
+    offsets = np.stack(np.unravel_index(np.arange(3 ** axes), (3,) * axes), axis=1) - 1
+    padded = np.pad(x, [(0, 0), (0, 0)] + [(1, 1)] * axes, mode="wrap" if wrap else "constant")
+    out = np.zeros((x.shape[0], kernel.shape[1]) + x.shape[2:])
+    for o, offset in enumerate(offsets):
+        window = tuple(slice(1 + d, 1 + d + n) for d, n in zip(offset, x.shape[2:]))
+        shifted = padded[(slice(None), slice(None)) + window]
+        out += np.einsum("bm...,mn->bn...", shifted, kernel[:, :, o])
+    return out
+
+
+def test_a_shared_kernel_on_a_signal_is_a_correlation(compile_text, backend):
+    net = make(compile_text, SIGNAL_KERNEL, backend, dtype="float64")
+    params = net.parameters()
+    x = np.random.default_rng(0).normal(size=(4, 2, 6))
+    out = net.run(x=x)
+    for name, wrap in (("y", False), ("r", True)):
+        kernel = params[f"x->{name}.w"].reshape(2, 3, 3)
+        np.testing.assert_allclose(out[name], correlate(x, kernel, wrap), rtol=1e-12,
+                                   atol=1e-12, err_msg=name)
+
+
+VOLUME_KERNEL = """
+network volume {
+    seed 4
+    input  x[4, 3, 5]
+    output y[2, 4, 3, 5] : identity bias none
+    output r[2, 4, 3, 5] : identity bias none
+    connect x -> y : local(radius=1, metric=chebyshev, shared=true, axes=3) weight normal(0, 1)
+    connect x -> r : local(radius=1, metric=chebyshev, shared=true, wrap=true, axes=3)
+}
+"""
+
+
+def test_a_shared_kernel_on_a_volume_is_a_correlation(compile_text, backend):
+    net = make(compile_text, VOLUME_KERNEL, backend, dtype="float64")
+    params = net.parameters()
+    x = np.random.default_rng(1).normal(size=(3, 4, 3, 5))
+    out = net.run(x=x)
+    for name, wrap in (("y", False), ("r", True)):
+        kernel = params[f"x->{name}.w"].reshape(1, 2, 27)
+        np.testing.assert_allclose(out[name], correlate(x[:, None], kernel, wrap), rtol=1e-12,
+                                   atol=1e-12, err_msg=name)

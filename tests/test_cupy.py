@@ -169,7 +169,8 @@ def test_every_example_computes_what_numpy_computes(path, emulated):
 
 STENCILS = {"examples/retina.nndl": ["photoreceptors->on_centre"],
             "examples/circular_conv.nndl": ["image->features"],
-            "examples/digits.nndl": ["conv"], "benchmarks/w2_local.nndl": ["image->hidden"]}
+            "examples/digits.nndl": ["conv"], "benchmarks/w2_local.nndl": ["image->hidden"],
+            "examples/signal_conv1d.nndl": ["signal->features"]}
 
 
 @pytest.mark.parametrize("path", sorted(STENCILS))
@@ -201,13 +202,18 @@ network stencil {
     group  a$dst   : tanh
     output y[3]    : softmax
     connect img -> h : one_to_one
-    connect h   -> a : local(radius=$radius, metric=$metric, wrap=$wrap, shared=$shared)
-    connect a   -> a : local(radius=1, metric=$metric, wrap=$wrap, shared=$shared) delay 1
+    connect h   -> a : local(radius=$radius, metric=$metric, wrap=$wrap, shared=$shared$axes)
+    connect a   -> a : local(radius=1, metric=$metric, wrap=$wrap, shared=$shared$axes) delay 1
     connect a   -> y : full
 }
 """)
 SHAPES = [("[5, 7]", "[5, 7]"), ("[5, 7]", "[2, 5, 7]"), ("[3, 5, 7]", "[2, 5, 7]"),
           ("[7]", "[2, 7]")]
+
+
+# grids of one and three axes (`local(..., axes=K)`), with feature maps on either side
+GRID_SHAPES = [("[9]", "[2, 9]", 1), ("[2, 9]", "[3, 9]", 1), ("[3, 4, 5]", "[3, 4, 5]", 3),
+               ("[3, 4, 5]", "[2, 3, 4, 5]", 3), ("[2, 3, 4, 5]", "[3, 4, 5]", 3)]
 
 
 @pytest.mark.parametrize("shapes", SHAPES, ids=lambda s: f"{s[0]}->{s[1]}")
@@ -217,10 +223,23 @@ def test_stencils_compute_what_numpy_computes(shapes, radius, metric, emulated):
     """Every metric, with and without wrap, shared or not, one or several maps, an odd grid and
     a radius wider than it: outputs, loss and every gradient as NumPy's (the stencil's sum,
     its input gradient through `h`, its weight gradient, and a delayed one onto itself)."""
+    check_stencils_against_numpy(shapes[0], shapes[1], "", radius, metric)
+
+
+@pytest.mark.parametrize("shapes", GRID_SHAPES, ids=lambda s: f"{s[0]}->{s[1]},axes={s[2]}")
+@pytest.mark.parametrize("radius", [1.5, 9])
+@pytest.mark.parametrize("metric", ["euclidean", "chebyshev", "manhattan"])
+def test_stencils_on_signals_and_volumes_compute_what_numpy_computes(shapes, radius, metric,
+                                                                     emulated):
+    """The same on grids of one and three axes."""
+    check_stencils_against_numpy(shapes[0], shapes[1], f", axes={shapes[2]}", radius, metric)
+
+
+def check_stencils_against_numpy(src: str, dst: str, axes: str, radius, metric: str) -> None:
     for wrap, shared in [("false", "false"), ("true", "false"), ("false", "true"),
                          ("true", "true")]:
-        text = STENCIL_NET.substitute(src=shapes[0], dst=shapes[1], radius=radius,
-                                      metric=metric, wrap=wrap, shared=shared)
+        text = STENCIL_NET.substitute(src=src, dst=dst, radius=radius, metric=metric,
+                                      wrap=wrap, shared=shared, axes=axes)
         program, diagnostics = check_text(text, "stencil.nndl")
         diagnostics.raise_if_errors()
         network = program.networks[0]
@@ -236,10 +255,14 @@ def test_stencils_compute_what_numpy_computes(shapes, radius, metric, emulated):
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
-def test_the_stencil_kernels_compile_with_nvcc(tmp_path):
+@pytest.mark.parametrize("src, dst, axes", [("[3, 5, 7]", "[2, 5, 7]", ""),
+                                            ("[9]", "[2, 9]", ", axes=1"),
+                                            ("[3, 4, 5]", "[2, 3, 4, 5]", ", axes=3")],
+                         ids=["2-D", "1-D", "3-D"])
+def test_the_stencil_kernels_compile_with_nvcc(tmp_path, src, dst, axes):
     """The stencil's sum, input gradient and weight gradient, for float and double."""
-    text = STENCIL_NET.substitute(src="[3, 5, 7]", dst="[2, 5, 7]", radius=1.5,
-                                  metric="euclidean", wrap="true", shared="true")
+    text = STENCIL_NET.substitute(src=src, dst=dst, radius=1.5, metric="euclidean",
+                                  wrap="true", shared="true", axes=axes)
     program, diagnostics = check_text(text, "stencil.nndl")
     diagnostics.raise_if_errors()
     code = cuda_of(backends.generate(program.networks[0], "cupy"))

@@ -454,6 +454,52 @@ def test_shared_kernels_agree_across_backends(compile_text):
     assert_same_gradients(oo, vec, inputs, targets, options)
 
 
+# grids of one and three axes (`local(..., axes=K)`): stencils, gathers (stride, wrap), shared
+# kernels and a delayed loop on the grid
+SIGNAL_CONV = """
+network signal {
+    seed 6
+    input  wave[12]
+    group  maps[2, 12] : tanh
+    group  half[2, 6]  : sigmoid
+    output label[3]    : softmax
+    connect wave -> maps : local(radius=1, metric=chebyshev, shared=true) as kernel
+    connect maps -> maps : local(radius=1, wrap=true, axes=1) delay 1 as loop
+    connect maps -> half : local(radius=1.5, metric=manhattan, shared=true, axes=1) as pool
+    connect half -> label : full
+}
+"""
+VOLUME_CONV = """
+network volume {
+    seed 7
+    input  clip[4, 4, 3]
+    group  maps[2, 4, 4, 3] : tanh
+    group  small[2, 2, 2]   : sigmoid
+    output label[3]         : softmax
+    connect clip -> maps  : local(radius=1, metric=chebyshev, shared=true, axes=3) as kernel
+    connect maps -> maps  : local(radius=1, wrap=true, axes=3) delay 1 as loop
+    connect maps -> small : local(radius=1, shared=true, axes=3) as pool
+    connect small -> label : full
+}
+"""
+
+
+@pytest.mark.parametrize("text", [SIGNAL_CONV, VOLUME_CONV], ids=["1-D", "3-D"])
+def test_convolutions_on_signals_and_volumes(compile_text, backend, text):
+    module = compile_text(text, backend)
+    net = module.Network(dtype="float64")
+    assert net.parameters()["kernel.w"].size == 2 * 3 ** (1 if "wave" in text else 3)
+    inputs, targets, options = hand_problem(module, 2, True, True, "cross_entropy")
+    check_finite_differences(net, inputs, targets, options, np.random.default_rng(2))
+
+
+@pytest.mark.parametrize("text", [SIGNAL_CONV, VOLUME_CONV], ids=["1-D", "3-D"])
+def test_convolutions_on_signals_and_volumes_agree_across_backends(compile_text, text):
+    oo, vec = (compile_text(text, b).Network(dtype="float64") for b in ("oo", "numpy"))
+    inputs, targets, options = hand_problem(oo, 3, True, True, "mse", seed=1)
+    assert_same_gradients(oo, vec, inputs, targets, options)
+
+
 @pytest.mark.parametrize("every_tick", [False, True])
 def test_a_model_with_a_conditional_agrees_across_backends(compile_text, every_tick):
     """The switch of `a if c else b` backpropagates through a surrogate slope: no finite

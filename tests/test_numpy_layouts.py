@@ -3,7 +3,9 @@ gradients over all ticks at once) compute what the OO backend, the specification
 
 import numpy as np
 import pytest
+from conftest import write_source
 from nndl.backends.numpy.lower import kind
+from nndl.commands.cli import main
 
 MAPS = """
 network maps {
@@ -31,6 +33,87 @@ def test_each_projection_gets_the_layout_for_its_shape(compile_text):
     assert {p.name: kind(spec, p) for p in spec.projections} == {
         "img->a": "stencil", "a->b": "stencil", "b->c": "stencil", "a->c": "csr",
         "c->c": "gather", "c->d": "gather", "d->y": "dense", "c->y": "csr"}
+
+
+# grids of one and three axes (`local(..., axes=K)`): a stencil where both groups have one
+# shape, the gather otherwise (other sizes, wrap, or a frame more than twice the map)
+SIGNALS = """
+network signals {
+    seed 2
+    input  wave[40]
+    group  a[40]    : tanh
+    group  b[40]    : tanh
+    group  f[3, 40] : relu
+    group  g[3, 40] : tanh
+    output y[3]     : softmax
+    connect wave -> a : local(radius=2)
+    connect a    -> b : local(radius=1, metric=chebyshev, shared=true, axes=1)
+    connect a    -> f : local(radius=1, metric=manhattan, shared=true)
+    connect f    -> g : local(radius=1, shared=true, axes=1)
+    connect b    -> b : local(radius=1, wrap=true, axes=1) delay 1
+    connect g    -> y : full
+    connect b    -> y : full
+}
+"""
+VOLUMES = """
+network volumes {
+    seed 3
+    input  clip[8, 8, 8]
+    group  a[8, 8, 8]    : tanh
+    group  b[8, 8, 8]    : tanh
+    group  c[2, 8, 8, 8] : relu
+    output y[3]          : softmax
+    connect clip -> a : local(radius=1, axes=3)
+    connect a    -> b : local(radius=1, metric=chebyshev, shared=true, axes=3)
+    connect a    -> c : local(radius=1.5, metric=manhattan, shared=true, axes=3)
+    connect b    -> b : local(radius=1, wrap=true, axes=3) delay 1
+    connect c    -> y : full
+    connect b    -> y : full
+}
+"""
+LAYOUTS = {
+    "signals": {"wave->a": "stencil", "a->b": "stencil", "a->f": "gather", "f->g": "stencil",
+                "b->b": "gather", "g->y": "dense", "b->y": "dense"},
+    "volumes": {"clip->a": "stencil", "a->b": "stencil", "a->c": "gather", "b->b": "gather",
+                "c->y": "dense", "b->y": "dense"},
+}
+
+
+@pytest.mark.parametrize("text", [SIGNALS, VOLUMES], ids=["1-D", "3-D"])
+def test_grids_of_one_and_three_axes_get_stencils_where_the_shapes_match(text, compile_text):
+    spec = compile_text(text, "numpy").SPEC
+    assert {p.name: kind(spec, p) for p in spec.projections} == LAYOUTS[spec.name]
+
+
+def test_nndlc_ir_shows_the_layouts_of_a_volume_in_both_backends(tmp_path, capsys):
+    """The NumPy module's stencil needs one shape and no wrap; the GPU's needs one grid."""
+    assert main(["ir", str(write_source(VOLUMES, tmp_path))]) == 0
+    listed = {line.split()[0]: line[line.index("numpy: "):]
+              for line in capsys.readouterr().out.splitlines() if "numpy: " in line}
+    assert listed == {"clip->a": "numpy: stencil; cupy: stencil",
+                      "a->b": "numpy: stencil; cupy: stencil",
+                      "a->c": "numpy: gather; cupy: stencil",
+                      "b->b": "numpy: gather; cupy: stencil",
+                      "c->y": "numpy: dense; cupy: dense", "b->y": "numpy: dense; cupy: dense"}
+
+
+def agree_with_the_oo_backend(compile_text, text: str, x: dict, y: dict) -> None:
+    """Loss and every gradient of the NumPy module as the OO backend's, in float64."""
+    nets = [compile_text(text, b).Network(seed=0, dtype="float64") for b in ("numpy", "oo")]
+    (loss, grads), (want, wanted) = [n.loss_and_grad(x, y, every_tick=True,
+                                                     loss="cross_entropy") for n in nets]
+    assert abs(loss - want) < 1e-12
+    assert grads.keys() == wanted.keys()
+    for name in grads:
+        np.testing.assert_allclose(grads[name], wanted[name], atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("text, shape", [(SIGNALS, (40,)), (VOLUMES, (8, 8, 8))],
+                         ids=["1-D", "3-D"])
+def test_stencils_of_one_and_three_axes_agree_with_the_oo_backend(text, shape, compile_text):
+    x = np.random.default_rng(5).normal(size=(2, 3) + shape)
+    inputs = {"wave" if len(shape) == 1 else "clip": x}
+    agree_with_the_oo_backend(compile_text, text, inputs, {"y": np.array([0, 2, 1])})
 
 
 def test_stencils_and_sparse_products_agree_with_the_oo_backend(compile_text):

@@ -234,6 +234,31 @@ def test_kernels_around_a_torus_and_into_a_coarser_grid(tmp_path):
     check_png(tmp_path / "discs.png", (5.5, 1.5 + 1.1))
 
 
+def test_kernels_of_a_signal_and_of_a_volume(tmp_path):
+    """signal_conv1d.nndl (axes=1): 4 kernels of 5 taps, then a stride-2 layer of 4 x 8
+    kernels of 4 taps, drawn as rows; a kernel over three axes has its entries, and a clear
+    refusal to be drawn."""
+    net = network("signal_conv1d")
+    weights, taps = plot.kernel_entries(net, "signal->features")
+    assert weights.shape == (1, 4, 5) and taps[:, 0].tolist() == [-2, -1, 0, 1, 2]
+    weights, taps = plot.kernel_entries(net, "features->pooled")
+    assert weights.shape == (4, 8, 4) and taps[:, 0].tolist() == [-1.5, -0.5, 0.5, 1.5]
+    plot.kernel(net, "signal->features", tmp_path / "signal.png")
+    source = tmp_path / "volume.nndl"
+    source.write_text("""network volume {
+    input  clip[4, 4, 3]
+    output maps[2, 4, 4, 3]
+    connect clip -> maps : local(radius=1, metric=chebyshev, shared=true, axes=3)
+}
+""")
+    net = nndl.compile(source).Network()
+    weights, taps = plot.kernel_entries(net, "clip->maps")
+    assert weights.shape == (1, 2, 27) and taps.shape == (27, 3)
+    with pytest.raises(ValueError, match="a grid of 3 axes: only kernels over one or two"):
+        plot.kernel(net, "clip->maps", tmp_path / "volume.png")
+    assert plt.get_fignums() == [] and not (tmp_path / "volume.png").exists()
+
+
 def test_kernel_needs_a_shared_rule(tmp_path):
     with pytest.raises(ValueError, match="no shared kernel"):
         plot.kernel(network("retina"), "photoreceptors->on_centre", tmp_path / "x.png")

@@ -253,6 +253,9 @@ def feedforward_rules(draw, src: dict, dst: dict) -> str:
         metric = draw(st.sampled_from([None, "euclidean", "chebyshev", "manhattan"]))
         options += [f"metric={metric}"] if metric else []
         options += [f"{flag}=true" for flag in ("wrap", "shared") if draw(st.booleans())]
+        rank = min(len(src["shape"]), len(dst["shape"]))  # `axes` may take any of those
+        axes = draw(st.sampled_from([None] + list(range(1, rank + 1))))
+        options += [f"axes={axes}"] if axes else []
         return f"local({', '.join(options)})"
     return draw(conditioned(kind, OPEN, optional=True))
 
@@ -353,7 +356,8 @@ def test_the_rule_generator_writes_valid_networks_with_every_rule(compile_text):
     joined = "\n".join(text for text, _ in drawn)
     for feature in ["full", "one_to_one", "local(radius=", "metric=euclidean", "metric=chebyshev",
                     "metric=manhattan", "wrap=true", "shared=true", "random(p=", "fan_in(k=",
-                    ", where=", "where(", "pre.coord[", "softmax", "input i1", " as p"]:
+                    ", where=", "where(", "pre.coord[", "softmax", "input i1", " as p",
+                    "axes=1", "axes=2", "axes=3"]:
         assert feature in joined, feature
     shapes = [line.split("[")[1] for line in joined.splitlines() if "connect" not in line
               and "[" in line]

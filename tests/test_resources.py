@@ -89,3 +89,26 @@ def test_the_estimate_bounds_every_examples_synapses():
             for p in network.projections:
                 assert resources.synapse_bound(network, p) >= synapses[p.name].pre.size, \
                     (path.name, p.name)
+
+
+def test_the_bound_of_a_local_rule_counts_the_axes_of_its_grid():
+    """`axes=3`: up to 27 sources per target at chebyshev radius 1, reached in the middle of the
+    volume; without `axes` the grid would be 8x8 with 8 source maps: 72 per target."""
+    from nndl.frontend import check_text
+    from nndl.runtime.build import build_all
+
+    text = """
+network volume {
+    input  clip[8, 8, 8]
+    output y[8, 8, 8] : relu
+    connect clip -> y : local(radius=1, metric=chebyshev, axes=3)
+}
+"""
+    program, diagnostics = check_text(text, "volume.nndl")
+    diagnostics.raise_if_errors()
+    network = program.networks[0]
+    p = network.projections[0]
+    synapses, _ = build_all(network, network.seed)
+    assert resources.synapse_bound(network, p) == 512 * 27 >= synapses[p.name].pre.size
+    # per axis, the two ends reach 2 positions and the 6 others 3: 2 * 2 + 6 * 3 = 22
+    assert synapses[p.name].pre.size == 22 ** 3

@@ -50,7 +50,8 @@ def gpu_kind(network: ir.Network, p: ir.Projection) -> str:
     layout = kind(network, p)
     if layout != "gather" or p.rule.kind != "local":
         return layout
-    lay = geometry.layout(network.group(p.src).shape, network.group(p.dst).shape)
+    lay = geometry.layout(network.group(p.src).shape, network.group(p.dst).shape,
+                          p.rule.params.get("axes"))
     return "stencil" if lay.src_grid == lay.dst_grid else layout
 
 

@@ -61,6 +61,12 @@ def layout_of(network: ir.Network, p: ir.Projection, cpu: bool) -> str:
     return cpu_kind(network, p) if cpu else gpu_kind(network, p)
 
 
+def _axes_argument(p: ir.Projection) -> str:
+    """`, axes=K` for a `local` rule that says how many trailing axes are its grid."""
+    axes = p.rule.params.get("axes")
+    return "" if axes is None else f", axes={axes}"
+
+
 def _setup(p: ir.Projection, network: ir.Network, cpu: bool = False) -> dict:
     """The lines that store one projection's parameters in its layout."""
     key, n_dst = repr(p.name), network.group(p.dst).size
@@ -88,7 +94,7 @@ def _setup(p: ir.Projection, network: ir.Network, cpu: bool = False) -> dict:
         "stencil": [f"self.W[{key}] = syn.w.astype(dt)",
                     *wrap_call(f"self.layout[{key}] = tap_layout(syn.pre, syn.post, "
                                f"{network.group(p.src).shape}, {network.group(p.dst).shape}, "
-                               f"{bool(p.rule.params.get('wrap'))})")],
+                               f"{bool(p.rule.params.get('wrap'))}{_axes_argument(p)})")],
     }[layout]
     what = {"dense": f"a dense {shape} matrix", "elementwise": "one weight per neuron",
             "gather": "padded rows of sources (gather)", "csr": "CSR rows",

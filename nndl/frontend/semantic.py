@@ -22,6 +22,7 @@ from nndl.frontend.signatures import (
     INITIALISERS,
     RULES,
     Param,
+    argument,
     bind,
     constant,
     not_this,
@@ -283,6 +284,9 @@ def _check_rule(call: s.Call, src: ir.Group | None, dst: ir.Group | None,
     params = bind(call, RULES[name.name], f"rule `{name.name}`", diags)
     if params is None:
         return None
+    if params.get("axes") is not None and not _check_grid_axes(call, params["axes"], src, dst,
+                                                                diags):
+        return None
     for key in CONDITIONS:
         if params.get(key) is None:
             continue
@@ -293,6 +297,22 @@ def _check_rule(call: s.Call, src: ir.Group | None, dst: ir.Group | None,
             return None
         params[key] = expr.to_dict(condition)
     return ir.Rule(name.name, params)
+
+
+def _check_grid_axes(call: s.Call, axes: int, src: ir.Group | None, dst: ir.Group | None,
+                     diags: Diagnostics) -> bool:
+    """Whether both groups have the `axes` trailing axes that `local(axes=K)` takes as its
+    grid (an unknown group has its own error already)."""
+    short = [g for g in (src, dst) if g is not None and len(g.shape) < axes]
+    if not short:
+        return True
+    group = min(short, key=lambda g: len(g.shape))
+    have = len(group.shape)
+    diags.error("bad-argument", f"`axes` of rule `local` is {axes}, but `{group.name}` has "
+                f"{have} ax{'i' if have == 1 else 'e'}s (shape {list(group.shape)})",
+                argument(call, RULES["local"], "axes").span,
+                f"the grid is the last `axes` axes of both groups: at most {have} here")
+    return False
 
 
 def _check_init(call: s.Call, diags: Diagnostics) -> ir.Init | None:

@@ -49,6 +49,8 @@ RULES: dict[str, tuple[Param, ...]] = {
         Param("metric", "choice", "euclidean", choices=("euclidean", "chebyshev", "manhattan")),
         Param("wrap", "bool", False),
         Param("shared", "bool", False),
+        # how many trailing axes are the grid; left out, those both groups have, at most two
+        Param("axes", "int", None, check=lambda v: 1 <= v <= 3, requirement="1, 2 or 3"),
     ),
     "random": (
         Param("p", "number", check=lambda v: 0 < v <= 1, requirement="in (0, 1]"),
@@ -156,6 +158,15 @@ def bind(call: s.Call, params: tuple[Param, ...], what: str, diags: Diagnostics)
                             _takes(params))
             ok = False
     return values if ok else None
+
+
+def argument(call: s.Call, params: tuple[Param, ...], name: str) -> s.Expr | None:
+    """The expression a call gives for parameter `name` (by name or by position), or None."""
+    for kw in call.kwargs:
+        if kw.name.name == name:
+            return kw.value
+    position = [p.name for p in params].index(name)
+    return call.args[position] if position < len(call.args) else None
 
 
 def _match(call: s.Call, params: tuple[Param, ...], what: str, diags: Diagnostics):

@@ -1,10 +1,10 @@
 """Grid geometry for `local` rules: which source neurons lie within a radius of each target.
 
-A group's grid is its last one or two axes (the trailing axes both groups have, at most two);
-any axes before that are feature maps, connected all to all. A target grid coordinate `q` maps
-into the source grid by aligning centres, `u = (q + 0.5) * (src / tgt) - 0.5` per axis, and a
-source neuron at `p` is within reach when its distance to `u` is at most `radius + 1e-9`
-(measured around a torus with `wrap`).
+A group's grid is its last K axes: K is the rule's `axes` (1, 2 or 3) when it gives one, else
+the trailing axes both groups have, at most two. Any axes before those are feature maps,
+connected all to all. A target grid coordinate `q` maps into the source grid by aligning
+centres, `u = (q + 0.5) * (src / tgt) - 0.5` per axis, and a source neuron at `p` is within
+reach when its distance to `u` is at most `radius + 1e-9` (measured around a torus with `wrap`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,19 @@ class Layout:
     dst_grid: tuple[int, ...]
 
 
-def layout(src_shape: tuple[int, ...], dst_shape: tuple[int, ...]) -> Layout:
-    rank = min(len(src_shape), len(dst_shape), 2)
+DEFAULT_AXES = 2  # without `axes`, at most the last two axes that both groups have
+
+
+def grid_rank(src_shape: tuple[int, ...], dst_shape: tuple[int, ...],
+              axes: int | None = None) -> int:
+    """How many trailing axes are the grid: `axes` where the rule gives it (the checks make
+    sure both groups have that many), else those both groups have, at most two."""
+    return axes if axes is not None else min(len(src_shape), len(dst_shape), DEFAULT_AXES)
+
+
+def layout(src_shape: tuple[int, ...], dst_shape: tuple[int, ...],
+           axes: int | None = None) -> Layout:
+    rank = grid_rank(src_shape, dst_shape, axes)
     return Layout(math.prod(src_shape[:-rank]), math.prod(dst_shape[:-rank]),
                   tuple(src_shape[-rank:]), tuple(dst_shape[-rank:]))
 
@@ -80,12 +91,13 @@ def grid_pairs(src_grid, dst_grid, radius: float, metric: str, wrap: bool):
     return src_pos, dst_pos, offsets
 
 
-def local_synapses(src_shape, dst_shape, radius: float, metric: str, wrap: bool, shared: bool):
+def local_synapses(src_shape, dst_shape, radius: float, metric: str, wrap: bool, shared: bool,
+                   axes: int | None = None):
     """(pre, post, tie) in CSR order; `tie` maps each synapse to a kernel entry, or is None.
 
     Kernel entries are numbered in sorted order of (source map, target map, offset).
     """
-    lay = layout(src_shape, dst_shape)
+    lay = layout(src_shape, dst_shape, axes)
     src_pos, dst_pos, offsets = grid_pairs(lay.src_grid, lay.dst_grid, radius, metric, wrap)
     n_src, n_dst = math.prod(lay.src_grid), math.prod(lay.dst_grid)
     m, n = np.meshgrid(np.arange(lay.src_maps), np.arange(lay.dst_maps), indexing="ij")

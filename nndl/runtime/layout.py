@@ -134,8 +134,8 @@ class Taps:
     synapse i's place in a (taps, targets) map: its tap * targets + its target."""
 
     def __init__(self, pre: np.ndarray, post: np.ndarray, src_shape: tuple[int, ...],
-                 dst_shape: tuple[int, ...], wrap: bool = False):
-        lay = geometry.layout(tuple(src_shape), tuple(dst_shape))
+                 dst_shape: tuple[int, ...], wrap: bool = False, axes: int | None = None):
+        lay = geometry.layout(tuple(src_shape), tuple(dst_shape), axes)
         if lay.src_grid != lay.dst_grid:
             raise ValueError("internal error: taps need one grid")
         self.grid, cells = lay.src_grid, math.prod(lay.src_grid)
@@ -149,11 +149,11 @@ class Taps:
 
 
 def tap_layout(pre: np.ndarray, post: np.ndarray, src_shape: tuple[int, ...],
-               dst_shape: tuple[int, ...], wrap: bool) -> dict:
-    """What a GPU stencil reads (see Taps): the grid, the taps (taps, 1 + axes) and each
-    synapse's slot, all int64; whether offsets wrap (0 or 1); the sizes of the grid (`cells`),
-    the source and the target."""
-    taps = Taps(pre, post, src_shape, dst_shape, wrap)
+               dst_shape: tuple[int, ...], wrap: bool, axes: int | None = None) -> dict:
+    """What a GPU stencil reads (see Taps; `axes` as the rule gives it): the grid, the taps
+    (taps, 1 + axes) and each synapse's slot, all int64; whether offsets wrap (0 or 1); the
+    sizes of the grid (`cells`), the source and the target."""
+    taps = Taps(pre, post, src_shape, dst_shape, wrap, axes)
     return {"grid": np.array(taps.grid, dtype=np.int64), "taps": taps.offsets,
             "slot": taps.slot, "wrap": int(wrap), "cells": math.prod(taps.grid),
             "sources": math.prod(src_shape), "targets": math.prod(dst_shape)}

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 
 from nndl import ir
+from nndl.runtime import geometry
 from nndl.runtime.errors import RuntimeNNDLError
 
 BYTES_PER_SYNAPSE = 48  # pre and post (int64), float64 weight while built, layout, backend copy
@@ -59,7 +60,7 @@ def synapse_bound(network: ir.Network, p: ir.Projection) -> int:
         mean = params["p"] * pairs
         return min(pairs, math.ceil(mean + 6 * math.sqrt(mean * (1 - params["p"])) + 16))
     if kind == "local":
-        axes = min(len(src.shape), len(dst.shape), 2)
+        axes = geometry.grid_rank(src.shape, dst.shape, params.get("axes"))
         source_maps = math.prod(src.shape[:-axes])
         # an interval of length 2r holds at most floor(2r) + 1 whole grid coordinates
         taps = (math.floor(2 * params["radius"] + 1e-9) + 1) ** axes

@@ -96,7 +96,7 @@ def connect(rule: ir.Rule, src: ir.Group, dst: ir.Group, rng: np.random.Generato
     if rule.kind == "local":
         pre, post, tie = geometry.local_synapses(src.shape, dst.shape, params["radius"],
                                                  params["metric"], params["wrap"],
-                                                 params["shared"])
+                                                 params["shared"], params.get("axes"))
         return pre, post, tie, 0
     if rule.kind == "where":
         allowed = pair_condition(params["condition"], src, dst)
