@@ -282,6 +282,16 @@ def test_entries_the_network_has_no_use_for_are_refused_unread(saved, backend):
     assert_refused(net, write({"notes": np.array([1.0, 2.0])}), "no use for: `notes`")
 
 
+def test_values_beyond_a_float32_network_are_refused_by_name(compile_text, backend, saved):
+    _, arrays, write = saved
+    net = compile_text(NET, backend).Network(seed=2, dtype="float32")
+    weights = arrays["x->h.w"].copy()
+    weights[3] = -1e300  # finite in the file, -inf once float32
+    assert_refused(net, write({"x->h.w": weights}),
+                   r"`x->h.w` holds -1e\+300 at index 3, beyond the range of float32")
+    compile_text(NET, backend).Network(dtype="float64").load(write({"x->h.w": weights}))
+
+
 BOMB = 2**26  # bytes of zeros a member inflates to: 64 MiB from about 64 KiB on disk
 
 

@@ -109,8 +109,8 @@ def _check_fits(path, key: str, a: np.ndarray, dtype: np.dtype) -> None:
         converted = a.astype(dtype)
     if not np.isfinite(converted).all():
         index = int(np.argmax(~np.isfinite(converted)))
-        raise WeightFileError(f"{path}: `{key}` holds {a[index]!r} at index {index}, beyond "
-                              f"the range of {dtype} (the network's dtype)")
+        raise WeightFileError(f"{path}: `{key}` holds {float(a[index])!r} at index {index}, "
+                              f"beyond the range of {dtype} (the network's dtype)")
 
 
 def _listed(keys) -> str:
