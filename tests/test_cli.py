@@ -120,3 +120,36 @@ def test_several_networks_need_a_name(tmp_path, capsys):
     assert main(["compile", str(path), "-o", "-"]) == 1
     assert "name one" in capsys.readouterr().err
     assert main(["compile", str(path), "--network", "b", "-o", "-"]) == 0
+
+
+def test_compile_refuses_to_write_over_its_source(tmp_path, capsys):
+    source = tmp_path / "net.nndl"
+    source.write_text(EXAMPLE.read_text())
+    (tmp_path / "alias.py").symlink_to("net.nndl")
+    for out in (source, tmp_path / "alias.py"):
+        assert main(["compile", str(source), "-o", str(out)]) == 1
+        assert "refusing to write" in capsys.readouterr().err
+    assert source.read_text() == EXAMPLE.read_text()
+
+
+@pytest.mark.parametrize("where, why", [(".", "it is a directory"),
+                                        ("missing/net.py", "missing does not exist")])
+def test_compile_to_a_folder_or_into_a_missing_one_is_a_clear_error(tmp_path, capsys, where,
+                                                                    why):
+    assert main(["compile", str(EXAMPLE), "-o", str(tmp_path / where)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write") and why in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_refuses_to_write_over_its_data(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 2))
+    np.savez(tmp_path / "xor.npz", x_train=x, y_train=(x[:, 0] > 0).astype(np.int64))
+    before = (tmp_path / "xor.npz").read_bytes()
+    code = main(["train", str(ROOT / "examples" / "xor.nndl"), "--data",
+                 str(tmp_path / "xor.npz"), "--out", str(tmp_path), "--quiet", "--epochs", "1"])
+    assert code == 1
+    assert "refusing to write" in capsys.readouterr().err
+    assert (tmp_path / "xor.npz").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["xor.npz"]
