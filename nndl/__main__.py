@@ -2,6 +2,6 @@
 
 import sys
 
-from nndl.cli import main
+from nndl.launch import main
 
 sys.exit(main())

@@ -219,7 +219,10 @@ def cmd_train(args) -> int:
 
     from nndl.train_job import train  # numpy-heavy; only this command needs it
 
+    finished = []  # epochs this run has finished (and checkpointed)
+
     def report(epoch: int, history: dict) -> None:
+        finished.append(epoch)
         if args.quiet:
             return
         line = f"epoch {epoch:>3}  loss {history['loss'][-1]:.4f}"
@@ -238,7 +241,8 @@ def cmd_train(args) -> int:
                        resume=args.resume, progress=not args.quiet, on_epoch=report)
     except KeyboardInterrupt:
         print("\ninterrupted: the checkpoint of the last finished epoch is kept; continue with "
-              "the same command and --resume", file=sys.stderr)
+              "the same command and --resume" if finished else
+              "\ninterrupted before an epoch ended: nothing new was saved", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -126,10 +126,13 @@ def train(path: str, *, regime: str | None = None, network: str | None = None,
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"cannot write into {folder}: it is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
+    checkpoint = folder / "checkpoint.npz"
+    if not resume:  # an earlier run's: a later --resume must not continue it from this run
+        checkpoint.unlink(missing_ok=True)
     net = module.Network(seed=seed)
     history = net.fit({source: x_train}, {target: dataset.y_train}, regime=chosen.name,
                       epochs=epochs, validation=({source: x_test}, {target: dataset.y_test}),
-                      checkpoint=folder / "checkpoint.npz", resume=resume, progress=progress,
+                      checkpoint=checkpoint, resume=resume, progress=progress,
                       on_epoch=on_epoch)
     final = net.evaluate({source: x_test}, {target: dataset.y_test}, regime=chosen.name)
     weights = folder / f"{spec.name}.npz"
