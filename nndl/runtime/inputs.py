@@ -70,8 +70,8 @@ def _converted(name: str, x: np.ndarray, dtype: np.dtype) -> np.ndarray:
         converted = x.astype(dtype, copy=False)
     if converted is not x and converted.dtype.kind == "f" and not np.isfinite(converted).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(converted))[0])
-        raise InputError(f"input `{name}` holds {float(x[bad])!r} at index {bad}, beyond the range of "
-                         f"{np.dtype(dtype)} (the network's dtype)")
+        raise InputError(f"input `{name}` holds {float(x[bad])!r} at index {bad}, beyond the "
+                         f"range of {np.dtype(dtype)} (the network's dtype)")
     return converted
 
 
