@@ -32,10 +32,19 @@ class _CheckoutStages(importlib.abc.MetaPathFinder):
 if not (Path(__file__).parent / "backends").is_dir():  # never so once installed
     sys.meta_path.append(_CheckoutStages(Path(__file__).resolve().parent.parent))
 
-from nndl.compiler import compile  # noqa: E402  (needs the stages above)
-from nndl.diagnostics import NNDLError  # noqa: E402
+from nndl.diagnostics import NNDLError  # noqa: E402  (after the stages above)
 from nndl.runtime.errors import InputError, RuntimeNNDLError, WeightFileError  # noqa: E402
 from nndl.version import __version__  # noqa: E402
 
 __all__ = ["compile", "NNDLError", "InputError", "RuntimeNNDLError", "WeightFileError",
            "__version__"]
+
+
+def __getattr__(name: str):
+    # `compile` on first use: importing `nndl` stays light (no numpy, no lark), so that
+    # `nndlc` handles Ctrl-C from its first instant (nndl.commands.launch)
+    if name == "compile":
+        from nndl.compiler import compile
+
+        return compile
+    raise AttributeError(f"module 'nndl' has no attribute {name!r}")

@@ -2,6 +2,6 @@
 
 import sys
 
-from nndl.commands.cli import main
+from nndl.commands.launch import main
 
 sys.exit(main())

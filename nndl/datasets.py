@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nndl.runtime import npzfile
 from nndl.runtime.errors import InputError
 
 __all__ = ["NAMES", "DataError", "Dataset", "digits", "digits_rows", "from_npz", "load", "parity",
@@ -182,22 +183,6 @@ def from_npz(path: str | os.PathLike) -> Dataset:
     """A user's data set from an `.npz` laid out as the module docstring says."""
     where = os.fspath(path)
     arrays = _read_npz(path)
-    present = sorted(arrays)
-    missing = [k for k in ("x_train", "y_train") if k not in arrays]
-    if missing:
-        has = ", ".join(f"`{k}`" for k in present) or "nothing"
-        raise DataError(f"{where} lacks {' and '.join(f'`{k}`' for k in missing)} (it holds "
-                        f"{has}): {LAYOUT}")
-    unknown = [k for k in present if k not in FILE_KEYS]
-    if unknown:
-        hints = [_close(k, FILE_KEYS) for k in unknown]
-        hint = "; ".join(f"`{k}`: did you mean `{h}`?" for k, h in zip(unknown, hints) if h)
-        raise DataError(f"{where} holds unexpected entries {', '.join(f'`{k}`' for k in unknown)}"
-                        f" ({hint + '; ' if hint else ''}{LAYOUT}, and nothing else)")
-    if ("x_test" in arrays) != ("y_test" in arrays):
-        has, lacks = ("x_test", "y_test") if "x_test" in arrays else ("y_test", "x_test")
-        raise DataError(f"{where} has `{has}` but no `{lacks}`: give both or neither (without "
-                        "them, 20% of the training samples are held out for testing)")
     sequence = _read_sequence(where, arrays)
     x_train, y_train = arrays["x_train"], arrays["y_train"]
     if "x_test" in arrays:
@@ -300,13 +285,17 @@ def _check_y(where, key, y) -> np.ndarray:
 
 def _numeric(where, key, a) -> np.ndarray:
     a = np.asarray(a)
-    if a.dtype.kind == "O":
+    _check_dtype(where, key, a.dtype)
+    return a
+
+
+def _check_dtype(where, key, dtype: np.dtype) -> None:
+    if dtype.kind == "O":
         raise DataError(f"{where}: `{key}` is an object array: data must be plain numbers "
                         "(ints, floats or bools)")
-    if a.dtype.kind not in "biuf":
+    if dtype.kind not in "biuf":
         raise DataError(f"{where}: `{key}` should hold numbers (ints, floats or bools), "
-                        f"not {a.dtype}")
-    return a
+                        f"not {dtype}")
 
 
 def _nonempty(where, key, a) -> None:
@@ -382,36 +371,41 @@ def _is_path(name) -> bool:
 
 
 def _read_npz(path) -> dict[str, np.ndarray]:
-    """Every entry of the file. A damaged file can fail anywhere in the zip layer, the
-    decompressor or numpy's header parser, each with its own exception: while decoding the file,
-    any Exception is the file's fault."""
+    """Every entry of the file, each checked from the zip directory and its `.npy` header (name,
+    dtype, sample count) before anything is inflated, so a small file that declares gigabytes
+    is refused unread."""
     where = os.fspath(path)
-    if not os.path.exists(path):
-        raise DataError(f"no data file at {where}")
-    if os.path.isdir(path):
-        raise DataError(f"{where} is a directory, not an .npz data file")
-    try:
-        contents = np.load(path, allow_pickle=False)
-    except Exception as e:  # noqa: BLE001 - any failure to decode is the file's fault
-        raise DataError(f"{where} is not a readable .npz file ({_reason(e)}): {LAYOUT}") from None
-    if isinstance(contents, np.ndarray):
-        raise DataError(f"{where} holds a single array (an .npy file), not an .npz: {LAYOUT}")
-    arrays = {}
-    with contents as f:
-        for key in f.files:
-            try:
-                arrays[key] = f[key]
-            except ValueError as e:
-                if "allow_pickle" in str(e):
-                    raise DataError(f"{where}: `{key}` is an object array, which numpy stores "
-                                    "with pickle and NNDL never loads: save plain numbers (ints, "
-                                    "floats or bools)") from None
-                raise DataError(f"{where} is damaged: `{key}` cannot be read ({_reason(e)})") \
-                    from None
-            except Exception as e:  # noqa: BLE001 - damage inside a member shows here
-                raise DataError(f"{where} is damaged: `{key}` cannot be read ({_reason(e)})") \
-                    from None
-    return arrays
+    with npzfile.Archive(path, DataError, "data file", hint=LAYOUT) as archive:
+        _check_entries(where, archive.keys)
+        members = {key: archive.header(key) for key in archive.keys}
+        for key, member in members.items():
+            if key != "sequence":
+                _check_dtype(where, key, member.dtype)
+        for part in ("train", "test"):
+            x, y = members.get(f"x_{part}"), members.get(f"y_{part}")
+            if x and y and x.shape and y.shape:
+                _check_count(where, part, range(x.shape[0]), range(y.shape[0]))
+        return archive.read(archive.keys)
+
+
+def _check_entries(where: str, keys) -> None:
+    """The file holds `x_train` and `y_train`, maybe the others of FILE_KEYS, nothing else."""
+    present = sorted(keys)
+    missing = [k for k in ("x_train", "y_train") if k not in keys]
+    if missing:
+        has = ", ".join(f"`{k}`" for k in present) or "nothing"
+        raise DataError(f"{where} lacks {' and '.join(f'`{k}`' for k in missing)} (it holds "
+                        f"{has}): {LAYOUT}")
+    unknown = [k for k in present if k not in FILE_KEYS]
+    if unknown:
+        hints = [_close(k, FILE_KEYS) for k in unknown]
+        hint = "; ".join(f"`{k}`: did you mean `{h}`?" for k, h in zip(unknown, hints) if h)
+        raise DataError(f"{where} holds unexpected entries {', '.join(f'`{k}`' for k in unknown)}"
+                        f" ({hint + '; ' if hint else ''}{LAYOUT}, and nothing else)")
+    if ("x_test" in keys) != ("y_test" in keys):
+        has, lacks = ("x_test", "y_test") if "x_test" in keys else ("y_test", "x_test")
+        raise DataError(f"{where} has `{has}` but no `{lacks}`: give both or neither (without "
+                        "them, 20% of the training samples are held out for testing)")
 
 
 def _read_sequence(where, arrays) -> bool:
@@ -422,11 +416,6 @@ def _read_sequence(where, arrays) -> bool:
         raise DataError(f"{where}: `sequence` should be a 0-d bool (numpy.savez(..., "
                         f"sequence=True)), not {s.dtype} of shape {s.shape}")
     return bool(s)
-
-
-def _reason(e: Exception) -> str:
-    text = str(e).strip()
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def _close(name: str, known) -> str | None:

@@ -2,6 +2,9 @@
 
 import importlib.util
 import json
+import os
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -120,3 +123,100 @@ def test_several_networks_need_a_name(tmp_path, capsys):
     assert main(["compile", str(path), "-o", "-"]) == 1
     assert "name one" in capsys.readouterr().err
     assert main(["compile", str(path), "--network", "b", "-o", "-"]) == 0
+
+
+def test_compile_refuses_to_write_over_its_source(tmp_path, capsys):
+    source = tmp_path / "net.nndl"
+    source.write_text(EXAMPLE.read_text())
+    (tmp_path / "alias.py").symlink_to("net.nndl")
+    for out in (source, tmp_path / "alias.py"):
+        assert main(["compile", str(source), "-o", str(out)]) == 1
+        assert "refusing to write" in capsys.readouterr().err
+    assert source.read_text() == EXAMPLE.read_text()
+
+
+@pytest.mark.parametrize("where, why", [(".", "it is a directory"),
+                                        ("missing/net.py", "missing does not exist")])
+def test_compile_to_a_folder_or_into_a_missing_one_is_a_clear_error(tmp_path, capsys, where,
+                                                                    why):
+    assert main(["compile", str(EXAMPLE), "-o", str(tmp_path / where)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write") and why in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_refuses_to_write_over_its_data(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 2))
+    np.savez(tmp_path / "xor.npz", x_train=x, y_train=(x[:, 0] > 0).astype(np.int64))
+    before = (tmp_path / "xor.npz").read_bytes()
+    code = main(["train", str(ROOT / "examples" / "xor.nndl"), "--data",
+                 str(tmp_path / "xor.npz"), "--out", str(tmp_path), "--quiet", "--epochs", "1"])
+    assert code == 1
+    assert "refusing to write" in capsys.readouterr().err
+    assert (tmp_path / "xor.npz").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["xor.npz"]
+
+
+class _Interrupting:
+    """An import hook that raises KeyboardInterrupt (or numpy's ImportError made of one) when
+    `nndl.commands.cli` is imported: Ctrl-C in the first second of `nndlc`, on cue."""
+
+    def __init__(self, as_import_error: bool):
+        self.as_import_error = as_import_error
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "nndl.commands.cli":
+            return None
+        if not self.as_import_error:
+            raise KeyboardInterrupt
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ImportError("Importing the numpy C-extensions failed") from None
+
+
+@pytest.mark.parametrize("as_import_error", [False, True])
+def test_ctrl_c_while_nndlc_is_still_importing_ends_cleanly(monkeypatch, capsys,
+                                                            as_import_error):
+    from nndl import launch
+
+    monkeypatch.delitem(sys.modules, "nndl.commands.cli")
+    monkeypatch.setattr(sys, "meta_path", [_Interrupting(as_import_error), *sys.meta_path])
+    assert launch.main() == 130
+    assert capsys.readouterr().err == "\ninterrupted\n"
+
+
+def test_ctrl_c_before_the_first_epoch_leaves_no_stale_checkpoint(tmp_path, monkeypatch, capsys):
+    from nndl.runtime import training
+
+    out = tmp_path / "run"
+    argv = ["train", str(ROOT / "examples" / "xor.nndl"), "--out", str(out), "--quiet",
+            "--epochs", "1"]
+    assert main(argv) == 0  # an earlier run, whose checkpoint is there
+    assert (out / "checkpoint.npz").exists()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "fit", interrupted)
+    assert main(argv) == 130
+    assert "interrupted before an epoch ended: nothing new was saved" in capsys.readouterr().err
+    assert not (out / "checkpoint.npz").exists()  # --resume cannot continue the earlier run
+
+
+def test_train_with_a_fifo_for_data_does_not_wait_for_a_writer(tmp_path, capsys):
+    fifo = tmp_path / "data.npz"
+    os.mkfifo(fifo)
+    # a hang guard far above the time a refusal takes: opening and closing the FIFO for
+    # writing ends a blocked read, so a regression fails here instead of hanging the suite
+    writer = threading.Timer(30, lambda: open(fifo, "wb").close())
+    writer.daemon = True
+    writer.start()
+    try:
+        code = main(["train", str(ROOT / "examples" / "xor.nndl"), "--data", str(fifo),
+                     "--out", str(tmp_path / "run"), "--quiet"])
+    finally:
+        writer.cancel()
+    assert code == 1
+    assert "data.npz is not a regular file" in capsys.readouterr().err

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 
+import npz_bombs
 import numpy as np
 import pytest
 
@@ -412,3 +415,63 @@ def test_dataset_checks_classes_when_built_by_hand():
         Dataset("d", x, y.astype(float), x, y.astype(float), 3)
     ds = Dataset("d", x, y, x, y, 3)
     assert "Dataset('d', train=3, test=3, features=(2,), classes=3)" == repr(ds)
+
+
+# --- files that declare more than they hold, or inflate far beyond their size -----------------
+
+BOMB = 2**26  # bytes of zeros a member inflates to: 64 MiB from about 64 KiB on disk
+SAMPLES = BOMB // 8 // 4  # rows of 4 float64 features
+
+
+def test_a_file_beyond_the_memory_limit_is_refused_uninflated(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNDL_MEMORY_LIMIT", "16MiB")
+    path = tmp_path / "bomb.npz"
+    npz_bombs.write(path, {"y_train": np.zeros(SAMPLES, dtype=np.int8)},
+                    bombs={"x_train": ((SAMPLES, 4), np.float64)})
+    assert path.stat().st_size < BOMB // 100
+    assert npz_bombs.peak_bytes(lambda: datasets.from_npz(path)) < BOMB // 8
+    with pytest.raises(DataError, match=r"bomb.npz declares 66.0 MiB of arrays, more than the "
+                                        r"16.0 MiB allowed \(NNDL_MEMORY_LIMIT\)"):
+        datasets.from_npz(path)
+
+
+def test_sample_counts_that_disagree_are_refused_uninflated(tmp_path):
+    path = tmp_path / "counts.npz"
+    npz_bombs.write(path, {"y_train": np.zeros(3, dtype=np.int64)},
+                    bombs={"x_train": ((SAMPLES, 4), np.float64)})
+    assert npz_bombs.peak_bytes(lambda: datasets.from_npz(path)) < BOMB // 8
+    with pytest.raises(DataError, match=f"`x_train` has {SAMPLES} samples but `y_train` has 3"):
+        datasets.from_npz(path)
+
+
+def test_an_unknown_entry_is_refused_uninflated(tmp_path):
+    path = tmp_path / "extra.npz"
+    npz_bombs.write(path, {"x_train": np.zeros((3, 2)), "y_train": np.zeros(3, dtype=np.int64)},
+                    bombs={"payload": ((BOMB // 8,), np.float64)})
+    assert npz_bombs.peak_bytes(lambda: datasets.from_npz(path)) < BOMB // 8
+    with pytest.raises(DataError, match="unexpected entries `payload`"):
+        datasets.from_npz(path)
+
+
+def test_a_header_that_declares_more_than_the_entry_holds_is_refused(tmp_path):
+    path = tmp_path / "lie.npz"
+    npz_bombs.write(path, {"y_train": np.zeros(3, dtype=np.int64)},
+                    lies={"x_train": ((3, 2**40), np.float64)})
+    with pytest.raises(DataError, match=r"lie.npz is damaged: `x_train` declares 26388279066624 "
+                                        r"bytes of float64 \(3, 1099511627776\) but holds 64"):
+        datasets.from_npz(path)
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "data.npz"
+    os.mkfifo(fifo)
+    # a hang guard, far above the time a refusal takes: a writer that opens and closes the
+    # FIFO ends a blocked read, so a regression fails here instead of hanging the suite
+    writer = threading.Timer(30, lambda: open(fifo, "wb").close())
+    writer.daemon = True
+    writer.start()
+    try:
+        with pytest.raises(DataError, match="data.npz is not a regular file"):
+            datasets.from_npz(fifo)
+    finally:
+        writer.cancel()

@@ -51,6 +51,8 @@ def test_a_process_killed_while_saving_leaves_a_whole_old_or_new_file(tmp_path):
         assert np.all(arrays["marker"] == version) and np.all(arrays["data"] == version)
         seen.add(version)
     assert seen <= {1, 2}  # the child's versions only (how many of each depends on the load)
+    weightfile.save(path, {"marker": np.zeros(1), "data": np.zeros(400_000)}, {"version": 0})
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]  # the killed writers' leftovers
 
 
 def test_sigterm_stops_nndlc_train_with_a_resumable_checkpoint(tmp_path):

@@ -78,6 +78,17 @@ def test_non_finite_inputs(net, value):
     assert "(1, 0, 2)" in message and "`image`" in message
 
 
+@pytest.mark.parametrize("value", [1e39, -1e300, float(np.finfo(np.float32).max) * 1.0001])
+def test_values_beyond_the_networks_dtype_are_refused(compile_text, backend, value):
+    net = compile_text(TWO_INPUTS, backend).Network(dtype="float32")
+    image = np.ones((2, 2, 3))
+    image[0, 1, 2] = value
+    message = refused(net, "beyond the range of float32", {**good(), "image": image})
+    assert "`image`" in message and "(0, 1, 2)" in message and repr(value) in message
+    image[0, 1, 2] = float(np.finfo(np.float32).max)  # the largest float32 is an input
+    assert net.run(**{**good(), "image": image})["y"].shape == (2, 2)
+
+
 @pytest.mark.parametrize("value", [
     np.array([[["a"] * 3] * 2] * 2),
     np.full((2, 2, 3), None, dtype=object),

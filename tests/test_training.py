@@ -4,6 +4,7 @@ problems learned exactly."""
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from nndl import InputError, WeightFileError, datasets
+from nndl.runtime import weightfile
 from nndl.runtime.training import TrainingError
 
 CLASSIFIER = """
@@ -204,6 +206,76 @@ def test_a_plain_weight_file_is_not_a_checkpoint(compile_text, tmp_path):
     with pytest.raises(WeightFileError, match="not a training checkpoint"):
         module.Network(dtype="float64").fit(*classification(), epochs=1, checkpoint=path,
                                             resume=True, **FIT)
+
+
+def damaged(path, change_meta=None, change_arrays=None):
+    """Rewrite the checkpoint at `path` with its metadata or arrays changed."""
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files if k != "__meta__"}
+        meta = json.loads(str(f["__meta__"]))
+    if change_meta:
+        change_meta(meta["checkpoint"])
+    if change_arrays:
+        change_arrays(arrays)
+    weightfile.save(path, arrays, meta)
+
+
+def set_to(key, value):
+    return lambda state: state.__setitem__(key, value)
+
+
+@pytest.mark.parametrize("change_meta, change_arrays, why", [
+    (set_to("rng", {}), None, "shuffling stream's state is unusable"),
+    (set_to("rng", {"bit_generator": "PCG64", "state": "x"}), None, "stream's state"),
+    (set_to("history", [1.0, 2.0]), None, "history is not lists of numbers"),
+    (set_to("history", {"loss": ["a"]}), None, "history is not lists of numbers"),
+    (set_to("epoch", "2"), None, "epoch is '2', not a whole number"),
+    (set_to("epoch", -1), None, "epoch is -1"),
+    (set_to("epoch", 1.5), None, "epoch is 1.5"),
+    (None, lambda a: a.pop("optimizer.steps"), "lacks `optimizer.steps`"),
+    (None, lambda a: a.__setitem__("optimizer.steps", np.array([1, 2])), "`optimizer.steps`"),
+    (None, lambda a: a.__setitem__("optimizer.steps", np.array(-3)), "is -3, below 0"),
+    (None, lambda a: a.__setitem__("optimizer.m.x->y.w", np.zeros(5)),
+     r"`optimizer.m.x->y.w` should be floats of shape \(12,\)"),
+    (None, lambda a: a.__setitem__("optimizer.v.y.bias", np.zeros(3, dtype=np.int64)),
+     "`optimizer.v.y.bias` should be floats of shape"),
+    (None, lambda a: a.pop("optimizer.v.y.bias"), "m and v state cover different arrays"),
+    (None, lambda a: a.__setitem__("optimizer.m.nowhere.w", np.zeros(3)),
+     "no trainable array"),
+    (None, lambda a: a.__setitem__("optimizer.velocity.y.bias", np.zeros(3)),
+     "that adam has not"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_a_damaged_checkpoint_is_refused_before_anything_is_loaded(compile_text, tmp_path,
+                                                                   change_meta, change_arrays,
+                                                                   why):
+    module = compile_text(CLASSIFIER, "numpy")
+    path = tmp_path / "run.npz"
+    module.Network(dtype="float64").fit(*classification(), epochs=1, checkpoint=path, **FIT)
+    damaged(path, change_meta, change_arrays)
+    net = module.Network(seed=3, dtype="float64")
+    before = weights(net)
+    with pytest.raises(WeightFileError, match=f"damaged checkpoint: .*{why}"):
+        net.fit(*classification(), epochs=2, checkpoint=path, resume=True, **FIT)
+    assert_same_weights(weights(net), before)
+
+
+@pytest.mark.parametrize("what, resume_with", [
+    ("regime 'other', not 'fit'", {}),
+    ("seed 3, not 4", {"seed": 4}),
+    ("optimiser 'adam', not 'sgd'", {"optimizer": ("sgd", {"lr": 0.1})}),
+])
+def test_resume_refuses_a_checkpoint_of_another_run(compile_text, tmp_path, what, resume_with):
+    module = compile_text(CLASSIFIER, "numpy")
+    path = tmp_path / "run.npz"
+    module.Network(dtype="float64").fit(*classification(), epochs=1, checkpoint=path, **FIT)
+    if "regime" in what:
+        damaged(path, set_to("regime", "other"))
+    net = module.Network(seed=resume_with.pop("seed", 3), dtype="float64")
+    before = weights(net)
+    with pytest.raises(WeightFileError, match=f"checkpoint of {what}"):
+        net.fit(*classification(), epochs=2, checkpoint=path, resume=True,
+                **{**FIT, **resume_with})
+    assert_same_weights(weights(net), before)
 
 
 # ---- runs that diverge -----------------------------------------------------------------------

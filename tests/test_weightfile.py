@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import pytest
+import npz_bombs
 from conftest import BACKENDS, backend_unavailable, write_source
 
 import nndl
@@ -276,10 +277,58 @@ def test_refusal_messages_name_the_file(saved, tmp_path):
         net.load(write({"x->h.w": arrays["x->h.w"][:-1]}))
 
 
-def test_extra_keys_of_this_network_load(saved, backend):
-    net, arrays, write = saved
-    net.load(write({"notes": np.array([1.0, 2.0])}))
-    np.testing.assert_array_equal(net.parameters()["x->h.w"], arrays["x->h.w"])
+def test_entries_the_network_has_no_use_for_are_refused_unread(saved, backend):
+    net, _, write = saved
+    assert_refused(net, write({"notes": np.array([1.0, 2.0])}), "no use for: `notes`")
+
+
+def test_values_beyond_a_float32_network_are_refused_by_name(compile_text, backend, saved):
+    _, arrays, write = saved
+    net = compile_text(NET, backend).Network(seed=2, dtype="float32")
+    weights = arrays["x->h.w"].copy()
+    weights[3] = -1e300  # finite in the file, -inf once float32
+    assert_refused(net, write({"x->h.w": weights}),
+                   r"`x->h.w` holds -1e\+300 at index 3, beyond the range of float32")
+    compile_text(NET, backend).Network(dtype="float64").load(write({"x->h.w": weights}))
+
+
+BOMB = 2**26  # bytes of zeros a member inflates to: 64 MiB from about 64 KiB on disk
+
+
+def test_a_member_that_inflates_beyond_its_shape_is_refused_uninflated(saved, tmp_path):
+    net, arrays, _ = saved
+    path = tmp_path / "bomb.npz"
+    npz_bombs.write(path, {k: v for k, v in arrays.items() if k != "h.bias"},
+                    bombs={"h.bias": ((BOMB // 8,), np.float64)})
+    assert path.stat().st_size < BOMB // 100
+    assert npz_bombs.peak_bytes(lambda: net.load(path)) < BOMB // 8
+    assert_refused(net, path, r"`h.bias` should be floats of shape \(4,\), not float64 of "
+                              r"shape \(8388608,\)")
+
+
+def test_an_unknown_member_is_refused_uninflated(saved, tmp_path):
+    net, arrays, _ = saved
+    path = tmp_path / "extra.npz"
+    npz_bombs.write(path, arrays, bombs={"payload": ((BOMB // 8,), np.float64)})
+    assert npz_bombs.peak_bytes(lambda: net.load(path)) < BOMB // 8
+    assert_refused(net, path, "no use for: `payload`; they were not read")
+
+
+def test_synapse_arrays_beyond_every_pair_of_neurons_are_refused_uninflated(saved, tmp_path):
+    net, arrays, _ = saved
+    path = tmp_path / "synapses.npz"
+    npz_bombs.write(path, {k: v for k, v in arrays.items() if k != "x->h.w"},
+                    bombs={"x->h.w": ((BOMB // 8,), np.float64)})
+    assert npz_bombs.peak_bytes(lambda: net.load(path)) < BOMB // 8
+    assert_refused(net, path, r"`x->h.w` should be floats of shape \(n,\) with n <= 24")
+
+
+def test_a_header_that_declares_more_than_the_member_holds_is_refused(saved, tmp_path):
+    net, arrays, _ = saved
+    path = tmp_path / "lie.npz"
+    npz_bombs.write(path, {k: v for k, v in arrays.items() if k != "x->h.pre"},
+                    lies={"x->h.pre": ((24,), np.int64)})
+    assert_refused(net, path, r"damaged: `x->h.pre` declares 192 bytes .* but holds 64")
 
 
 def test_load_reads_no_pickle_even_from_a_file_object(compile_text, backend):

@@ -23,7 +23,7 @@ from nndl.backends.numpy.layouts import gpu_kind
 from nndl.backends.numpy.lower import kind as numpy_layout
 from nndl.runtime.build import NNDLWarning, build_all
 from nndl.runtime.errors import RuntimeNNDLError
-from nndl.runtime.files import write_text_atomically
+from nndl.runtime.files import refuse_overwriting, write_text_atomically
 from nndl.version import __version__
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -155,6 +155,7 @@ def cmd_compile(args) -> int:
         sys.stdout.write(source)
         return EXIT_OK
     out = Path(args.output or f"{Path(args.file).stem}_{args.backend}.py")
+    refuse_overwriting([out], [args.file])
     write_text_atomically(out, source)
     print(f"wrote {out} ({args.backend} backend, network {network.name})")
     return EXIT_OK
@@ -218,7 +219,10 @@ def cmd_train(args) -> int:
 
     from nndl.commands.train import train  # numpy-heavy; only this command needs it
 
+    finished = []  # epochs this run has finished (and checkpointed)
+
     def report(epoch: int, history: dict) -> None:
+        finished.append(epoch)
         if args.quiet:
             return
         line = f"epoch {epoch:>3}  loss {history['loss'][-1]:.4f}"
@@ -237,7 +241,8 @@ def cmd_train(args) -> int:
                        resume=args.resume, progress=not args.quiet, on_epoch=report)
     except KeyboardInterrupt:
         print("\ninterrupted: the checkpoint of the last finished epoch is kept; continue with "
-              "the same command and --resume", file=sys.stderr)
+              "the same command and --resume" if finished else
+              "\ninterrupted before an epoch ended: nothing new was saved", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)

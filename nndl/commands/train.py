@@ -16,7 +16,8 @@ import numpy as np
 from nndl import datasets, ir
 from nndl.compiler import compile as compile_file
 from nndl.datasets import DataError, Dataset
-from nndl.runtime.files import write_text_atomically
+from nndl.runtime.errors import OutputError
+from nndl.runtime.files import refuse_overwriting, write_text_atomically
 
 
 @dataclass
@@ -45,15 +46,23 @@ def find_data(regime: ir.Regime, source: str, override: str | None) -> Dataset:
                         "pass --data NAME|PATH")
     if override is None and regime.data_args:
         return datasets.load(name, **regime.data_args)
-    if name.endswith(".npz") or "/" in name:
-        path = Path(name)
-        if override is None and not path.is_absolute():
-            path = Path(source).parent / path
+    path = data_file(regime, source, override)
+    if path is not None:
         return datasets.load(path)
     if "(" in name:  # --data parity(5)
         base, _, rest = name.partition("(")
         return datasets.load(base, **_arguments(rest.rstrip(")")))
     return datasets.load(name)
+
+
+def data_file(regime: ir.Regime, source: str, override: str | None) -> Path | None:
+    """The data file that `find_data` reads, or None for a built-in data set."""
+    name = override if override is not None else regime.data
+    if name is None or (override is None and regime.data_args) or not (
+            name.endswith(".npz") or "/" in name):
+        return None
+    path = Path(name)
+    return Path(source).parent / path if override is None and not path.is_absolute() else path
 
 
 def _arguments(text: str) -> dict:
@@ -111,11 +120,19 @@ def train(path: str, *, regime: str | None = None, network: str | None = None,
     source, target, shaped = fit_data(spec, chosen, dataset)
     x_train, x_test = shaped(dataset.x_train), shaped(dataset.x_test)
     folder = Path(out) if out else Path("runs") / spec.name
+    outputs = [folder / name for name in (f"{spec.name}.npz", "checkpoint.npz", "history.json",
+                                          "loss.png")]
+    refuse_overwriting(outputs, [path, data_file(chosen, path, data)])
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot write into {folder}: it is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
+    checkpoint = folder / "checkpoint.npz"
+    if not resume:  # an earlier run's: a later --resume must not continue it from this run
+        checkpoint.unlink(missing_ok=True)
     net = module.Network(seed=seed)
     history = net.fit({source: x_train}, {target: dataset.y_train}, regime=chosen.name,
                       epochs=epochs, validation=({source: x_test}, {target: dataset.y_test}),
-                      checkpoint=folder / "checkpoint.npz", resume=resume, progress=progress,
+                      checkpoint=checkpoint, resume=resume, progress=progress,
                       on_epoch=on_epoch)
     final = net.evaluate({source: x_test}, {target: dataset.y_test}, regime=chosen.name)
     weights = folder / f"{spec.name}.npz"

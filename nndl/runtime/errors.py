@@ -15,3 +15,7 @@ class WeightFileError(RuntimeNNDLError, ValueError):
 
 class TrainingError(RuntimeNNDLError):
     """Training cannot go on: a loss or gradient is no longer a finite number."""
+
+
+class OutputError(RuntimeNNDLError, OSError):
+    """A file cannot be written where asked: not a regular file, no such folder, or an input."""

@@ -34,7 +34,7 @@ def prepare_inputs(network: ir.Network, given: dict, ticks: int | None,
     for name, x in arrays.items():
         group = expected[name]
         lead = x.shape[: x.ndim - len(group.shape)]  # (batch,) or (ticks, batch)
-        x = x.reshape(lead + (group.size,)).astype(dtype, copy=False)
+        x = _converted(name, x, dtype).reshape(lead + (group.size,))
         if x.ndim == 2:  # static: the same values every tick
             x = np.broadcast_to(x, (steps,) + x.shape)
         prepared[name] = x
@@ -62,6 +62,17 @@ def _as_array(name: str, value, group: ir.Group) -> np.ndarray:
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
         raise InputError(f"input `{name}` holds {x[bad]} at index {bad}: inputs must be finite")
     return x
+
+
+def _converted(name: str, x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """x as `dtype`; a finite value beyond its range (1e39 in float32) would become inf."""
+    with np.errstate(over="ignore"):
+        converted = x.astype(dtype, copy=False)
+    if converted is not x and converted.dtype.kind == "f" and not np.isfinite(converted).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(converted))[0])
+        raise InputError(f"input `{name}` holds {float(x[bad])!r} at index {bad}, beyond the "
+                         f"range of {np.dtype(dtype)} (the network's dtype)")
+    return converted
 
 
 def _show(dims) -> str:

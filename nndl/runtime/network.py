@@ -221,8 +221,11 @@ class NetworkBase:
 
     def load(self, path) -> None:
         """Read weights saved by any backend; a file that does not fit changes nothing."""
-        arrays, meta = weightfile.load(path)
-        weightfile.check(self.SPEC, arrays, meta, path)
+        self._load_arrays(*weightfile.load(path, self.SPEC, self.dtype), path)
+
+    def _load_arrays(self, arrays: dict, meta: dict, path) -> None:
+        """Install a weight file's arrays, checked by `weightfile.load`; on error nothing
+        changes."""
         synapses = {}
         for p in self.SPEC.projections:
             pre, post = arrays[f"{p.name}.pre"], arrays[f"{p.name}.post"]
@@ -238,7 +241,7 @@ class NetworkBase:
         if meta.get("sha256") != self.SPEC.sha256:
             warnings.warn(f"{path} was saved from a different source text of network "
                           f"`{self.SPEC.name}` ({meta.get('source')}); its structure fits, "
-                          "so it was loaded", stacklevel=2)
+                          "so it was loaded", stacklevel=3)
         previous, self.start_states = self.start_states, states
         try:
             self._install(synapses, biases)

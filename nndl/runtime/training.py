@@ -146,7 +146,7 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
     history: dict[str, list] = {"loss": []} if settings.loss else {}
     done = 0
     if resume and checkpoint is not None and os.path.exists(checkpoint):
-        done, history = load_checkpoint(net, checkpoint, optimizer, rng)
+        done, history = load_checkpoint(net, checkpoint, optimizer, rng, settings.name)
     batches = math.ceil(n / settings.batch)
     bar = _progress(total=(settings.epochs - done) * batches, enabled=progress)
     try:

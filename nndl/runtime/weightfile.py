@@ -13,10 +13,13 @@ import os
 import numpy as np
 
 from nndl import ir
+from nndl.runtime import npzfile
 from nndl.runtime.errors import WeightFileError
 from nndl.runtime.files import write_atomically
 
 META_KEY = "__meta__"
+META_BYTES = 64 * 2**20  # the metadata, with a checkpoint's history: far below this
+OPTIMIZER = "optimizer."  # a checkpoint's optimiser state (nndl.runtime.checkpoints)
 
 
 def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -26,38 +29,105 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> 
     write_atomically(path, lambda f: np.savez(f, **payload))
 
 
-def load(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
-    """Every array and the metadata; damaged or pickled files raise WeightFileError."""
-    arrays = _read_arrays(path)
-    if META_KEY not in arrays:
+def load(path: str | os.PathLike, network: ir.Network | None = None, dtype=None,
+         extra=None) -> tuple[dict[str, np.ndarray], dict]:
+    """The arrays and the metadata. With `network`, every member's name, dtype and shape is
+    checked from the zip directory and its `.npy` header before anything is inflated, then the
+    values (`check`), also once converted to `dtype`. `extra(archive, meta)` checks the
+    members a checkpoint adds (`optimizer.*`) and returns the keys to read; without it they
+    are left unread. Without `network` every member is read (to inspect a file)."""
+    with npzfile.Archive(path, WeightFileError, "weight file") as archive:
+        meta = _read_meta(archive, path)
+        if network is None:
+            return archive.read([k for k in archive.keys if k != META_KEY]), meta
+        _check_members(network, archive, meta, path)
+        keys = expected_keys(network) + (extra(archive, meta) if extra else [])
+        arrays = archive.read(keys)
+    check(network, arrays, meta, path)
+    if dtype is not None:
+        for key in expected_keys(network):
+            _check_fits(path, key, arrays[key], np.dtype(dtype))
+    return arrays, meta
+
+
+def _read_meta(archive: npzfile.Archive, path) -> dict:
+    if META_KEY not in archive.keys:
         raise WeightFileError(f"{path} has no `{META_KEY}` entry: not an NNDL weight file")
+    member = archive.header(META_KEY)
+    if member.dtype.kind != "U" or member.shape != () or member.nbytes > META_BYTES:
+        raise WeightFileError(f"{path}: `{META_KEY}` should be a JSON string of at most "
+                              f"{META_BYTES // 4} characters, not {member.dtype} of shape "
+                              f"{member.shape}")
     try:
-        meta = json.loads(str(arrays.pop(META_KEY)))
+        meta = json.loads(str(archive.read([META_KEY])[META_KEY]))
     except json.JSONDecodeError as e:
         raise WeightFileError(f"{path} has a damaged `{META_KEY}` entry ({e})") from None
     if not isinstance(meta, dict):
         raise WeightFileError(f"{path} has a damaged `{META_KEY}` entry (not a JSON object)")
-    return arrays, meta
+    return meta
 
 
-def _read_arrays(path) -> dict[str, np.ndarray]:
-    """Every array in an .npz. A damaged file can fail anywhere in the zip layer, the
-    decompressor or numpy's header parser, each with its own exception (BadZipFile, zlib.error,
-    NotImplementedError for an odd zip flag, tokenize.TokenError...): while decoding the file,
-    any Exception is the file's fault, not ours."""
-    try:
-        contents = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise WeightFileError(f"no weight file at {path}") from None
-    except Exception as e:
-        raise WeightFileError(f"{path} is not a readable NNDL weight file ({e})") from None
-    if isinstance(contents, np.ndarray):  # an .npy file: one bare array
-        raise WeightFileError(f"{path} holds a single array, not an NNDL weight file (.npz)")
-    try:
-        with contents as f:
-            return {key: f[key] for key in f.files}
-    except Exception as e:  # members are decoded only here, so damage inside them shows here
-        raise WeightFileError(f"{path} is not a readable NNDL weight file ({e})") from None
+def _check_members(network: ir.Network, archive: npzfile.Archive, meta: dict, path) -> None:
+    """Names, dtypes and shapes as the headers declare them, before any data is read."""
+    _check_network(network, meta, path)
+    allowed = set(expected_keys(network)) | {META_KEY}
+    unknown = [k for k in archive.keys if k not in allowed and not k.startswith(OPTIMIZER)]
+    if unknown:
+        raise WeightFileError(f"{path} holds entries that network `{network.name}` has no use "
+                              f"for: {_listed(unknown)}; they were not read")
+    _check_missing(network, archive.keys, path)
+    for g in network.groups:
+        if g.bias:
+            _check_declared(path, archive.header(f"{g.name}.bias"), "f", g.size)
+        for var in network.model(g.model).states if g.model else ():
+            _check_declared(path, archive.header(f"{g.name}.{var}"), "f", g.size)
+    for p in network.projections:
+        pairs = network.group(p.src).size * network.group(p.dst).size  # at most one synapse each
+        for suffix, kinds in (("pre", "iu"), ("post", "iu"), ("w", "f"), ("tie", "iu")):
+            if suffix != "tie" or is_shared(p):
+                _check_declared(path, archive.header(f"{p.name}.{suffix}"), kinds, pairs,
+                                exact=False)
+
+
+def _check_declared(path, member: npzfile.Member, kinds: str, size: int,
+                    exact: bool = True) -> None:
+    """A 1-D array of `size` entries (at most `size` unless `exact`) of the right kind."""
+    fits = len(member.shape) == 1 and (member.shape[0] == size if exact
+                                       else member.shape[0] <= size)
+    if member.dtype.kind not in kinds or not fits:
+        want = "integers" if kinds == "iu" else "floats"
+        shape = f"({size},)" if exact else f"(n,) with n <= {size}"
+        raise WeightFileError(f"{path}: `{member.key}` should be {want} of shape {shape}, not "
+                              f"{member.dtype} of shape {member.shape}")
+
+
+def _check_fits(path, key: str, a: np.ndarray, dtype: np.dtype) -> None:
+    """A float64 value beyond float32's range passes the finite check and becomes inf."""
+    if a.dtype.kind != "f" or a.dtype.itemsize <= dtype.itemsize:
+        return
+    with np.errstate(over="ignore"):
+        converted = a.astype(dtype)
+    if not np.isfinite(converted).all():
+        index = int(np.argmax(~np.isfinite(converted)))
+        raise WeightFileError(f"{path}: `{key}` holds {float(a[index])!r} at index {index}, "
+                              f"beyond the range of {dtype} (the network's dtype)")
+
+
+def _listed(keys) -> str:
+    return ", ".join(f"`{k}`" for k in keys[:5]) + (" ..." if len(keys) > 5 else "")
+
+
+def _check_network(network: ir.Network, meta: dict, path) -> None:
+    if meta.get("network") != network.name:
+        raise WeightFileError(f"{path} holds network `{meta.get('network')}` from "
+                              f"{meta.get('source')}, not `{network.name}`")
+
+
+def _check_missing(network: ir.Network, keys, path) -> None:
+    missing = [k for k in expected_keys(network) if k not in keys]
+    if missing:
+        raise WeightFileError(f"{path} lacks {_listed(missing)}: it does not fit network "
+                              f"`{network.name}`")
 
 
 def is_shared(p: ir.Projection) -> bool:
@@ -83,14 +153,8 @@ def state_keys(network: ir.Network) -> list[str]:
 
 def check(network: ir.Network, arrays: dict[str, np.ndarray], meta: dict, path) -> None:
     """Raise WeightFileError unless the file fits this network (keys, sizes, dtypes, indices)."""
-    if meta.get("network") != network.name:
-        raise WeightFileError(f"{path} holds network `{meta.get('network')}` from "
-                              f"{meta.get('source')}, not `{network.name}`")
-    missing = [k for k in expected_keys(network) if k not in arrays]
-    if missing:
-        raise WeightFileError(f"{path} lacks {', '.join(missing[:5])}"
-                              + (" ..." if len(missing) > 5 else "")
-                              + f": it does not fit network `{network.name}`")
+    _check_network(network, meta, path)
+    _check_missing(network, arrays, path)
     for g in network.groups:
         if g.bias:
             _check_array(path, f"{g.name}.bias", arrays, "f", (g.size,))
