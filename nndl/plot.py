@@ -1,7 +1,8 @@
 """Plots of training runs and of networks, with matplotlib (an optional extra: `pip install
 'nndl[examples]'`).
 
-- `training_curves(history, path)`: loss per epoch and test accuracy (nndlc train's loss.png);
+- `training_curves(history, path)`: loss per epoch and test accuracy, or what a regime of local
+  rules records (nndlc train's loss.png);
 - `pruning_curves(...)`: test accuracy against the fraction of synapses removed;
 - `synapse_counts(history, path)`: the synapse count per epoch of a `fit` with `rewire`;
 - `activity(outputs, path)`: each group's output over the ticks, as a heat map;
@@ -31,30 +32,48 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 DPI = 110  # every figure is saved at this resolution: its size in pixels is inches times 110
 
 
+# The panels of `training_curves`, each drawn when the history has one of its keys: the axis
+# label, whether a log scale suits it, and its curves as (history key, legend label, scale).
+CURVES = (
+    ("loss", True, (("loss", "training", 1), ("test_loss", "test", 1))),
+    ("test accuracy (%)", False, (("test_accuracy", None, 100),)),
+    ("perceptron mistakes", False, (("mistakes", "training", 1), ("test_mistakes", "test", 1))),
+    ("mean weight change per batch", True, (("weight_change", None, 1),)),
+    ("synapses", False, (("synapses", None, 1),)),
+)
+
+
 def training_curves(history: dict, path: str | os.PathLike, title: str = "") -> None:
-    """Loss per epoch (training and, when present, test), and test accuracy beside it."""
-    has_accuracy = bool(history.get("test_accuracy"))
-    fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(10 if has_accuracy else 5.5,
-                                                                   4), squeeze=False)
-    epochs = range(1, len(history["loss"]) + 1)
-    loss = axes[0][0]
-    loss.plot(epochs, history["loss"], marker="o", markersize=3, label="training")
-    if history.get("test_loss"):
-        loss.plot(epochs, history["test_loss"], marker="o", markersize=3, label="test")
-    loss.set_xlabel("epoch")
-    loss.set_ylabel("loss")
-    loss.set_yscale("log")
-    loss.grid(alpha=0.3)
-    loss.legend()
-    if has_accuracy:
-        accuracy = axes[0][1]
-        accuracy.plot(epochs, [100 * a for a in history["test_accuracy"]], marker="o",
-                      markersize=3, color="tab:green")
-        accuracy.set_xlabel("epoch")
-        accuracy.set_ylabel("test accuracy (%)")
-        accuracy.grid(alpha=0.3)
+    """One panel per measure the history holds, per epoch: the loss (training and, when
+    present, test), the test accuracy, and, for local rules and rewiring, the perceptron's
+    mistakes, the mean weight change and the synapse count."""
+    panels = [(label, log, [c for c in curves if history.get(c[0])])
+              for label, log, curves in CURVES]
+    panels = [panel for panel in panels if panel[2]]
+    if not panels:
+        raise ValueError("the history holds no measure to plot (keys: "
+                         f"{', '.join(history) or 'none'})")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 if len(panels) == 1 else
+                                                      5 * len(panels), 4), squeeze=False)
+    for axis, (label, log, curves) in zip(axes[0], panels):
+        _curves(axis, history, label, log, curves)
     _finish(fig, path, title)
 
+
+def _curves(axis, history: dict, label: str, log: bool, curves) -> None:
+    values = []
+    for key, legend, scale in curves:
+        points = [scale * v for v in history[key]]
+        axis.plot(range(1, len(points) + 1), points, marker="o", markersize=3, label=legend)
+        values += points
+    axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 2.5
+    axis.set_ylabel(label)
+    if log and min(values) > 0:  # a zero (nothing changed) has no place on a log scale
+        axis.set_yscale("log")
+    axis.grid(alpha=0.3)
+    if any(legend for _, legend, _ in curves):
+        axis.legend()
 
 
 def pruning_curves(removed, before, after, path: str | os.PathLike, *, removed_after=None,

@@ -179,7 +179,7 @@ class _Interrupting:
 @pytest.mark.parametrize("as_import_error", [False, True])
 def test_ctrl_c_while_nndlc_is_still_importing_ends_cleanly(monkeypatch, capsys,
                                                             as_import_error):
-    from nndl import launch
+    from nndl.commands import launch
 
     monkeypatch.delitem(sys.modules, "nndl.commands.cli")
     monkeypatch.setattr(sys, "meta_path", [_Interrupting(as_import_error), *sys.meta_path])

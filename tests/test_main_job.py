@@ -1,6 +1,7 @@
 """The main job, end to end: `nndlc train` on the examples, with the accuracies the README
 promises, the files it saves, and its errors."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -102,3 +103,86 @@ def test_user_npz_data_relative_to_the_nndl_file(capsys, tmp_path):
     assert code == 0, captured.err
     assert "13 held-out samples" in captured.out  # 20% of 64, held out by nndl.datasets
     assert json.loads((out / "history.json").read_text())["test"]["accuracy"] >= 0.9
+
+
+# ---- regimes of local rules alone: no loss to report, what the rules did instead ----
+
+HEBB = """
+network associative {
+    seed 2
+    input  x[2]
+    output y[2] : tanh
+    connect x -> y : full weight normal(0, 0.1)
+}
+
+train hebbian {
+    data   xor
+    learn  x -> y : hebb(rate=0.05, decay=0.1)
+    batch  1
+    epochs 6
+}
+"""
+
+
+def is_png(path: Path) -> bool:
+    return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_perceptron_trains_on_xor_labels_and_reports_its_accuracy_and_mistakes(capsys,
+                                                                                    tmp_path):
+    """0/1 labels are the targets of a 1-neuron output, as `fit` takes them; a perceptron
+    never settles on XOR, so some of the four are wrong, and the report says how many."""
+    history, printed = train(capsys, "perceptron.nndl", tmp_path, "--data", "xor",
+                             "--epochs", "8")
+    test = history["test"]
+    assert set(test) == {"accuracy", "mistakes"}  # the rule minimises no loss
+    assert test["mistakes"] == round(4 * (1 - test["accuracy"])) and test["mistakes"] >= 1
+    assert f"test accuracy {100 * test['accuracy']:.2f}%, test mistakes {test['mistakes']}" \
+        in printed
+    curves = history["history"]
+    assert "loss" not in curves and len(curves["mistakes"]) == 8
+    assert len(curves["test_accuracy"]) == len(curves["test_mistakes"]) == 8
+    if importlib.util.find_spec("matplotlib"):
+        assert is_png(tmp_path / "loss.png")
+
+
+def test_the_perceptron_separates_a_linearly_separable_set(capsys, tmp_path):
+    """The accuracy of a single neuron is that of its answers, 1 for an output above one half
+    (argmax over one neuron always said 0)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 2))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64)
+    np.savez(tmp_path / "halves.npz", x_train=x, y_train=y)
+    history, printed = train(capsys, "perceptron.nndl", tmp_path / "out", "--data",
+                             str(tmp_path / "halves.npz"), "--epochs", "20")
+    assert history["test"]["accuracy"] >= 0.95
+    assert "40 held-out samples" in printed
+    net = nndl.compile(EXAMPLES / "perceptron.nndl", backend="numpy").Network()
+    net.load(tmp_path / "out" / "perceptron.npz")
+    ds = datasets.load(tmp_path / "halves.npz")
+    answers = (net.run(x=ds.x_test)["y"][:, 0] > 0.5).astype(np.int64)
+    assert (answers == ds.y_test).mean() == pytest.approx(history["test"]["accuracy"])
+    assert history["test"]["mistakes"] == int((answers != ds.y_test).sum())
+
+
+@pytest.mark.parametrize("program, data", [("oja_pca.nndl", "parity(10)"), ("hebb", "xor")])
+def test_oja_and_hebb_alone_train_and_plot_what_they_did(capsys, tmp_path, program, data):
+    """No loss and no targets to compare with: nothing is evaluated, the weight change of each
+    epoch is recorded and plotted."""
+    if program == "hebb":
+        (tmp_path / "hebb.nndl").write_text(HEBB)
+        path = str(tmp_path / "hebb.nndl")
+    else:
+        path = str(EXAMPLES / program)
+    out = tmp_path / "out"
+    code = main(["train", path, "--data", data, "--out", str(out), "--epochs", "3"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    history = json.loads((out / "history.json").read_text())
+    assert history["test"] == {}
+    assert list(history["history"]) == ["weight_change"]
+    assert len(history["history"]["weight_change"]) == 3
+    assert "nothing to evaluate on the training samples" in captured.out
+    assert captured.out.count("  weight change ") == 3  # each epoch's line
+    if importlib.util.find_spec("matplotlib"):
+        assert is_png(out / "loss.png")

@@ -71,6 +71,18 @@ def test_training_curves(tmp_path):
     check_png(tmp_path / "only_loss.png", (5.5, 4))
 
 
+def test_training_curves_of_local_rules_draw_what_the_history_holds(tmp_path):
+    """A regime without a loss records what its rules did; each measure gets its panel."""
+    perceptron = {"mistakes": [3, 2, 1, 0], "weight_change": [0.05, 0.03, 0.01, 0.0],
+                  "test_accuracy": [0.5, 0.75, 1.0, 1.0], "test_mistakes": [2, 1, 0, 0]}
+    plot.training_curves(perceptron, tmp_path / "perceptron.png", title="perceptron")
+    check_png(tmp_path / "perceptron.png", (15, 4))
+    plot.training_curves({"weight_change": [0.01, 0.004, 0.002]}, tmp_path / "oja.png")
+    check_png(tmp_path / "oja.png", (5.5, 4))
+    with pytest.raises(ValueError, match="no measure to plot"):
+        plot.training_curves({}, tmp_path / "nothing.png")
+
+
 def test_pruning_curves(tmp_path):
     plot.pruning_curves([0.0, 0.5, 0.9], [0.97, 0.95, 0.6], [0.975, 0.97, 0.96],
                         tmp_path / "pruning.png", removed_after=[0.0, 0.49, 0.88],

@@ -207,6 +207,25 @@ def cmd_equiv(args) -> int:
     return EXIT_OK if worst else EXIT_ERROR
 
 
+def _percent(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def _number(value: float) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+# What `nndlc train` prints after each epoch and at the end, where the history has it:
+# (key, label, format). Local rules alone record no loss, only what the rules did.
+EPOCH_LINE = (("loss", "loss", _number), ("mistakes", "mistakes", _number),
+              ("weight_change", "weight change", "{:.3g}".format),
+              ("synapses", "synapses", _number), ("test_loss", "test loss", _number),
+              ("test_accuracy", "test accuracy", _percent),
+              ("test_mistakes", "test mistakes", _number))
+TEST_LINE = (("accuracy", "accuracy", _percent), ("loss", "loss", _number),
+             ("mistakes", "mistakes", _number))
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -225,12 +244,9 @@ def cmd_train(args) -> int:
         finished.append(epoch)
         if args.quiet:
             return
-        line = f"epoch {epoch:>3}  loss {history['loss'][-1]:.4f}"
-        if history.get("test_loss"):
-            line += f"  test loss {history['test_loss'][-1]:.4f}"
-        if history.get("test_accuracy"):
-            line += f"  test accuracy {100 * history['test_accuracy'][-1]:.2f}%"
-        tqdm.write(line)  # above the progress bar, which stays at the bottom
+        shown = [f"{label} {form(history[key][-1])}" for key, label, form in EPOCH_LINE
+                 if history.get(key)]
+        tqdm.write(f"epoch {epoch:>3}  " + "  ".join(shown))  # above the bar, which stays last
 
     # SIGTERM (a scheduler's stop) ends training as Ctrl-C does: between two atomic writes,
     # so the last epoch's checkpoint stays whole and `--resume` continues from it
@@ -250,10 +266,11 @@ def cmd_train(args) -> int:
           f"on {result.train_samples} samples of {result.data} in {result.seconds:.1f} s")
     which = "the training samples (the data set has no others)" if result.test_is_train else \
         f"{result.test_samples} held-out samples"
-    summary = f"test loss {result.test['loss']:.4f} on {which}"
-    if "accuracy" in result.test:
-        summary = f"test accuracy {100 * result.test['accuracy']:.2f}%, " + summary
-    print(summary)
+    scores = [f"test {label} {form(result.test[key])}" for key, label, form in TEST_LINE
+              if key in result.test]
+    print(", ".join(scores) + f" on {which}" if scores else
+          f"nothing to evaluate on {which}: regime `{result.regime}` has no loss and no "
+          "perceptron rule, so nothing compares the outputs with the targets")
     print(f"saved {result.weights}, {result.history_file}"
           + (f" and {result.plot}" if result.plot else
              " (no plot: pip install matplotlib for one)"))

@@ -1,5 +1,5 @@
 """What `nndlc train` does: compile a network, load its regime's data, train, evaluate on the
-held-out samples, and save the weights, the history and a plot of the loss curves.
+held-out samples, and save the weights, the history and a plot of its curves.
 
 It prints nothing itself (nndl.commands.cli does); `on_epoch` hears about each finished epoch.
 """
@@ -16,6 +16,7 @@ import numpy as np
 from nndl import datasets, ir
 from nndl.compiler import compile as compile_file
 from nndl.datasets import DataError, Dataset
+from nndl.runtime import training
 from nndl.runtime.errors import OutputError
 from nndl.runtime.files import refuse_overwriting, write_text_atomically
 
@@ -29,7 +30,7 @@ class Result:
     train_samples: int
     test_samples: int
     history: dict
-    test: dict  # the final evaluation: loss, and accuracy for class labels
+    test: dict  # the final evaluation (nndl.runtime.training.held_out); {} for hebb, oja
     test_is_train: bool  # the data set has no held-out samples (xor, parity: every pattern)
     seconds: float
     weights: Path
@@ -89,7 +90,9 @@ def fit_data(network: ir.Network, regime: ir.Regime, data: Dataset):
                         f"({int(np.prod(data.features))} values per tick); input `{source.name}` "
                         f"of network `{network.name}` takes {source.size} "
                         f"({list(source.shape)})")
-    if data.classes is not None and data.classes > target.size:
+    # labels 0 and 1 for a single neuron are its target values, as `fit` takes them
+    binary = data.classes == 2 and target.size == 1
+    if data.classes is not None and data.classes > target.size and not binary:
         raise DataError(f"data set `{data.name}` has {data.classes} classes; output "
                         f"`{target.name}` has only {target.size} neurons")
 
@@ -134,7 +137,8 @@ def train(path: str, *, regime: str | None = None, network: str | None = None,
                       epochs=epochs, validation=({source: x_test}, {target: dataset.y_test}),
                       checkpoint=checkpoint, resume=resume, progress=progress,
                       on_epoch=on_epoch)
-    final = net.evaluate({source: x_test}, {target: dataset.y_test}, regime=chosen.name)
+    final = training.held_out(net, {source: x_test}, {target: dataset.y_test}, chosen.loss,
+                              chosen.learn, chosen.ticks, chosen.every_tick)
     weights = folder / f"{spec.name}.npz"
     net.save(weights)
     history_file = folder / "history.json"
@@ -146,7 +150,7 @@ def train(path: str, *, regime: str | None = None, network: str | None = None,
         from nndl import plot as plotting
     except ImportError:  # matplotlib is an optional extra
         plotting = None
-    if plotting is not None:
+    if plotting is not None:  # named loss.png also when the curves are of local rules
         plot = folder / "loss.png"
         plotting.training_curves(history, plot, title=f"{spec.name} ({chosen.name}, {backend})")
     same = dataset.x_train.shape == dataset.x_test.shape and \

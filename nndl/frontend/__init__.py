@@ -8,6 +8,8 @@ resolves and checks it with `signatures`, `conditions`, `expressions`, `neuron_m
 from __future__ import annotations
 
 import codecs
+import contextlib
+import gc
 import hashlib
 from pathlib import Path
 
@@ -24,11 +26,29 @@ def source_hash(text: str) -> str:
 def check_text(text: str, path: str = "<string>") -> tuple[ir.Program | None, Diagnostics]:
     """Parse and check; the program is None when there are errors (see the diagnostics)."""
     diags = Diagnostics(path, text)
-    tree = parse(text, diags)
-    if tree is None:
-        return None, diags
-    program = check_program(tree, path, source_hash(text), diags)
+    with _collector_paused():
+        tree = parse(text, diags)
+        if tree is None:
+            return None, diags
+        program = check_program(tree, path, source_hash(text), diags)
     return (None if diags.errors else program), diags
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cycle collector off while the front end runs.
+
+    The parse tree, the AST and the IR are trees without reference cycles, freed as usual when
+    dropped; but each collection walks every object they hold, so a large file was checked in
+    twice the time (see docs/robustness.md, program size)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def read_source(path: str | Path) -> str:

@@ -37,9 +37,10 @@ def schedule_groups(groups: list[ir.Group], projections: list[ir.Projection],
         g.name for g in groups if g.role != "input"]
     _report_cycles(names, [p for p in instant if _always_cyclic(p)], spans, diags)
     order, steps = [], []
+    self_fed = {p.dst for p in instant if p.src == p.dst}
     for component in components(names, [(p.src, p.dst) for p in instant]):
         order += [by_name[n] for n in component]
-        looped = len(component) > 1 or any(p.src == p.dst == component[0] for p in instant)
+        looped = len(component) > 1 or component[0] in self_fed
         if by_name[component[0]].role != "input" or looped:
             steps.append(ir.Step(tuple(component), looped))
         if looped:

@@ -7,6 +7,7 @@ checked and kept in the IR.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from nndl import ir
@@ -52,6 +53,32 @@ class NetworkView:
 
     def role(self, role: str) -> list[str]:
         return [name for name, r in self.groups.items() if r == role]
+
+    # Looked up once per `learn` and `rewire` statement: indexes, not scans of every connection
+    # (15 000 learn statements took minutes).
+    @functools.cached_property
+    def ends(self) -> dict[str, tuple[str, str]]:
+        """Each connection's (src, dst), by name; the first of two with one name."""
+        found: dict[str, tuple[str, str]] = {}
+        for name, src, dst in self.connections:
+            found.setdefault(name, (src, dst))
+        return found
+
+    @functools.cached_property
+    def between(self) -> dict[tuple[str, str], list[str]]:
+        """The names of the connections from one group to another, in source order."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for name, src, dst in self.connections:
+            found.setdefault((src, dst), []).append(name)
+        return found
+
+    @functools.cached_property
+    def leaving(self) -> dict[str, list[str]]:
+        """The names of the connections out of each group, in source order."""
+        found: dict[str, list[str]] = {}
+        for name, src, _ in self.connections:
+            found.setdefault(src, []).append(name)
+        return found
 
 
 def _is_true(value: s.Expr) -> bool:
@@ -265,7 +292,7 @@ def _check_learn(st: s.Learn, view: NetworkView | None,
     if projection is None or params is None:
         return None
     if st.rule.func.name == "perceptron":
-        dst = next(c[2] for c in view.connections if c[0] == projection)
+        dst = view.ends[projection][1]
         if view.groups.get(dst) != "output":
             diags.error("perceptron-target", f"the perceptron rule learns from targets, but "
                         f"`{dst}` is not an output", st.rule.span,
@@ -306,15 +333,15 @@ def _resolve_projection(src: s.Ident, dst: s.Ident | None, word: str, view: Netw
     the only one from SRC to DST; a single name is a connection's name."""
     if view is None:
         return None
-    names = [c[0] for c in view.connections]
     if dst is None:
-        if src.name in names:
+        if src.name in view.ends:
             return src.name
+        names = [c[0] for c in view.connections]
         diags.error("unknown-connection", f"network `{view.name}` has no connection named "
                     f"`{src.name}`", src.span,
-                    suggest(src.name, names) or f"its connections: {', '.join(names) or 'none'}")
+                    suggest(src.name, names) or f"its connections: {_some(names)}")
         return None
-    between = [name for name, a, b in view.connections if (a, b) == (src.name, dst.name)]
+    between = view.between.get((src.name, dst.name), [])
     if f"{src.name}->{dst.name}" in between or len(between) == 1:
         return between[0] if len(between) == 1 else f"{src.name}->{dst.name}"
     unknown = [g for g in (src, dst) if g.name not in view.groups]
@@ -325,12 +352,24 @@ def _resolve_projection(src: s.Ident, dst: s.Ident | None, word: str, view: Netw
         return None
     span = src.span.to(dst.span)
     if not between:
-        out = [name for name, a, _ in view.connections if a == src.name]
+        out = view.leaving.get(src.name, [])
         diags.error("unknown-connection", f"network `{view.name}` has no connection from "
                     f"`{src.name}` to `{dst.name}`", span,
-                    f"the connections from `{src.name}`: {', '.join(out) or 'none'}")
+                    f"the connections from `{src.name}`: {_some(out)}")
     else:
         diags.error("ambiguous-connection", f"{len(between)} connections go from `{src.name}` "
                     f"to `{dst.name}`: {', '.join(between)}", span,
                     f"name the one you mean: `{word} {between[0]} : ...`")
     return None
+
+
+# A hint lists this many names at most: one per misspelling, the whole list of a large network
+# made the report grow with the square of its size.
+LISTED = 12
+
+
+def _some(names: list[str]) -> str:
+    """`a, b, c`, or the first LISTED names and how many more; `none` for none."""
+    if len(names) <= LISTED:
+        return ", ".join(names) or "none"
+    return ", ".join(names[:LISTED]) + f", ... ({len(names) - LISTED:,} more)"

@@ -8,6 +8,7 @@ the reverse mode of one tick built from them (`reverse`), topological order and 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -264,10 +265,12 @@ class Network:
     regimes: tuple[Regime, ...] = ()  # the train blocks for this network, in source order
 
     def group(self, name: str) -> Group:
-        for g in self.groups:
-            if g.name == name:
-                return g
-        raise KeyError(name)
+        return self._group_named[name]  # KeyError(name) for a name it does not have
+
+    @functools.cached_property
+    def _group_named(self) -> dict[str, Group]:
+        # built once: a lookup per projection by scanning the groups made checking quadratic
+        return {g.name: g for g in self.groups}
 
     @property
     def inputs(self) -> tuple[Group, ...]:
@@ -279,7 +282,14 @@ class Network:
 
     def incoming(self, group: str) -> tuple[Projection, ...]:
         """The projections into `group`, in source order."""
-        return tuple(p for p in self.projections if p.dst == group)
+        return self._incoming.get(group, ())
+
+    @functools.cached_property
+    def _incoming(self) -> dict[str, tuple[Projection, ...]]:
+        into: dict[str, list[Projection]] = {}
+        for p in self.projections:
+            into.setdefault(p.dst, []).append(p)
+        return {name: tuple(found) for name, found in into.items()}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -317,10 +327,21 @@ class Network:
 
     def max_delay(self, group: str) -> int:
         """The longest delay of the projections out of `group` (0 if none is delayed)."""
-        return max((p.delay for p in self.projections if p.src == group), default=0)
+        return self._max_delay.get(group, 0)
+
+    @functools.cached_property
+    def _max_delay(self) -> dict[str, int]:
+        longest: dict[str, int] = {}
+        for p in self.projections:
+            longest[p.src] = max(longest.get(p.src, 0), p.delay)
+        return longest
 
     def step_of(self, group: str) -> Step:
-        return next(step for step in self.schedule if group in step.groups)
+        return self._step_of[group]
+
+    @functools.cached_property
+    def _step_of(self) -> dict[str, Step]:
+        return {name: step for step in self.schedule for name in step.groups}
 
     @classmethod
     def from_json(cls, text: str) -> Network:

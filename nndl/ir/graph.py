@@ -64,10 +64,11 @@ def components(nodes: list, edges: list[tuple]) -> list[list]:
     for n in nodes:
         members.setdefault(component_of[n], []).append(n)
     ids = sorted(members, key=lambda c: rank[members[c][0]])
+    position = {c: i for i, c in enumerate(ids)}
     links = {(component_of[a], component_of[b]) for a, b in edges
              if component_of[a] != component_of[b]}
-    order, _ = topological_order(ids, sorted(links, key=lambda ab: (ids.index(ab[0]),
-                                                                    ids.index(ab[1]))))
+    order, _ = topological_order(ids, sorted(links, key=lambda ab: (position[ab[0]],
+                                                                    position[ab[1]])))
     return [members[c] for c in order]
 
 

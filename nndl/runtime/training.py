@@ -187,9 +187,8 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
                 for key, value in rewirer.epoch_summary().items():
                     history.setdefault(key, []).append(value)
             if validation is not None:
-                for key, value in net.evaluate(*validation, loss=settings.loss or "mse",
-                                               ticks=ticks,
-                                               every_tick=settings.every_tick).items():
+                for key, value in held_out(net, *validation, settings.loss, settings.learn,
+                                           ticks, settings.every_tick).items():
                     history.setdefault(f"test_{key}", []).append(value)
             if checkpoint is not None:
                 save_checkpoint(net, checkpoint, optimizer, epoch + 1, rng, history,
@@ -204,7 +203,17 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
 def evaluate(net, inputs: dict, targets: dict, loss: str, ticks, every_tick: bool,
              batch: int = 256) -> dict:
     """The mean loss over the samples and, for class-index targets, the accuracy (the largest
-    output at the last tick is the answer)."""
+    output at the last tick is the answer; for a single neuron, an output above one half)."""
+    total, correct, counted = _tally(net, inputs, targets, loss, ticks, every_tick, batch)
+    result = {"loss": total}
+    if counted:
+        result["accuracy"] = correct / counted
+    return result
+
+
+def _tally(net, inputs: dict, targets: dict, loss: str, ticks, every_tick: bool,
+           batch: int = 256) -> tuple[float, int, int]:
+    """The mean loss, and how many class-index targets were answered right, of how many."""
     spec = net.SPEC
     targets = check_targets(spec, targets)
     n = samples(spec, inputs, targets, loss)
@@ -218,13 +227,35 @@ def evaluate(net, inputs: dict, targets: dict, loss: str, ticks, every_tick: boo
         total += value * index.size
         for name, target in y.items():
             if target.dtype.kind in "iu" and target.ndim == 1:
-                answer = net._recorded(name, "out")[-1].argmax(axis=-1)
+                answer = _answers(net._recorded(name, "out")[-1])
                 correct += int((answer == target).sum())
                 counted += index.size
-    result = {"loss": total / n}
-    if counted:
-        result["accuracy"] = correct / counted
-    return result
+    return total / n, correct, counted
+
+
+def _answers(out: np.ndarray) -> np.ndarray:
+    """The class each sample's output names: the largest neuron, or for a single neuron
+    (trained on labels 0 and 1, as mse and the perceptron take them) 1 above one half."""
+    flat = out.reshape(out.shape[0], -1)
+    if flat.shape[1] == 1:
+        return (flat[:, 0] > 0.5).astype(np.int64)
+    return flat.argmax(axis=-1)
+
+
+def held_out(net, inputs: dict, targets: dict, loss: str | None, learn: tuple, ticks,
+             every_tick: bool) -> dict:
+    """What held-out samples tell of a network trained with `loss` or the local rules `learn`:
+    evaluate's loss (and accuracy) under a loss; under local rules alone, the accuracy and the
+    mistakes when a perceptron rule learns from the targets, and nothing for hebb or oja,
+    which never see a target."""
+    inputs = {name: np.asarray(x) for name, x in inputs.items()}
+    if loss is not None:
+        return evaluate(net, inputs, targets, loss, ticks, every_tick)
+    if not any(rule.kind == "perceptron" for rule in learn):
+        return {}
+    # the perceptron's targets as mse takes them (the rule minimises no loss: none is reported)
+    _, correct, counted = _tally(net, inputs, targets, "mse", ticks, every_tick)
+    return {"accuracy": correct / counted, "mistakes": counted - correct} if counted else {}
 
 
 class _Silent:
