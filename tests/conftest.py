@@ -12,6 +12,33 @@ import pytest
 import nndl
 from nndl import backends
 
+# What `pytest -m "not slow"`, the quick run (under 2 minutes on two cores), leaves out: whole
+# files, or tests by the start of their name. CI runs everything. A test that takes more than a
+# few seconds belongs here or carries @pytest.mark.slow itself.
+SLOW = {
+    "test_cupy.py": None,  # every kernel built by g++ (the emulation) and nvcc
+    "test_faults.py": None,  # processes killed while saving and training
+    "test_main_job.py": None,  # the README's main job and its recurrent twin, trained in full
+    "test_pruning.py": None,
+    "test_recurrent_properties.py": None,  # hypothesis: random networks over 100 ticks
+    "test_properties.py": None,
+    "test_fuzz_frontend.py": ("test_programs_from_the_grammar", "test_mutants_of_every_source",
+                              "test_extreme_inputs"),
+    "test_examples.py": ("test_example_script_runs", "test_examples_with_time_agree"),
+    "test_codegen_safety.py": ("test_hostile_names_in_every_place",),
+    "test_gradients.py": ("test_random_networks", "test_the_gradient_generator"),
+    "test_peer_torch.py": None,
+    "test_peer_torch_grids.py": None,
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        names = SLOW.get(item.path.name, ())
+        if names is None or any(item.name.startswith(n) for n in names):
+            item.add_marker(pytest.mark.slow)
+
+
 # Every backend the conformance suite runs on. A backend that is not built yet, or whose library
 # or hardware is missing here (cupy without a GPU), is skipped with the reason, not failed.
 BACKENDS = ("oo", "numpy")
