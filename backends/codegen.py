@@ -13,9 +13,11 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.resources
+import io
 import math
 import pprint
 import re
+import tokenize
 
 import jinja2
 
@@ -78,6 +80,64 @@ def header(network: ir.Network, backend: str) -> str:
         f"# sha256: {network.sha256}",
         f"# network: {network.name}",
     ])
+
+
+# Where a line of code may break: after an opening bracket (not a subscript's) or a comma, before
+# a binary operator, always inside brackets (an implicit continuation), never inside a string.
+_OPENERS, _CLOSERS = "([{", ")]}"
+_OPERATORS = {"+", "-", "*", "/", "//", "%", "@", "**", "and", "or", "if", "else", "==", "!=",
+              "<", "<=", ">", ">="}
+
+
+def _break_points(code: str) -> list[tuple[int, int]] | None:
+    """(offset, bracket depth) of each place in one complete statement where a line may break;
+    None when `code` is no complete line (a piece of a statement already broken)."""
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(code).readline)
+                  if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    points, depth, in_fstring, previous = [], 0, 0, None
+    for token, following in zip(tokens, [*tokens[1:], None]):
+        in_fstring += {"FSTRING_START": 1, "FSTRING_END": -1}.get(tokenize.tok_name[token.type], 0)
+        depth += (token.string in _OPENERS) - (token.string in _CLOSERS)
+        subscript = token.string == "[" and previous is not None and (
+            previous.type in (tokenize.NAME, tokenize.STRING) or previous.string in _CLOSERS)
+        previous = token
+        if depth <= 0 or in_fstring or following is None or following.string in _CLOSERS:
+            continue
+        if token.string in ("(", "{", ",") or (token.string == "[" and not subscript):
+            points.append((token.end[1], depth))
+        elif following.string in _OPERATORS and token.string not in _OPENERS + ",":
+            points.append((following.start[1], depth))
+    return points if depth == 0 else None
+
+
+def wrap_code(line: str, width: int = 100) -> list[str]:
+    """One line of generated code as lines of at most `width` columns where it can break (inside
+    brackets, the outermost first; continuations indented 4 more, 8 where the line opens a
+    block, so as not to look like its body), whatever the length of the names in it. A part
+    with no break point stays whole: a string literal is never cut."""
+    code = line.lstrip()
+    indent = line[:len(line) - len(code)]
+    points = _break_points(code) if len(line) > width else None
+    if not points:
+        return [line]
+    continuation = indent + " " * (8 if code.endswith(":") else 4)
+    lines, start, prefix = [], 0, indent
+    while len(prefix) + len(code) - start > width:
+        later = [(at, depth) for at, depth in points if at > start]
+        if not later:
+            break
+        fitting = [(at, depth) for at, depth in later if len(prefix) + at - start <= width]
+        if fitting:  # the last of the outermost that fit
+            outermost = min(depth for _, depth in fitting)
+            cut = max(at for at, depth in fitting if depth == outermost)
+        else:  # none fits: the line runs long to the first place it can break
+            cut = later[0][0]
+        lines.append(prefix + code[start:cut].rstrip())
+        start, prefix = cut + len(code[cut:]) - len(code[cut:].lstrip()), continuation
+    return lines + [prefix + code[start:]]
 
 
 def number(value: float) -> str:

@@ -29,6 +29,7 @@ import math
 import re
 import shutil
 import sys
+import textwrap
 import types
 from pathlib import Path
 from string import Template
@@ -36,6 +37,8 @@ from string import Template
 import cuda_emulation
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nndl
 from nndl import backends
@@ -608,6 +611,90 @@ def test_hostile_names_in_every_place(place, tmp_path, capsys):
     else:
         check_against_twin(path, twin_path, mapping,
                            groups=place in ("input", "group", "output", "connection"))
+
+
+# Legal names of every length (the grammar sets none), the long ones past any line they sit on
+LENGTHS = [1, 2, 15, 16, 17, 18, 19, 20, 21, 40, 79, 80, 92, 99, 100, 101, 150, 199, 200]
+
+
+def long_name(length: int) -> str:
+    """A name of exactly `length` characters that reads like one (`first_hidden_layer`...)."""
+    return ("first_hidden_layer_" * 11)[:length - 1] + "z"
+
+
+@pytest.mark.parametrize("place", list(PLACES))
+def test_names_of_every_length_generate(place):
+    """`group first_hidden_layer[4] : tanh` broke the NumPy and CuPy modules' lines: a name of
+    any length, in any place, gives a module that compiles, as Python reads its bytes."""
+    for length in LENGTHS:
+        text = Template(PLACES[place]).substitute(N=long_name(length))
+        program, diags = check_text(text, "f.nndl")
+        assert program is not None, diags.render()
+        for backend in BACKENDS:
+            data = backends.generate(program.network(None), backend).encode("utf-8")
+            builtins.compile(data, f"{place}_{length}_{backend}.py", "exec")
+
+
+@pytest.mark.parametrize("place", ["group", "output", "connection", "model", "state"])
+def test_long_names_compute_what_short_ones_do(place, tmp_path):
+    """All the lengths at once in one place: the module is its twin's (short names), runs and
+    computes what the twin computes, in every backend."""
+    names = [long_name(n) for n in LENGTHS if n > 2]  # `f`, `fz`: no clash with the program's
+    plain = twin_names(names)
+    path, twin_path = tmp_path / "long.nndl", tmp_path / "twin.nndl"
+    path.write_text(packed(place, names), encoding="utf-8")
+    twin_path.write_text(packed(place, plain), encoding="utf-8")
+    check_against_twin(path, twin_path, dict(zip(names, plain)),
+                       groups=place in ("group", "output", "connection"))
+
+
+# Lines of generated code as the lowerings write them: assignments of calls, subscripts with
+# names and strings (which may hold brackets, commas, quotes and `#`), operators, `def` lines.
+IDENTIFIERS = st.from_regex(r"[a-z_][a-z0-9_]{0,40}", fullmatch=True).filter(
+    lambda name: not keyword.iskeyword(name))
+LINE_ATOMS = IDENTIFIERS | st.text("ab(),[]{}'\"# \\", max_size=12).map(repr) | \
+    st.integers(0, 10**6).map(str)
+EXPRESSIONS = st.recursive(LINE_ATOMS, lambda inner: st.one_of(
+    st.tuples(IDENTIFIERS, st.lists(inner, max_size=5)).map(
+        lambda call: f"{call[0]}({', '.join(call[1])})"),
+    st.tuples(IDENTIFIERS, inner).map(lambda item: f"{item[0]}[{item[1]}]"),
+    st.tuples(inner, st.sampled_from(["+", "*", "@", "-", "if 1 else"]), inner).map(
+        lambda pair: f"({pair[0]} {pair[1]} {pair[2]})"),
+    st.lists(inner, max_size=4).map(lambda items: f"[{', '.join(items)}]")), max_leaves=24)
+LINES = st.one_of(
+    st.tuples(st.lists(IDENTIFIERS.map(lambda n: f"out[{n!r}]"), min_size=1, max_size=3),
+              EXPRESSIONS).map(lambda line: f"{', '.join(line[0])} = {line[1]}"),
+    EXPRESSIONS,
+    st.tuples(IDENTIFIERS, st.lists(IDENTIFIERS, unique=True, max_size=8)).map(
+        lambda line: f"def {line[0]}({', '.join(line[1])}):"))
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(line=LINES, indent=st.sampled_from(["", "    ", "        "]),
+       width=st.sampled_from([30, 60, 92, 100]))
+def test_wrapped_lines_are_the_same_code(line, indent, width):
+    """codegen.wrap_code breaks a line only where Python continues it: the pieces are the same
+    statement, whatever the strings in it hold."""
+    from nndl.backends.codegen import wrap_code
+
+    pieces = wrap_code(indent + line, width)
+    body = "\n    pass" if line.endswith(":") else ""
+    expected = ast.dump(ast.parse(line + body))
+    assert ast.dump(ast.parse(textwrap.dedent("\n".join(pieces)) + body)) == expected, pieces
+    assert all(p.startswith(indent) for p in pieces)
+    assert all(p.startswith(indent + "    ") for p in pieces[1:])  # continuations stand out
+
+
+def test_a_long_line_is_broken_at_its_outermost_commas():
+    from nndl.backends.codegen import wrap_code
+
+    line = ("dnet = adj.take(t, 'first_hidden_layer', out['first_hidden_layer']) * "
+            "tanh_slope(nets['first_hidden_layer'], out['first_hidden_layer'])")
+    assert wrap_code(line, 92) == [
+        "dnet = adj.take(t, 'first_hidden_layer', out['first_hidden_layer']) * tanh_slope(",
+        "    nets['first_hidden_layer'], out['first_hidden_layer'])"]
+    assert wrap_code("def backward_m(" + ", ".join(f"v{i}" for i in range(30)) + "):", 60)[1] \
+        .startswith(" " * 8 + "v")  # a block's header: not indented like its body
 
 
 def test_refused_names_are_the_reserved_ones(tmp_path, capsys):
