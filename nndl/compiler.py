@@ -153,7 +153,8 @@ class _Refused(Exception):
 def _read_trusted(path: Path) -> bytes:
     """The bytes of a cache file; _Refused if it is not one this user alone could write.
     Checked on the open file itself: a file swapped after the check is not the one read."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))  # a link is refused
+    # a link is refused, and a FIFO cannot make the open wait for a writer
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as f:
         problem = _untrusted(os.fstat(f.fileno()))
         if problem is not None:

@@ -136,7 +136,7 @@ def test_a_folder_or_entry_of_another_user_is_not_used(isolated_cache, monkeypat
 
 
 @pytest.mark.parametrize("damage", ["module writable by others", "manifest writable by others",
-                                    "module is a link", "manifest is a link"])
+                                    "module is a link", "manifest is a link", "module is a FIFO"])
 def test_an_entry_others_could_have_written_is_regenerated(damage, isolated_cache, tmp_path,
                                                            planted):
     compiles_cleanly()
@@ -148,6 +148,10 @@ def test_an_entry_others_could_have_written_is_regenerated(damage, isolated_cach
         os.replace(target, elsewhere)
         target.symlink_to(elsewhere)
         refused("unreadable")
+    elif damage.endswith("FIFO"):
+        target.unlink()
+        os.mkfifo(target)  # opened for reading, it would wait for a writer
+        refused(f"{target.name} is not a regular file")
     else:
         target.chmod(0o666)
         refused(f"{target.name} is writable by its group or by others")
