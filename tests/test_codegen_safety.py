@@ -4,12 +4,15 @@ nothing but the network.
 
 The programs here are hostile on purpose: names that are Python keywords and builtins, the
 generated code's own names, CUDA keywords, dunders, NNDL's own keywords, names that collide once
-mangled, non-ASCII letters; numbers that overflow to inf or nan, subnormals, negative zero; paths
-that try to end the header comment or a docstring. For both backends each is either refused with
-a clear diagnostic, or gives a module that
+mangled, non-ASCII letters, names of up to 200 characters; numbers that overflow to inf or nan,
+subnormals, negative zero; paths that try to end the header comment or a docstring, or that hold
+an encoding declaration (`coding:unicode_escape`) for Python to find on line 1 or 2. For every
+backend each is either refused with a clear diagnostic, or gives a module that
 
-- parses, and whose every identifier is one that the same network with plain names (its *twin*,
-  `zq000`, `zq001`, ... in place of each name) has too, or a model variable safely mangled;
+- compiles from its bytes, decoded as Python decodes the file (line 1 declares UTF-8, line 2 is
+  NNDL's own text), and whose every identifier is one that the same network with plain names
+  (its *twin*, `zq000`, `zq001`, ... in place of each name) has too, or a model variable safely
+  mangled;
 - calls nothing dangerous (exec, eval, open, ...) beyond the module's own fixed calls, and
   imports nothing but numpy, math and nndl;
 - imports, runs and trains without running anything else (an audit hook refuses processes);
