@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import builtins
 import keyword
-import textwrap
 
 from nndl.ir import expr as e
 from nndl import ir
-from nndl.backends.codegen import number, quoted_text
+from nndl.backends.codegen import number, quoted_text, wrap_code
 from nndl.ir.reverse import Backward, activation_slope, model_backward
 
 # Binding strength of each operator, as in Python (higher binds tighter).
@@ -186,7 +185,7 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
     writer = renderer(names, frozenset(model.params))
     arguments = ", ".join(names[n] for n in ["net", "out", *model.states, *model.params])
     where = f"line {model.loc.line} of {model.source}" if model.loc else model.source
-    lines = [f"def {model_function_name(model)}({arguments}):",
+    lines = [*wrap_code(f"def {model_function_name(model)}({arguments}):"),
              f'    """Neuron model `{model.name}` ({quoted_text(where)}): one tick."""']
     for target, value in model.statements:
         node = e.from_dict(value)
@@ -233,7 +232,7 @@ def model_backward_function(model: ir.NeuronModel, renderer: type[ScalarPython])
             scalars.add(target)
     writer = renderer(names, frozenset(scalars))
     signature = f"def {model_backward_name(model)}({', '.join(names[n] for n in back.inputs)}):"
-    lines = textwrap.wrap(signature, 100, subsequent_indent=" " * 8, break_long_words=False)
+    lines = wrap_code(signature)
     lines.append(f'    """Model `{model.name}` backwards: its tick replayed, then d loss / d each '
                  'value."""')
     lines += [f"    {names[target]} = {writer.render(node)}" for target, node in back.statements]

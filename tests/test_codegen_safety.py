@@ -4,12 +4,15 @@ nothing but the network.
 
 The programs here are hostile on purpose: names that are Python keywords and builtins, the
 generated code's own names, CUDA keywords, dunders, NNDL's own keywords, names that collide once
-mangled, non-ASCII letters; numbers that overflow to inf or nan, subnormals, negative zero; paths
-that try to end the header comment or a docstring. For both backends each is either refused with
-a clear diagnostic, or gives a module that
+mangled, non-ASCII letters, names of up to 200 characters; numbers that overflow to inf or nan,
+subnormals, negative zero; paths that try to end the header comment or a docstring, or that hold
+an encoding declaration (`coding:unicode_escape`) for Python to find on line 1 or 2. For every
+backend each is either refused with a clear diagnostic, or gives a module that
 
-- parses, and whose every identifier is one that the same network with plain names (its *twin*,
-  `zq000`, `zq001`, ... in place of each name) has too, or a model variable safely mangled;
+- compiles from its bytes, decoded as Python decodes the file (line 1 declares UTF-8, line 2 is
+  NNDL's own text), and whose every identifier is one that the same network with plain names
+  (its *twin*, `zq000`, `zq001`, ... in place of each name) has too, or a model variable safely
+  mangled;
 - calls nothing dangerous (exec, eval, open, ...) beyond the module's own fixed calls, and
   imports nothing but numpy, math and nndl;
 - imports, runs and trains without running anything else (an audit hook refuses processes);
@@ -22,18 +25,23 @@ import ast
 import builtins
 import collections
 import contextlib
+import importlib.util
 import itertools
 import keyword
 import math
 import re
 import shutil
 import sys
+import textwrap
+import types
 from pathlib import Path
 from string import Template
 
 import cuda_emulation
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nndl
 from nndl import backends
@@ -466,6 +474,14 @@ def guarded():
         _RECORDING = None
 
 
+def module_from_bytes(data: bytes, name: str, path: str | None = None):
+    """The module as Python imports the file that holds `data`: compiled from its bytes, which
+    are decoded as their lines 1-2 declare (a string would skip the declaration)."""
+    module = types.ModuleType(name)
+    exec(builtins.compile(data, path or f"<{name}>", "exec"), module.__dict__)
+    return module
+
+
 def inputs_and_targets(spec, seed=0, batch=3):
     rng = np.random.default_rng(seed)
     inputs = {g.name: rng.normal(size=(batch, *g.shape)) for g in spec.inputs}
@@ -480,10 +496,10 @@ def exercise(source: str, name: str, rename=None, parameters=None, strict=True):
 
     Not `strict`: the first run of a kind of network may import parts of nndl's runtime (which
     compile and execute their own code); it still may not start a process."""
-    if "(cupy backend)" in source.split("\n", 1)[0]:
+    if "(cupy backend)" in source.split("\n", 2)[1]:
         cuda_emulation.preload(source)  # its kernels built and loaded here, not under guard
     with guarded() as events:
-        module = module_from_source(source, name)
+        module = module_from_bytes(source.encode("utf-8"), name)
         net = module.Network(seed=5, dtype="float64")
         if parameters is not None:
             arrays = net._trainable()  # the hook that optimisers use
@@ -598,6 +614,90 @@ def test_hostile_names_in_every_place(place, tmp_path, capsys):
     else:
         check_against_twin(path, twin_path, mapping,
                            groups=place in ("input", "group", "output", "connection"))
+
+
+# Legal names of every length (the grammar sets none), the long ones past any line they sit on
+LENGTHS = [1, 2, 15, 16, 17, 18, 19, 20, 21, 40, 79, 80, 92, 99, 100, 101, 150, 199, 200]
+
+
+def long_name(length: int) -> str:
+    """A name of exactly `length` characters that reads like one (`first_hidden_layer`...)."""
+    return ("first_hidden_layer_" * 11)[:length - 1] + "z"
+
+
+@pytest.mark.parametrize("place", list(PLACES))
+def test_names_of_every_length_generate(place):
+    """`group first_hidden_layer[4] : tanh` broke the NumPy and CuPy modules' lines: a name of
+    any length, in any place, gives a module that compiles, as Python reads its bytes."""
+    for length in LENGTHS:
+        text = Template(PLACES[place]).substitute(N=long_name(length))
+        program, diags = check_text(text, "f.nndl")
+        assert program is not None, diags.render()
+        for backend in BACKENDS:
+            data = backends.generate(program.network(None), backend).encode("utf-8")
+            builtins.compile(data, f"{place}_{length}_{backend}.py", "exec")
+
+
+@pytest.mark.parametrize("place", ["group", "output", "connection", "model", "state"])
+def test_long_names_compute_what_short_ones_do(place, tmp_path):
+    """All the lengths at once in one place: the module is its twin's (short names), runs and
+    computes what the twin computes, in every backend."""
+    names = [long_name(n) for n in LENGTHS if n > 2]  # `f`, `fz`: no clash with the program's
+    plain = twin_names(names)
+    path, twin_path = tmp_path / "long.nndl", tmp_path / "twin.nndl"
+    path.write_text(packed(place, names), encoding="utf-8")
+    twin_path.write_text(packed(place, plain), encoding="utf-8")
+    check_against_twin(path, twin_path, dict(zip(names, plain)),
+                       groups=place in ("group", "output", "connection"))
+
+
+# Lines of generated code as the lowerings write them: assignments of calls, subscripts with
+# names and strings (which may hold brackets, commas, quotes and `#`), operators, `def` lines.
+IDENTIFIERS = st.from_regex(r"[a-z_][a-z0-9_]{0,40}", fullmatch=True).filter(
+    lambda name: not keyword.iskeyword(name))
+LINE_ATOMS = IDENTIFIERS | st.text("ab(),[]{}'\"# \\", max_size=12).map(repr) | \
+    st.integers(0, 10**6).map(str)
+EXPRESSIONS = st.recursive(LINE_ATOMS, lambda inner: st.one_of(
+    st.tuples(IDENTIFIERS, st.lists(inner, max_size=5)).map(
+        lambda call: f"{call[0]}({', '.join(call[1])})"),
+    st.tuples(IDENTIFIERS, inner).map(lambda item: f"{item[0]}[{item[1]}]"),
+    st.tuples(inner, st.sampled_from(["+", "*", "@", "-", "if 1 else"]), inner).map(
+        lambda pair: f"({pair[0]} {pair[1]} {pair[2]})"),
+    st.lists(inner, max_size=4).map(lambda items: f"[{', '.join(items)}]")), max_leaves=24)
+LINES = st.one_of(
+    st.tuples(st.lists(IDENTIFIERS.map(lambda n: f"out[{n!r}]"), min_size=1, max_size=3),
+              EXPRESSIONS).map(lambda line: f"{', '.join(line[0])} = {line[1]}"),
+    EXPRESSIONS,
+    st.tuples(IDENTIFIERS, st.lists(IDENTIFIERS, unique=True, max_size=8)).map(
+        lambda line: f"def {line[0]}({', '.join(line[1])}):"))
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(line=LINES, indent=st.sampled_from(["", "    ", "        "]),
+       width=st.sampled_from([30, 60, 92, 100]))
+def test_wrapped_lines_are_the_same_code(line, indent, width):
+    """codegen.wrap_code breaks a line only where Python continues it: the pieces are the same
+    statement, whatever the strings in it hold."""
+    from nndl.backends.codegen import wrap_code
+
+    pieces = wrap_code(indent + line, width)
+    body = "\n    pass" if line.endswith(":") else ""
+    expected = ast.dump(ast.parse(line + body))
+    assert ast.dump(ast.parse(textwrap.dedent("\n".join(pieces)) + body)) == expected, pieces
+    assert all(p.startswith(indent) for p in pieces)
+    assert all(p.startswith(indent + "    ") for p in pieces[1:])  # continuations stand out
+
+
+def test_a_long_line_is_broken_at_its_outermost_commas():
+    from nndl.backends.codegen import wrap_code
+
+    line = ("dnet = adj.take(t, 'first_hidden_layer', out['first_hidden_layer']) * "
+            "tanh_slope(nets['first_hidden_layer'], out['first_hidden_layer'])")
+    assert wrap_code(line, 92) == [
+        "dnet = adj.take(t, 'first_hidden_layer', out['first_hidden_layer']) * tanh_slope(",
+        "    nets['first_hidden_layer'], out['first_hidden_layer'])"]
+    assert wrap_code("def backward_m(" + ", ".join(f"v{i}" for i in range(30)) + "):", 60)[1] \
+        .startswith(" " * 8 + "v")  # a block's header: not indented like its body
 
 
 def test_refused_names_are_the_reserved_ones(tmp_path, capsys):
@@ -817,7 +917,8 @@ def test_hostile_source_paths_stay_in_comments_and_strings(name, tmp_path):
         source = generate_source(path, backend)
         twin = generate_source(twin_path, backend)
         assert all(c == "\n" or c.isprintable() for c in source)  # no other line break
-        tree = ast.parse(source)
+        assert_header_holds_no_user_text(source.encode("utf-8"))
+        tree = ast.parse(source.encode("utf-8"))  # as Python reads the file
         assert_same_program(canonical(source), canonical(twin), name)
         # the path survives, exactly, in the module's strings
         strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
@@ -871,7 +972,7 @@ def test_the_cli_writes_a_module_that_runs_nothing_else(tmp_path, capsys):
         out = tmp_path / f"module_{backend}.py"
         assert main(["compile", str(path), "--backend", backend, "-o", str(out)]) == 0
         source = out.read_text(encoding="utf-8")
-        assert source.startswith("# Generated by nndlc")
+        assert source.startswith(f"{CODING}# Generated by nndlc")
         exercise(source, f"cli_{backend}")
     capsys.readouterr()
 
@@ -897,6 +998,70 @@ def test_data_strings_stay_strings(data, tmp_path):
         module = module_from_source(source, "data_strings")
         assert module.SPEC.regimes[0].data == program.network(None).regimes[0].data
         audit(source, generate_source(twin_path, backend))
+
+
+# ---- encoding declarations: what Python reads on lines 1-2 ---------------------------------
+
+# Folder names that are a PEP 263 declaration (`coding[:=]NAME`) on the line that holds them,
+# and file names that put a line break or a backslash where an escape would decode into one.
+CODING_FOLDERS = ["coding:unicode_escape", "coding=unicode_escape",
+                  "-*- coding: raw_unicode_escape -*-", "vim: set fileencoding=unicode_escape :",
+                  "coding:latin-1", "coding:utf-16", "coding:nosuchcodec", "coding:utf_8_sig",
+                  "\\\ncoding:unicode_escape", "a\\\nb"]
+CODING_FILES = ["net.nndl", "back\\slash\nnewline.nndl",
+                "x\nimport sys; sys.modules.setdefault('nndl_injected', 'ran') #.nndl",
+                "\\u000aimport sys\\x0a\\'\\\".nndl"]
+# A data path whose quotes an escape-decoding declaration would turn into real ones
+INJECTION = "x'+str(__import__('sys').modules.setdefault('nndl_injected', 'ran'))+'\\\".npz"
+CODING_PROGRAM = PLACES["output"].replace("$N", "y") + \
+    f'train r for n {{\n data "{INJECTION}"\n loss mse\n}}\n'
+CODING = "# -*- coding: utf-8 -*-\n"  # line 1 of every generated module
+HEADER_LINE_2 = re.compile(r"# Generated by nndlc [\w.+-]+ \((oo|numpy|cupy) backend\)\. Do not "
+                           r"edit: regenerate with\n")
+
+
+def assert_header_holds_no_user_text(data: bytes) -> None:
+    """Line 1 declares UTF-8, line 2 is NNDL's own text: Python reads no declaration of ours."""
+    first, second = data.splitlines(keepends=True)[:2]
+    assert first.decode() == CODING and HEADER_LINE_2.fullmatch(second.decode()), data[:300]
+
+
+@pytest.mark.parametrize("folder", CODING_FOLDERS)
+def test_a_declaration_in_the_path_decodes_nothing(folder, tmp_path, monkeypatch, capsys):
+    """A path with `coding:unicode_escape` in it: the module's bytes, as `nndlc compile -o`
+    writes them, `nndl.compile` caches them and `nndlc train` imports them, decode as UTF-8,
+    and the data path stays the string it was (no quote of it closes a literal)."""
+    monkeypatch.delitem(sys.modules, "nndl_injected", raising=False)
+    spec = check_text(CODING_PROGRAM, "f.nndl")[0]
+    assert spec.network(None).regimes[0].data.startswith("x'+str(")
+    for i, name in enumerate(CODING_FILES):
+        path = tmp_path / f"{i}" / folder / name
+        try:
+            path.parent.mkdir(parents=True)
+            path.write_text(CODING_PROGRAM, encoding="utf-8")
+        except OSError as e:  # a file system that cannot hold the name
+            pytest.skip(f"cannot create {str(path)!r}: {e}")
+        expected = spec.network(None).regimes[0].data
+        for backend in BACKENDS:
+            out = tmp_path / f"{i}" / f"module_{backend}.py"
+            assert main(["compile", str(path), "--backend", backend, "-o", str(out)]) == 0
+            data = out.read_bytes()
+            assert_header_holds_no_user_text(data)
+            module = module_from_bytes(data, f"coding_{backend}", str(out))
+            assert module.SOURCE == str(path) and module.SPEC.regimes[0].data == expected
+            if backend == "cupy":
+                continue  # its module runs only under the emulation's preload
+            loaded = importlib.util.spec_from_file_location(f"coding_{backend}_{i}", out)
+            module = importlib.util.module_from_spec(loaded)
+            loaded.loader.exec_module(module)  # as `import` reads it (and caches bytecode)
+            assert module.SPEC.regimes[0].data == expected
+            cached = nndl.compile(path, backend=backend)
+            assert nndl.compile(path, backend=backend).SPEC.regimes[0].data == expected
+            assert cached.SOURCE == str(path)
+        # nndlc train imports the cached module, then looks for the data file (it has none)
+        assert main(["train", str(path), "--out", str(tmp_path / f"run{i}"), "--quiet"]) == 1
+        assert f"error: no data file at {path.parent / expected}" in capsys.readouterr().err
+        assert "nndl_injected" not in sys.modules, (folder, name)
 
 
 # ---- numbers ----------------------------------------------------------------------------

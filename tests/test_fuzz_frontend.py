@@ -14,9 +14,13 @@ CI sees the same inputs on every run. What each test tries (`pytest -s` prints t
   checks judge it: 198 have errors after parsing, 2 pass.
 - `test_mutants_of_every_source`: 9 mutants of each of the 107 examples and golden inputs, 963
   in all: 6 with one to three token edits (deleted, duplicated, swapped, replaced by any word
-  or by one of the same kind, odd characters inserted) and 3 with one byte edit (random bytes,
-  truncated, UTF-16, Latin-1, a BOM, a NUL or invalid UTF-8). Of the token mutants 26 pass,
-  113 have errors after parsing, 503 before; of the byte mutants 17, 3 and 301.
+  or by one of the same kind, long names among them, odd characters inserted) and 3 with one
+  byte edit (random bytes, truncated, UTF-16, Latin-1, a BOM, a NUL, invalid UTF-8 or a Python
+  encoding declaration). Of the token mutants 25 pass, 114 have errors after parsing, 503
+  before; of the byte mutants 17, 105 and 199.
+
+Files are written under folders whose names are Python encoding declarations; in the first two
+tests every program that passes must give, in every backend, a module whose bytes compile.
 - `test_extreme_inputs`: 31 inputs: empty, NULs, random binary, UTF-16 and UTF-32, 5 MB on one
   line, in one comment, in comment lines, in one name, 10,000 nested or unclosed brackets,
   calls, subscripts or braces, 10,000 minus signs or a sum of 10,000 terms, 10,000 stray
@@ -28,6 +32,7 @@ Then one regression test per bug this fuzzing found and the front end's fixes.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import io
@@ -43,6 +48,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nndl import backends
 from nndl.commands.check import check_source
 from nndl.commands.cli import main
 from nndl.diagnostics import EXCERPT_WIDTH, Diagnostics, NNDLError, Span
@@ -101,10 +107,17 @@ def show(data: bytes) -> str:
     return repr(data[:300]) + (f"... ({len(data):,} bytes)" if len(data) > 300 else "")
 
 
-def nndlc_check(data: bytes, folder: Path, bound: float = BOUND) -> str:
+# Folders the fuzzed files are written in: names that are an encoding declaration to Python
+# (PEP 263), with quotes and backslashes; the path reaches diagnostics and generated modules.
+FOLDERS = ["coding:unicode_escape", "-*- coding=latin-1 -*- 'x' \\", "plain"]
+
+
+def nndlc_check(data: bytes, folder: Path, bound: float = BOUND, generate: bool = False) -> str:
     """Check `data` as a file, by the CLI and by the library; returns "ok", "parsed" (errors
-    after parsing) or "rejected" (errors while reading or parsing)."""
-    path = folder / "fuzz.nndl"
+    after parsing) or "rejected" (errors while reading or parsing). `generate`: a program that
+    passes must also give, in every backend, a module whose bytes compile."""
+    path = folder / FOLDERS[len(data) % len(FOLDERS)] / "fuzz.nndl"
+    path.parent.mkdir(exist_ok=True)
     path.write_bytes(data)
     out, err = io.StringIO(), io.StringIO()
     start = time.process_time()
@@ -127,8 +140,21 @@ def nndlc_check(data: bytes, folder: Path, bound: float = BOUND) -> str:
     assert bool(diags.errors) == (code == 1), (show(data), stderr, diags.render())
     assert_excerpts_show_their_lines(diags, show(data))
     if code == 0:
+        if generate:
+            assert_modules_compile(path)
         return "ok"
     return "rejected" if {d.code for d in diags.errors} & BEFORE_PARSING else "parsed"
+
+
+def assert_modules_compile(path: Path) -> None:
+    """Every network of a program that passes, in every backend: a module whose bytes compile
+    as Python reads a file (lines 1-2 decide how they decode)."""
+    program, diags = check_text(read_source(path), str(path))
+    assert program is not None, diags.render()
+    for network in program.networks:
+        for backend in backends.BACKENDS:
+            data = backends.generate(network, backend).encode("utf-8")
+            builtins.compile(data, f"{path}.{backend}.py", "exec")
 
 
 def library_check(data: bytes, path: Path, bound: float) -> Diagnostics:
@@ -185,7 +211,11 @@ def padded(strategy):
     return strategy.map(lambda text: f" {text} ")
 
 
-NAMES = st.sampled_from(COMMON_NAMES) | st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,6}",
+# Names longer than a line of generated code (the grammar sets no limit; 200 is the longest
+# the tests promise)
+LONG_NAMES = ["first_hidden_layer", "receptive_field_of_the_second_map_" * 2,
+              ("a_name_of_two_hundred_characters_" * 7)[:200]]
+NAMES = st.sampled_from(COMMON_NAMES + LONG_NAMES) | st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,6}",
                                                       fullmatch=True).filter(
     lambda name: name not in KEYWORDS)
 NUMBERS = st.sampled_from(["0", "1", "2", "3", "4", "8", "0.5", ".5", "1.5", "2.", "1e-3",
@@ -263,7 +293,7 @@ def test_programs_from_the_grammar(tmp_path):
         diags = Diagnostics("gen.nndl", text)
         if parse(text, diags) is None:
             unparsed.append((text, diags.render(concise=True)))
-        counts[nndlc_check(text.encode("utf-8"), tmp_path)] += 1
+        counts[nndlc_check(text.encode("utf-8"), tmp_path, generate=True)] += 1
 
     one()
     total = sum(counts.values())
@@ -281,7 +311,7 @@ TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|\r?\n|[ \t]+|[A-Za-z_]\w*'
 WORDS = KEYWORDS + COMMON_NAMES + ["{", "}", "(", ")", "[", "]", ",", ":", "->", "=", "\n", "#",
                                    '"', "'", "0", "1e999", "-1", "2.5", "**", ".", "\t"]
 # Same-kind replacements, which keep the syntax and change the meaning.
-NAME_WORDS = COMMON_NAMES
+NAME_WORDS = COMMON_NAMES + LONG_NAMES
 NUMBER_WORDS = ["0", "1", "2", "3", "8", "64", "0.5", "1e-3", "1e9", "1e999", "100000"]
 NUMBER = re.compile(r"\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+")
 ODD_TEXT = ["\0", "\ufeff", "\u00e9", "\u20ac", "\u2028", "\x0c", "\r", "\x1b[31m", "\U0001f600",
@@ -326,10 +356,14 @@ def token_mutants(draw, tokens: list[str]) -> bytes:
 
 @st.composite
 def byte_mutants(draw, data: bytes) -> bytes:
-    """The file with random bytes inserted, cut short, in another encoding, with a BOM, a NUL
-    or invalid UTF-8."""
+    """The file with random bytes inserted, cut short, in another encoding, with a BOM, a NUL,
+    invalid UTF-8 or a Python encoding declaration (a comment to NNDL, which reads UTF-8)."""
     text = data.decode("utf-8", errors="replace")
-    edit = draw(st.sampled_from(["bytes", "truncate", "utf-16", "latin-1", "bom", "odd"]))
+    edit = draw(st.sampled_from(["bytes", "truncate", "utf-16", "latin-1", "bom", "odd",
+                                 "declaration"]))
+    if edit == "declaration":
+        return draw(st.sampled_from([b"# -*- coding: unicode_escape -*-\n",
+                                     b"# vim: set fileencoding=latin-1 :\n"])) + data
     at = draw(st.integers(0, len(data)))
     if edit == "bytes":
         return data[:at] + draw(st.binary(min_size=1, max_size=4)) + data[at:]
@@ -355,12 +389,12 @@ def test_mutants_of_every_source(source, tmp_path):
     @settings(FUZZ, max_examples=TOKEN_MUTANTS)
     @given(token_mutants(tokens_of(source)))
     def token_mutant(data):
-        counts["tokens: " + nndlc_check(data, tmp_path)] += 1
+        counts["tokens: " + nndlc_check(data, tmp_path, generate=True)] += 1
 
     @settings(FUZZ, max_examples=BYTE_MUTANTS)
     @given(byte_mutants(source.read_bytes()))
     def byte_mutant(data):
-        counts["bytes: " + nndlc_check(data, tmp_path)] += 1
+        counts["bytes: " + nndlc_check(data, tmp_path, generate=True)] += 1
 
     token_mutant()
     byte_mutant()

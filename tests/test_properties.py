@@ -4,6 +4,7 @@ the NumPy backend agree on them in float64 (DESIGN.md, Equivalence). Also the co
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -18,6 +19,10 @@ from nndl.runtime.build import BuildError, NNDLWarning
 ACTIVATIONS = ["identity", "relu", "leaky_relu", "leaky_relu(slope={})", "tanh", "sigmoid",
                "softplus", "step", "softmax", None]  # None: an output's default (identity)
 INITIALISERS = [None, "normal", "uniform", "constant"]  # None: the default
+# What follows a group's or a connection's short name (`h3`, `p7`): nothing, or a tail that
+# makes a name of up to 200 characters, longer than any line of generated code
+NAME_TAILS = st.sampled_from([0, 0, 0, 1, 19, 50, 99, 150, 197]).map(
+    lambda length: ("_first_hidden_layer" * 11)[:length])
 
 
 def number(rng: np.random.Generator, low: float, high: float) -> str:
@@ -31,7 +36,7 @@ def group_decls(draw, index: int, role: str):
     shape = draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
     activation = draw(st.sampled_from(ACTIVATIONS if role == "output" else ACTIVATIONS[:-1]))
     bias = draw(st.sampled_from(["", "none", "value"]))
-    return {"name": f"{role[0]}{index}", "role": role, "shape": shape,
+    return {"name": f"{role[0]}{index}{draw(NAME_TAILS)}", "role": role, "shape": shape,
             "activation": activation, "bias": bias}
 
 
@@ -52,7 +57,7 @@ def networks(draw):
             connects.append({"src": source["name"], "dst": target["name"],
                              "rule": draw(st.sampled_from(rules)),
                              "init": draw(st.sampled_from(INITIALISERS)),
-                             "alias": draw(st.booleans())})
+                             "alias": draw(NAME_TAILS) if draw(st.booleans()) else None})
     literals = draw(st.integers(0, 2**32 - 1))
     return render(inputs + later, connects, draw(st.integers(0, 2**31)), literals)
 
@@ -77,8 +82,8 @@ def render(groups: list[dict], connects: list[dict], seed: int, literals: int) -
         line = f"    connect {c['src']} -> {c['dst']} : {c['rule']}"
         if c["init"]:
             line += " weight " + initialiser(c["init"], rng)
-        if c["alias"]:
-            line += f" as p{k}"
+        if c["alias"] is not None:
+            line += f" as p{k}{c['alias']}"
         lines.append(line)
     return "\n".join(lines + ["}", ""])
 
@@ -120,6 +125,8 @@ def test_the_generator_writes_every_feature(compile_text):
                     "input i1", "group h4", "output o1"]:
         assert feature in joined, feature
     assert any(text.count("output ") == 1 for text in texts)
+    names = [word for text in texts for word in re.findall(r"\b[hiop]\d+\w*", text)]
+    assert max(map(len, names)) == 199 and "h0_first_hidden_layer" in names
     compile_text(texts[0], "numpy")  # and what it writes compiles
 
 

@@ -9,14 +9,13 @@ at the tick it was read (`adj.send`; a delayed source gets it `delay` ticks earl
 
 from __future__ import annotations
 
-import textwrap
-
 from nndl.backends.codegen import number
 from nndl.backends.numpy.layouts import (
     comment_lines,
     cpu_kind,
     gpu_kind,
     synapse_weights,
+    wrap_call,
     wrap_lines,
 )
 from nndl.backends.render import backward_of, model_backward_name, slope_call
@@ -120,9 +119,7 @@ def _model_call(network: ir.Network, g: ir.Group, rows: str | None, k: str = "")
                            *carried])
     d_last = f"d_last{k}{pick}" if back.outputs[1] is not None else "_"
     results = ", ".join(["dnet", d_last, *carried]) if states else f"dnet, {d_last}"
-    call = [f"{results} = {model_backward_name(model)}("]
-    call += [f"    {line}" for line in textwrap.wrap(f"{arguments})", 80)]
-    return call
+    return wrap_call(f"{results} = {model_backward_name(model)}({arguments})")
 
 
 def _model_setup(network: ir.Network, g: ir.Group, level: bool, k: str = "") -> list[str]:

@@ -7,6 +7,7 @@ import math
 import textwrap
 
 from nndl import ir
+from nndl.backends.codegen import wrap_code
 from nndl.runtime import geometry
 from nndl.runtime.layout import stencil_fits
 from nndl.runtime.rewiring import rewired
@@ -69,20 +70,9 @@ def comment_lines(text: str) -> list[str]:
 
 
 def wrap_call(line: str, width: int = 92) -> list[str]:
-    """A generated line that ends in a call, broken after the call's `(` so that it fits the
-    generated code's 100 columns (with the 8 columns of the method body)."""
-    if len(line) <= width or not line.endswith(")"):
-        return [line]
-    indent = line[:len(line) - len(line.lstrip())]
-    depth = 0
-    for i, char in enumerate(line):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "(" and depth == 1:
-            break
-    arguments = textwrap.wrap(line[i + 1:], width - len(indent) - 4, break_long_words=False,
-                              break_on_hyphens=False)
-    return [line[:i + 1]] + [f"{indent}    {part}" for part in arguments]
-
+    """A generated line broken to fit the generated code's 100 columns (with the 8 columns of
+    the method body): see codegen.wrap_code."""
+    return wrap_code(line, width)
 
 
 def wrap_lines(lines: list[str]) -> list[str]:

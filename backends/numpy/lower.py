@@ -17,8 +17,6 @@ Each projection gets the cheapest layout for its rule, and only its synapses are
 
 from __future__ import annotations
 
-import textwrap
-
 from nndl.backends.codegen import check_names, common_context, number
 from nndl.backends.numpy.backward import back_layouts, lower_backward, weight_grad_lines
 from nndl.backends.numpy.layouts import (
@@ -163,9 +161,8 @@ def _apply(network: ir.Network, g: ir.Group, rows: str | None = None) -> list[st
     params = [number(g.params[name]) for name in model.params]
     arguments = ", ".join([f"memory.last[{key}]{pick}", *states, *params])
     results = ", ".join([target, *states]) + ("" if states else ",")  # unpack (out,) too
-    call = [f"{results} = {model_function_name(model)}("]
-    call += [f"    {line}" for line in textwrap.wrap(f"net, {arguments})", 80)]
-    return [f"state = memory.state[{key}]", *call]
+    call = f"{results} = {model_function_name(model)}(net, {arguments})"
+    return [f"state = memory.state[{key}]", *wrap_call(call)]
 
 
 def _describe_group(g: ir.Group) -> str:

@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue from the checkpoint in the output folder")
     train.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    train.add_argument("--no-cache", action="store_true",
+                       help="generate the module afresh, neither reading nor writing the compile "
+                            "cache (as NNDL_NO_CACHE=1 does)")
     train.set_defaults(run=cmd_train)
 
     draw = sub.add_parser("graph", parents=[common],
@@ -254,7 +257,8 @@ def cmd_train(args) -> int:
     try:
         result = train(args.file, regime=args.regime, network=args.network, data=args.data,
                        backend=args.backend, out=args.out, epochs=args.epochs, seed=args.seed,
-                       resume=args.resume, progress=not args.quiet, on_epoch=report)
+                       resume=args.resume, progress=not args.quiet, on_epoch=report,
+                       cache=not args.no_cache)
     except KeyboardInterrupt:
         print("\ninterrupted: the checkpoint of the last finished epoch is kept; continue with "
               "the same command and --resume" if finished else

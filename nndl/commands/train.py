@@ -114,9 +114,9 @@ def _only(groups, role: str, network: ir.Network) -> ir.Group:
 def train(path: str, *, regime: str | None = None, network: str | None = None,
           data: str | None = None, backend: str = "numpy", out: str | None = None,
           epochs: int | None = None, seed: int | None = None, resume: bool = False,
-          progress: bool = True, on_epoch=None) -> Result:
+          progress: bool = True, on_epoch=None, cache: bool = True) -> Result:
     started = time.perf_counter()
-    module = compile_file(path, backend=backend, network=network)
+    module = compile_file(path, backend=backend, network=network, cache=cache)
     spec: ir.Network = module.SPEC
     chosen = spec.regime(regime)
     dataset = find_data(chosen, path, data)

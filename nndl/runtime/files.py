@@ -28,14 +28,16 @@ HOST = f"{zlib.crc32(socket.gethostname().encode('utf-8')):08x}"
 ABANDONED_AFTER = 24 * 3600  # seconds untouched after which any writer must be gone
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
-    """Call `write` on a temporary file beside `path`, sync it, then rename it into place."""
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None],
+                     mode: int | None = None) -> None:
+    """Call `write` on a temporary file beside `path`, sync it, then rename it into place; the
+    file gets `mode` where given (the compile cache's private entries), else as `_mode` says."""
     path = destination(path)
     _remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{HOST}.", suffix=".tmp",
                                dir=path.parent)
     try:
-        os.fchmod(fd, _mode(path))
+        os.fchmod(fd, _mode(path) if mode is None else mode)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -47,8 +49,8 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
         raise
 
 
-def write_text_atomically(path: str | os.PathLike, text: str) -> None:
-    write_atomically(path, lambda f: f.write(text.encode("utf-8")))
+def write_text_atomically(path: str | os.PathLike, text: str, mode: int | None = None) -> None:
+    write_atomically(path, lambda f: f.write(text.encode("utf-8")), mode)
 
 
 def destination(path: str | os.PathLike) -> Path:
