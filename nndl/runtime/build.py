@@ -76,10 +76,10 @@ def check_build(spec: ir.Network, diags: Diagnostics) -> None:
     """Build the network with its own seed and report what only shows then, as diagnostics:
     rules that make no synapse, fan_in shortfalls, neuron-level cycles. A network too large for
     memory is reported instead of built."""
-    message = resources.too_large(spec, resources.estimate(spec))
+    need = resources.estimate(spec)
+    message = resources.too_large(spec, need)
     if message:
-        largest = max(spec.projections, key=lambda p: resources.synapse_bound(spec, p))
-        diags.error("too-large", message, _span(largest.loc),
+        diags.error("too-large", message, _span(need.loc),
                     "use a sparser rule (random, fan_in, local) or smaller groups")
         return
     synapses, findings = build_all(spec, spec.seed)

@@ -35,7 +35,7 @@ class NetworkBase:
         spec = self.SPEC
         self.seed = spec.seed if seed is None else _check_seed(seed)
         self.dtype = _check_dtype(self.DEFAULT_DTYPE if dtype is None else dtype)
-        resources.check(spec)  # refuse, in microseconds, what would not fit in memory
+        resources.check(spec, backend=self.BACKEND)  # refuse, in microseconds, what won't fit
         synapses, findings = build_all(spec, self.seed)
         report(spec, findings)
         # each model neuron's state before the first tick (saved as GROUP.STATE)
@@ -75,6 +75,7 @@ class NetworkBase:
                 raise InputError(f"input `{name}` is given twice")
         given.update(named_inputs)
         prepared, steps, batch = prepare_inputs(self.SPEC, given, ticks, np.dtype(self.dtype))
+        resources.check(self.SPEC, batch, steps, backend=self.BACKEND)
         if not reset and getattr(self, "_batch", batch) != batch:
             raise InputError(f"reset=False continues the previous run, which had a batch of "
                              f"{self._batch}; this one has {batch}")
@@ -105,7 +106,7 @@ class NetworkBase:
             every_tick = bool(chosen and chosen.every_tick)
         training.check_loss(loss)
         prepared, steps, batch = prepare_inputs(spec, dict(inputs), ticks, np.dtype(self.dtype))
-        resources.check(spec, batch, steps, training=True)
+        resources.check(spec, batch, steps, training=True, backend=self.BACKEND)
         self._forward_for_grad(prepared, steps, batch)
         total, seeds_out, seeds_net = loss_and_seeds(self, targets, loss, every_tick, batch)
         if not backward:
