@@ -14,6 +14,7 @@ from nndl import ir
 from nndl.diagnostics import Diagnostics, Span
 from nndl.runtime import resources
 from nndl.runtime.errors import RuntimeNNDLError
+from nndl.runtime.locations import source_position
 from nndl.runtime.schedule import CYCLE_HINT, CycleError, Level, cycle_message, levels
 from nndl.runtime.synapses import Finding, Synapses, build, initial_bias
 
@@ -45,8 +46,7 @@ def initial_states(spec: ir.Network) -> dict[str, dict[str, np.ndarray]]:
 
 def locate(spec: ir.Network, finding: Finding) -> str:
     """`file:line:col: severity: message`, as the compiler's diagnostics read."""
-    loc = finding.projection.loc
-    where = f"{spec.source}:{loc.line}:{loc.column}" if loc else spec.source
+    where = source_position(spec.source, finding.projection.loc)
     return f"{where}: {finding.severity}: {finding.message}"
 
 
