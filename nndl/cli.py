@@ -232,9 +232,12 @@ def cmd_train(args) -> int:
     # so the last epoch's checkpoint stays whole and `--resume` continues from it
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        result = train(args.file, regime=args.regime, network=args.network, data=args.data,
-                       backend=args.backend, out=args.out, epochs=args.epochs, seed=args.seed,
-                       resume=args.resume, progress=not args.quiet, on_epoch=report)
+        with warnings.catch_warnings():  # already reported, positioned, by _load
+            warnings.simplefilter("ignore", NNDLWarning)
+            result = train(args.file, regime=args.regime, network=args.network,
+                           data=args.data, backend=args.backend, out=args.out,
+                           epochs=args.epochs, seed=args.seed, resume=args.resume,
+                           progress=not args.quiet, on_epoch=report)
     except KeyboardInterrupt:
         print("\ninterrupted: the checkpoint of the last finished epoch is kept; continue with "
               "the same command and --resume", file=sys.stderr)

@@ -66,7 +66,7 @@ def neuron_levels(spec: ir.Network, synapses: dict[str, Synapses]) -> dict[int, 
             if step.neuron_level}
 
 
-def _span(loc: ir.Loc | None) -> Span | None:
+def span_of(loc: ir.Loc | None) -> Span | None:
     if loc is None:
         return None
     return Span(loc.line, loc.column, loc.line, max(loc.end_column, loc.column + 1))
@@ -79,13 +79,13 @@ def check_build(spec: ir.Network, diags: Diagnostics) -> None:
     need = resources.estimate(spec)
     message = resources.too_large(spec, need)
     if message:
-        diags.error("too-large", message, _span(need.loc),
+        diags.error("too-large", message, span_of(need.loc),
                     "use a sparser rule (random, fan_in, local) or smaller groups")
         return
     synapses, findings = build_all(spec, spec.seed)
     for f in findings:
         add = diags.error if f.severity == "error" else diags.warning
-        add(f.code, f.message, _span(f.projection.loc))
+        add(f.code, f.message, span_of(f.projection.loc))
     for step in spec.schedule:
         if not step.neuron_level:
             continue
@@ -93,6 +93,6 @@ def check_build(spec: ir.Network, diags: Diagnostics) -> None:
             levels(spec, step, synapses)
         except CycleError as e:
             first, *others = e.projections
-            notes = [(f"`{p.name}` also has delay 0", _span(p.loc)) for p in others]
+            notes = [(f"`{p.name}` also has delay 0", span_of(p.loc)) for p in others]
             diags.error("cycle", cycle_message(spec, step, e.projections, located=False),
-                        _span(first.loc), CYCLE_HINT, notes=notes)
+                        span_of(first.loc), CYCLE_HINT, notes=notes)
