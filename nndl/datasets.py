@@ -56,6 +56,9 @@ __all__ = ["NAMES", "DataError", "Dataset", "digits", "digits_rows", "from_npz",
            "xor"]
 
 NAMES = ("digits", "digits_rows", "xor", "parity")
+# The ticks of each built-in sequence data set (a sequence sets the ticks of a run itself), for
+# listings that should not load the data to tell.
+SEQUENCE_TICKS = {"digits_rows": 8}
 
 FILE_KEYS = ("x_train", "y_train", "x_test", "y_test", "sequence")
 LAYOUT = ("an NNDL data file (.npz) holds `x_train` and `y_train`, optionally `x_test` and "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nndl import expr, ir
+from nndl import datasets, expr, ir
 
 
 def synapse_count(network: ir.Network, p: ir.Projection) -> int | None:
@@ -15,11 +15,14 @@ def synapse_count(network: ir.Network, p: ir.Projection) -> int | None:
     return None
 
 
-def _model(g: ir.Group) -> str:
+def model_text(g: ir.Group) -> str:
+    """`relu`, `leaky_relu(slope=0.2)`, or `neuron leaky(leak=0.8)` for a neuron model (every
+    parameter, the group's overrides applied); `-` for an input."""
+    if g.model:
+        return "neuron " + call_text(g.model, g.params)
     if g.activation is None:
         return "-"
-    params = ", ".join(f"{k}={v:g}" for k, v in g.params.items())
-    return f"{g.activation}({params})" if params else g.activation
+    return call_text(g.activation, g.params)
 
 
 def _value(value) -> str:
@@ -55,7 +58,7 @@ def network_listing(network: ir.Network, counts: dict[str, int] | None = None,
         bias = "-" if g.role == "input" else (f"{g.bias_init:g}" if g.bias else "none")
         level = " (neuron by neuron)" if g.role != "input" and \
             network.step_of(g.name).neuron_level else ""
-        rows.append([g.name, g.role, str(list(g.shape)), str(g.size), _model(g) + level, bias])
+        rows.append([g.name, g.role, str(list(g.shape)), str(g.size), model_text(g) + level, bias])
     lines += _table(rows)
     lines.append("projections:")
     rows = [["name", "from", "to", "rule", "weights", "delay", "synapses"]
@@ -85,7 +88,7 @@ def regime_listing(network: ir.Network, r: ir.Regime) -> list[str]:
             ["loss", _loss(r)],
             ["optimizer", call_text(r.optimizer.kind, r.optimizer.params) if r.optimizer
              else "none"],
-            ["batch", str(r.batch)], ["epochs", str(r.epochs)], ["ticks", str(r.ticks)]]
+            ["batch", str(r.batch)], ["epochs", str(r.epochs)], ["ticks", _ticks(r)]]
     rows += [["learn", f"{rule.projection}: {call_text(rule.kind, rule.params)}"]
              for rule in r.learn]
     rows += [["rewire", f"{w.projection}: {_rewire(w)}"] for w in r.rewire]
@@ -98,6 +101,15 @@ def _data(r: ir.Regime) -> str:
     if r.data.lower().endswith(".npz"):
         return f'"{r.data}" (relative to the source file\'s folder)'
     return call_text(r.data, r.data_args)
+
+
+def _ticks(r: ir.Regime) -> str:
+    """The ticks a run of the regime takes: a sequence data set's own, whatever `ticks` says."""
+    if r.data in datasets.SEQUENCE_TICKS:
+        return f"{datasets.SEQUENCE_TICKS[r.data]} (one per step of {r.data}'s sequences)"
+    if r.data is not None and r.data.lower().endswith(".npz"):
+        return f"{r.ticks} (for static data; a sequence file has one tick per step)"
+    return str(r.ticks)
 
 
 def _group(name: str | None, groups: tuple[ir.Group, ...], role: str) -> str:
