@@ -278,6 +278,9 @@ def _check_x(where, key, x, sequence) -> np.ndarray:
         want = "(samples, ticks, *features)" if sequence else "(samples, *features)"
         raise DataError(f"{where}: `{key}` should have shape {want}, not {x.shape}")
     _nonempty(where, key, x)
+    if sequence and x.shape[1] == 0:  # a run has one tick at least: there would be no output
+        raise DataError(f"{where}: `{key}` holds sequences of 0 ticks (shape {x.shape}): each "
+                        "sample needs one tick or more")
     _finite(where, key, x)
     return np.ascontiguousarray(x, dtype=np.float64)
 

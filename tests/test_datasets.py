@@ -412,3 +412,21 @@ def test_dataset_checks_classes_when_built_by_hand():
         Dataset("d", x, y.astype(float), x, y.astype(float), 3)
     ds = Dataset("d", x, y, x, y, 3)
     assert "Dataset('d', train=3, test=3, features=(2,), classes=3)" == repr(ds)
+
+
+def test_error_sequences_of_zero_ticks(tmp_path):
+    """Not an IndexError once training starts: refused on loading."""
+    path = save(tmp_path, x_train=np.ones((5, 0, 3)), y_train=np.zeros(5, np.int64),
+                sequence=True)
+    with pytest.raises(DataError, match=r"`x_train` holds sequences of 0 ticks \(shape "
+                                        r"\(5, 0, 3\)\): each sample needs one tick or more"):
+        datasets.from_npz(path)
+    with pytest.raises(DataError, match="`x_test` holds sequences of 0 ticks"):
+        Dataset("mine", np.ones((2, 1, 3)), np.zeros(2, np.int64), np.ones((2, 0, 3)),
+                np.zeros(2, np.int64), 1, sequence=True)
+
+
+def test_the_listed_ticks_of_built_in_sequences_are_theirs(sklearn):
+    for name in datasets.NAMES:
+        data = datasets.load(name)
+        assert datasets.SEQUENCE_TICKS.get(name, 1) == data.ticks, name
