@@ -32,12 +32,23 @@ def load(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     if META_KEY not in arrays:
         raise WeightFileError(f"{path} has no `{META_KEY}` entry: not an NNDL weight file")
     try:
-        meta = json.loads(str(arrays.pop(META_KEY)))
-    except json.JSONDecodeError as e:
+        meta = json.loads(str(arrays.pop(META_KEY)), parse_int=_meta_int)
+    except RecursionError:  # json's parser recurses once per level of nesting
+        raise WeightFileError(f"{path} has a damaged `{META_KEY}` entry (nested too deeply)") \
+            from None
+    except ValueError as e:  # JSONDecodeError, or _meta_int's refusal
         raise WeightFileError(f"{path} has a damaged `{META_KEY}` entry ({e})") from None
     if not isinstance(meta, dict):
         raise WeightFileError(f"{path} has a damaged `{META_KEY}` entry (not a JSON object)")
     return arrays, meta
+
+
+def _meta_int(digits: str) -> int:
+    """A whole number in `__meta__` (a seed): Python refuses to read one of over 4,300 digits
+    with a bare ValueError, and no seed needs more than a few dozen."""
+    if len(digits) > 64:
+        raise ValueError(f"a whole number of {len(digits)} digits")
+    return int(digits)
 
 
 def _read_arrays(path) -> dict[str, np.ndarray]:
