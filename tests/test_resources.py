@@ -125,7 +125,8 @@ def test_the_oo_backend_counts_its_neuron_objects(monkeypatch, compile_text):
     monkeypatch.setenv("NNDL_MEMORY_LIMIT", "1MiB")
     text = "network n {\n input x[4]\n output y[4000]\n connect x -> y : fan_in(k=1)\n}\n"
     compile_text(text, "numpy").Network()  # 4,000 neurons of 64 bytes fit in 1 MiB
-    with pytest.raises(MemoryLimitError, match="group `y`, 4,000 neurons: 2.4 MiB"):
+    with pytest.raises(MemoryLimitError, match=r"group `y`, 4,000 neurons: 2.4 MiB \(declared "
+                                               r"at \S+\.nndl:3:9\)"):
         compile_text(text, "oo").Network()
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from nndl import ir
 from nndl.runtime.errors import RuntimeNNDLError
+from nndl.runtime.locations import source_position
 
 BYTES_PER_SYNAPSE = 48  # pre and post (int64), float64 weight while built, layout, backend copy
 BYTES_PER_SYNAPSE_TRAINING = 48 + 24  # + its gradient and two optimiser averages
@@ -167,6 +168,8 @@ def too_large(network: ir.Network, need: Estimate) -> str | None:
 def check(network: ir.Network, batch: int = 0, ticks: int = 0, training: bool = False,
           backend: str = "") -> None:
     """Raise MemoryLimitError before allocating anything that would not fit."""
-    message = too_large(network, estimate(network, batch, ticks, training, backend))
+    need = estimate(network, batch, ticks, training, backend)
+    message = too_large(network, need)
     if message:
-        raise MemoryLimitError(message)
+        where = f" (declared at {source_position(network.source, need.loc)})" if need.loc else ""
+        raise MemoryLimitError(message + where)
