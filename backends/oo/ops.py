@@ -85,19 +85,22 @@ def maximum(a, b):
 def power(x, y):
     try:
         return math.pow(x, y)
-    except OverflowError:  # keeps the sign of an odd whole power
-        return math.copysign(math.inf, x) if y % 2.0 == 1.0 else math.inf
-    except ValueError:  # 0 to a negative power, or a negative number to a fraction
-        return math.copysign(math.inf, x) if x == 0.0 and y % 2.0 == 1.0 else \
-            (math.inf if x == 0.0 else math.nan)
+    except ValueError:  # a negative number to a fraction; 0 to a negative power is below
+        if x != 0.0:
+            return math.nan
+    except OverflowError:
+        pass
+    # too large, or 1 / 0: an infinity, negative for an odd whole power of a negative number
+    return math.copysign(math.inf, x) if y % 2.0 == 1.0 else math.inf
 ''',
     "/": '''
 def divide(x, y):
     try:
         return x / y
-    except ZeroDivisionError:  # an infinity signed by both, or NaN for 0 / 0
-        return math.copysign(math.inf, x) * math.copysign(1.0, y) if x != 0.0 and x == x \
-            else math.nan
+    except ZeroDivisionError:  # an infinity signed by both, or NaN for 0 / 0 and NaN / 0
+        if x == 0.0 or x != x:
+            return math.nan
+        return math.copysign(math.inf, x) * math.copysign(1.0, y)
 ''',
     "%": '''
 def remainder(x, y):
