@@ -21,14 +21,16 @@ class ScalarPython:
     """Renders for one neuron at a time: floats, `math`, the activation functions."""
 
     functions = {
-        "abs": "abs({})", "min": "min({}, {})", "max": "max({}, {})", "exp": "math.exp({})",
-        "log": "math.log({})", "sqrt": "math.sqrt({})", "floor": "float(math.floor({}))",
-        "ceil": "float(math.ceil({}))", "clip": "min(max({}, {}), {})", "tanh": "math.tanh({})",
+        # NumPy's answers where `math` would raise: the helpers of backends/oo/ops.py's MATH
+        "abs": "abs({})", "min": "minimum({}, {})", "max": "maximum({}, {})", "exp": "exp({})",
+        "log": "log({})", "sqrt": "sqrt({})", "floor": "floor({})", "ceil": "ceil({})",
+        "clip": "min(max({}, {}), {})", "tanh": "math.tanh({})",
         "sigmoid": "sigmoid({})", "relu": "relu({})", "step": "step({})",
     }
     binary = {op: "{} " + op + " {}" for op in ("+", "-", "*", "/", "%", "<", "<=", ">", ">=",
                                                 "==", "!=", "and", "or")}
-    binary["**"] = "math.pow({}, {})"  # a float, never complex, whatever the signs
+    binary.update({"**": "power({}, {})", "/": "divide({}, {})", "%": "remainder({}, {})"})
+    plain = {"/": "{} / {}", "%": "{} % {}"}  # where the divisor cannot be 0 (see checked)
 
     def __init__(self, names: dict[str, str], scalars: frozenset[str] = frozenset()):
         self.names = names  # model variable -> Python identifier
@@ -77,7 +79,7 @@ class ScalarPython:
         return f"-{self.wrap(node.operand, PRECEDENCE['neg'])}", PRECEDENCE["neg"]
 
     def binary_op(self, node: e.Binary) -> tuple[str, int]:
-        template = self.binary[node.op]
+        template = self.binary[node.op] if checked(node) else self.plain[node.op]
         if not template.startswith("{} "):  # a function call: no precedence to respect
             return template.format(self.render(node.left), self.render(node.right)), \
                 PRECEDENCE["atom"]
@@ -93,6 +95,13 @@ class ScalarPython:
         return f"{then} if {self.wrap(node.cond, 1)} else {other}", PRECEDENCE["if"]
 
 
+def checked(node: e.Binary) -> bool:
+    """Whether an operation needs its helper: `/` and `%` but by a number other than 0 cannot
+    fail, and stay plain Python."""
+    return node.op not in ScalarPython.plain or not isinstance(node.right, e.Num) or \
+        node.right.value == 0
+
+
 class NumpyArrays(ScalarPython):
     """Renders for whole arrays of neurons at once: the same formulas with NumPy."""
 
@@ -103,7 +112,7 @@ class NumpyArrays(ScalarPython):
         "floor": "np.floor({})", "ceil": "np.ceil({})", "clip": "np.clip({}, {}, {})",
         "tanh": "np.tanh({})",
     }
-    binary = {**ScalarPython.binary, "**": "np.power({}, {})",
+    binary = {**ScalarPython.binary, **ScalarPython.plain, "**": "np.power({}, {})",
               "and": "np.logical_and({}, {})", "or": "np.logical_or({}, {})"}
 
     def _render(self, node: e.Expr) -> tuple[str, int]:
@@ -150,6 +159,8 @@ GENERATED_NAMES = {
     "stacked", "tied",
     "SOURCE", "SOURCE_SHA256", "NETWORK", "BACKEND", "SPEC",
     *ir.ACTIVATIONS, *(f"{a}_slope" for a in ir.ACTIVATIONS),
+    "sqrt", "log", "exp", "floor", "ceil", "minimum", "maximum", "power", "divide",
+    "remainder",  # the OO module's scalar math
     "gather_sum", "csr_sum", "rows_sum", "segment_sum", "synapse_grads", "spread_back",
     "rows_backward", "softmax_backward",
     "Synapse", "SharedSynapse", "Neuron", "ModelNeuron", "Group", "SoftmaxGroup", "ModelGroup",
@@ -276,6 +287,12 @@ def slope_functions(network: ir.Network, renderer: type[ScalarPython]) -> str:
 def functions_used(network: ir.Network) -> set[str]:
     """The activation functions that model statements, their backward functions and the
     slopes call (the module must define them)."""
+    return operations_used(network) & {"sigmoid", "relu", "step"}
+
+
+def operations_used(network: ir.Network) -> set[str]:
+    """Every function that model statements, their backward functions and the slopes call,
+    and every operator that needs a checked helper (see `checked`)."""
     used = set()
     for model in network.models:
         for _, value in model.statements:
@@ -285,7 +302,7 @@ def functions_used(network: ir.Network) -> set[str]:
     for g in network.groups:
         if g.activation and g.activation != "softmax" and g.role != "input":
             used |= _calls(activation_slope(g.activation))
-    return used & {"sigmoid", "relu", "step"}
+    return used
 
 
 def _calls(node: e.Expr) -> set[str]:
@@ -294,7 +311,8 @@ def _calls(node: e.Expr) -> set[str]:
     if isinstance(node, e.Unary):
         return _calls(node.operand)
     if isinstance(node, e.Binary):
-        return _calls(node.left) | _calls(node.right)
+        own = {node.op} if node.op in ("**", "/", "%") and checked(node) else set()
+        return own | _calls(node.left) | _calls(node.right)
     if isinstance(node, e.IfElse):
         return _calls(node.cond) | _calls(node.then) | _calls(node.other)
     return set()

@@ -57,6 +57,9 @@ __all__ = ["NAMES", "DataError", "Dataset", "digits", "digits_rows", "from_npz",
            "xor"]
 
 NAMES = ("digits", "digits_rows", "xor", "parity")
+# The ticks of each built-in sequence data set (a sequence sets the ticks of a run itself), for
+# listings that should not load the data to tell.
+SEQUENCE_TICKS = {"digits_rows": 8}
 
 FILE_KEYS = ("x_train", "y_train", "x_test", "y_test", "sequence")
 LAYOUT = ("an NNDL data file (.npz) holds `x_train` and `y_train`, optionally `x_test` and "
@@ -260,6 +263,9 @@ def _check_x(where, key, x, sequence) -> np.ndarray:
         want = "(samples, ticks, *features)" if sequence else "(samples, *features)"
         raise DataError(f"{where}: `{key}` should have shape {want}, not {x.shape}")
     _nonempty(where, key, x)
+    if sequence and x.shape[1] == 0:  # a run has one tick at least: there would be no output
+        raise DataError(f"{where}: `{key}` holds sequences of 0 ticks (shape {x.shape}): each "
+                        "sample needs one tick or more")
     _finite(where, key, x)
     return np.ascontiguousarray(x, dtype=np.float64)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nndl import ir
+from nndl.ir import listing
 from nndl.ir.listing import call_text
 from nndl.runtime import resources
 
@@ -273,13 +274,8 @@ def rule_text(rule: ir.Rule) -> str:
 
 
 def model_text(spec: ir.Network, g: ir.Group) -> str:
-    """`relu`, `leaky_relu(slope=0.2)`, or `neuron leaky(leak=0.8)` for a neuron model (every
-    parameter, the group's overrides applied); `-` for an input."""
-    if g.model:
-        return "neuron " + call_text(g.model, g.params)
-    if g.activation is None:
-        return "-"
-    return call_text(g.activation, g.params)
+    """The group's activation or neuron model, as `nndlc ir` lists it."""
+    return listing.model_text(g)
 
 
 def optimizer_text(opt: ir.Optimizer | None) -> str:

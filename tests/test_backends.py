@@ -486,3 +486,33 @@ def test_a_shared_kernel_on_a_volume_is_a_correlation(compile_text, backend):
         kernel = params[f"x->{name}.w"].reshape(1, 2, 27)
         np.testing.assert_allclose(out[name], correlate(x[:, None], kernel, wrap), rtol=1e-12,
                                    atol=1e-12, err_msg=name)
+
+
+# ---- out-of-domain math: NaN and infinities as NumPy gives them, in every backend ----------
+
+DOMAIN_VALUES = np.array([[-2.0, 0.0, 0.5, 3.0, 1000.0]])
+DOMAIN_CASES = {  # a model's expression of v (= net), and NumPy's answer
+    "sqrt(v)": np.sqrt, "log(v)": np.log, "exp(v)": np.exp,
+    "v ** 0.5": lambda v: np.power(v, 0.5), "v ** -1.0": lambda v: np.power(v, -1.0),
+    "(0.0 - v) ** 3.0 * v ** 400.0": lambda v: np.power(-v, 3.0) * np.power(v, 400.0),
+    "1.0 / v": lambda v: 1.0 / v, "v / (v - v)": lambda v: v / (v - v),
+    "v % 0.0": lambda v: v % 0.0, "1.0 % v": lambda v: 1.0 % v,
+    "floor(v / 0.0)": lambda v: np.floor(v / 0.0), "ceil(log(v))": lambda v: np.ceil(np.log(v)),
+    "min(v, sqrt(v))": lambda v: np.minimum(v, np.sqrt(v)),
+    "max(sqrt(v), v)": lambda v: np.maximum(np.sqrt(v), v),
+    "relu(log(v))": lambda v: np.maximum(np.log(v), 0.0),
+}
+
+
+@pytest.mark.parametrize("expression", list(DOMAIN_CASES))
+def test_math_outside_its_domain_gives_numpys_nan_and_inf(compile_text, backend, expression):
+    text = (f"neuron odd {{\n    state v = 0.0\n    v = net\n    out = {expression}\n}}\n"
+            "network n {\n input x[5]\n output y[5] : odd\n"
+            " connect x -> y : one_to_one weight constant(1.0)\n}\n")
+    net = make(compile_text, text, backend, dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's "invalid value" notes
+        out = net.run(x=DOMAIN_VALUES)["y"]
+        with np.errstate(all="ignore"):
+            expected = DOMAIN_CASES[expression](DOMAIN_VALUES)
+    np.testing.assert_array_equal(out, expected)

@@ -220,3 +220,35 @@ def test_train_with_a_fifo_for_data_does_not_wait_for_a_writer(tmp_path, capsys)
         writer.cancel()
     assert code == 1
     assert "data.npz is not a regular file" in capsys.readouterr().err
+
+
+SHORT_FAN_IN = """
+network short {
+    input  x[2]
+    group  h[4] : tanh
+    output y[2] : softmax
+    connect x -> h : fan_in(k=3)
+    connect h -> y : full
+}
+train quick for short {
+    data   xor
+    loss   cross_entropy
+    epochs 1
+}
+"""
+
+
+def test_nndlc_train_reports_a_build_warning_once_at_its_source_line(tmp_path):
+    """Once as `nndlc check` reports it, not again as a Python warning from train_job.py."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "short.nndl"
+    path.write_text(SHORT_FAN_IN)
+    done = subprocess.run([sys.executable, "-m", "nndl", "train", str(path), "--quiet",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("fewer than k=3") == 1, done.stderr
+    assert f"{path}:6:5: warning: 4 target neurons have fewer than k=3" in done.stderr
+    assert "train_job.py" not in done.stderr and "NNDLWarning" not in done.stderr

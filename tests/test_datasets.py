@@ -475,3 +475,21 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
             datasets.from_npz(fifo)
     finally:
         writer.cancel()
+
+
+def test_error_sequences_of_zero_ticks(tmp_path):
+    """Not an IndexError once training starts: refused on loading."""
+    path = save(tmp_path, x_train=np.ones((5, 0, 3)), y_train=np.zeros(5, np.int64),
+                sequence=True)
+    with pytest.raises(DataError, match=r"`x_train` holds sequences of 0 ticks \(shape "
+                                        r"\(5, 0, 3\)\): each sample needs one tick or more"):
+        datasets.from_npz(path)
+    with pytest.raises(DataError, match="`x_test` holds sequences of 0 ticks"):
+        Dataset("mine", np.ones((2, 1, 3)), np.zeros(2, np.int64), np.ones((2, 0, 3)),
+                np.zeros(2, np.int64), 1, sequence=True)
+
+
+def test_the_listed_ticks_of_built_in_sequences_are_theirs(sklearn):
+    for name in datasets.NAMES:
+        data = datasets.load(name)
+        assert datasets.SEQUENCE_TICKS.get(name, 1) == data.ticks, name

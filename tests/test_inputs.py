@@ -3,6 +3,8 @@ says what was expected (DESIGN.md, Errors), in every backend."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -148,3 +150,27 @@ def test_a_refused_run_changes_nothing(net):
         net.run(image=np.full((2, 2, 3), np.nan), context=np.ones((2, 4)))
     for key, value in net.parameters().items():
         np.testing.assert_array_equal(value, before[key])
+
+
+# ---- a positional array, and where the input is declared (issue 15, items 12 and 13) ------
+
+
+def test_a_positional_array_says_which_keyword_to_use(net):
+    message = refused(net, r"run\(\) takes the inputs as a dict by group name", np.ones((2, 4)))
+    assert "{'image': ..., 'context': ...}" in message and "run(image=..., context=...)" in message
+    assert "ndarray" in message and "ambiguous" not in message
+
+
+@pytest.mark.parametrize("method", ["fit", "loss_and_grad", "evaluate"])
+def test_training_methods_name_the_dicts_they_take(net, method):
+    with pytest.raises(nndl.InputError, match=rf"{method}\(\) takes the inputs as a dict"):
+        getattr(net, method)(np.ones((2, 4)), {"y": np.zeros((2, 2))})
+    with pytest.raises(nndl.InputError, match=rf"{method}\(\) takes the targets as a dict by "
+                                              r"group name, \{'y': \.\.\.\}; got a value of "
+                                              r"type ndarray"):
+        getattr(net, method)(good(), np.zeros((2, 2)))
+
+
+def test_a_wrong_shape_names_where_the_input_is_declared(net):
+    message = refused(net, "`image`", {**good(), "image": np.ones((2, 6))})
+    assert re.search(r"input `image` \(\S+\.nndl:3:12\) expects shape", message), message

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from nndl.datasets import SEQUENCE_TICKS
+
 from nndl import ir
 from nndl.frontend import load_program
 from nndl.ir.graph import topological_order
@@ -131,3 +133,16 @@ def test_listing_shows_every_regime_setting():
     assert ("learn", "x->h: hebb(rate=0.01, decay=0)") in rows
     assert ("rewire", "back: prune(below=0.001) grow(count=2) every 10") in rows
     assert ("ticks", "3") in rows and ("epochs", "10") in rows
+
+
+def test_listing_names_the_neuron_model_of_a_model_group():
+    net = load_program(Path(__file__).parent.parent / "examples" / "reservoir.nndl").network()
+    rows = {line.split()[0]: line for line in network_listing(net).splitlines()[2:7]}
+    assert "neuron leaky(leak=0.8)" in rows["slow"], rows
+
+
+def test_listing_gives_a_sequence_data_sets_own_ticks():
+    net = load_program(Path(__file__).parent.parent / "examples" / "digit_rows.nndl").network()
+    ticks = [line.split() for line in network_listing(net, sequence_ticks=SEQUENCE_TICKS)
+             .splitlines() if line.split()[:1] == ["ticks"]]
+    assert ticks and ticks[0][1] == "8", ticks

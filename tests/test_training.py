@@ -521,3 +521,31 @@ def test_parity_of_four_bits_is_learned_exactly(compile_text, seed):
     assert result["accuracy"] == 1.0
     answers = net.run(bits=data.x_test)["odd"].argmax(axis=1)
     np.testing.assert_array_equal(answers, data.x_test.sum(axis=1).astype(int) % 2)
+
+
+ROOTED = """neuron rooted {
+    state v = 0.0
+    v = net - 1.0
+    out = sqrt(v)
+}
+network rooted {
+    input  x[3]
+    group  h[2] : rooted
+    output y[2]
+    connect x -> h : full weight constant(0.1)
+    connect h -> y : full
+}
+"""
+
+
+def test_a_model_out_of_its_domain_stops_with_the_group_tick_and_model_line(compile_text,
+                                                                              backend):
+    """sqrt of a negative v: NaN in every backend (not a ValueError in oo), and fit names
+    where, in the .nndl file, the group and its model are declared."""
+    net = compile_text(ROOTED, backend).Network(dtype="float64")
+    with pytest.raises(TrainingError) as error:
+        fit_quietly(net, {"x": np.ones((4, 3))}, {"y": np.zeros((4, 2))}, epochs=1, batch=4,
+                    loss="mse", progress=False)
+    message = str(error.value)
+    assert re.search(r"the output of group `h` at tick 0 \(\S+\.nndl:8:12; neuron model "
+                     r"`rooted` at \S+\.nndl:1:8\)", message), message

@@ -234,6 +234,16 @@ def test_damaged_metadata_is_refused(saved, meta):
     assert_refused(net, write({"__meta__": np.array(meta)}), "__meta__")
 
 
+@pytest.mark.parametrize("meta, why", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"network": "saver", "seed": ' + "7" * 5000 + "}", "a whole number of 5000 digits"),
+])
+def test_metadata_nested_too_deeply_or_with_a_huge_number_is_refused(saved, meta, why):
+    """json raises RecursionError for the one and Python a bare ValueError for the other."""
+    net, _, write = saved
+    assert_refused(net, write({"__meta__": np.array(meta)}), rf"`__meta__` entry \({why}\)")
+
+
 SWAP = np.r_[1, 0, 2:24]  # the first two synapses of `x -> h` exchanged
 
 # Each damage a file can have: (what replaces which arrays, a pattern its message must match).

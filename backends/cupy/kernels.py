@@ -171,8 +171,9 @@ class CudaC(ScalarPython):
         "ceil": "ceil({})", "clip": "nndl_min(nndl_max({}, {}), {})", "tanh": "tanh({})",
         "sigmoid": "nndl_sigmoid({})", "relu": "nndl_relu({})", "step": "nndl_step({})",
     }
-    binary = {**ScalarPython.binary, "%": "nndl_mod({}, {})",
+    binary = {**ScalarPython.binary, "/": "{} / {}", "%": "nndl_mod({}, {})",
               "**": "pow((real)({}), (real)({}))", "and": "{} && {}", "or": "{} || {}"}
+    plain = {"/": "{} / {}", "%": "nndl_mod({}, {})"}  # C's own arithmetic is NumPy's
 
     def number(self, value: float) -> str:
         text = number(value)

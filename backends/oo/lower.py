@@ -5,10 +5,10 @@ from __future__ import annotations
 from nndl import ir
 from nndl.backends.codegen import check_names, common_context, literal, number
 from nndl.ir.listing import call_text
-from nndl.backends.oo.ops import ACTIVATIONS, activation_call
+from nndl.backends.oo.ops import ACTIVATIONS, MATH, activation_call
 from nndl.backends.render import (ScalarPython, functions_used, model_backward_function,
                                   model_backward_name, model_function, model_function_name,
-                                  slope_call, slope_functions, slope_name)
+                                  operations_used, slope_call, slope_functions, slope_name)
 from nndl.runtime.weightfile import is_shared
 
 
@@ -18,6 +18,12 @@ def used_activations(network: ir.Network, table: dict[str, str]) -> str:
     used = {g.activation for g in network.groups if g.activation} | \
         functions_used(network)
     return "\n\n\n".join(table[name].strip("\n") for name in table if name in used)
+
+
+def used_math(network: ir.Network) -> str:
+    """The scalar math helpers the models and slopes call (NumPy's NaN and inf, not errors)."""
+    used = operations_used(network)
+    return "\n\n\n".join(MATH[name].strip("\n") for name in MATH if name in used)
 
 
 def describe(p: ir.Projection) -> str:
@@ -61,6 +67,7 @@ def lower(network: ir.Network) -> dict:
         **common_context(network, "oo"),
         "backend_name": "object-oriented",
         "activations": used_activations(network, ACTIVATIONS),
+        "math": used_math(network),
         "groups": [{"key": repr(g.name), "constructor": _constructor(network, g)}
                    for g in network.groups],
         "models": "\n\n\n".join(model_function(m, ScalarPython) for m in network.models),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from nndl import ir
 from nndl.diagnostics import Diagnostics
 from nndl.frontend import check_text
-from nndl.runtime.build import check_build
+from nndl.runtime.build import check_build, span_of
 
 
 def check_source(text: str, path: str) -> tuple[ir.Program | None, Diagnostics]:
@@ -18,5 +18,23 @@ def check_source(text: str, path: str) -> tuple[ir.Program | None, Diagnostics]:
     if program is None:
         return None, diags
     for network in program.networks:
+        warn_dead_ends(network, diags)
         check_build(network, diags)
     return (None if diags.errors else program), diags
+
+
+def warn_dead_ends(network: ir.Network, diags: Diagnostics) -> None:
+    """A group from which no connection leads to an output cannot change any result. (A group
+    without any connection has its own warning.)"""
+    reaching = {g.name for g in network.outputs}
+    grew = True
+    while grew:  # every group with a connection into one that reaches an output
+        before = len(reaching)
+        reaching |= {p.src for p in network.projections if p.dst in reaching}
+        grew = len(reaching) > before
+    connected = {p.src for p in network.projections} | {p.dst for p in network.projections}
+    for g in network.groups:
+        if g.name not in reaching and g.name in connected:
+            diags.warning("dead-end", f"{'input' if g.role == 'input' else 'group'} "
+                          f"`{g.name}` reaches no output, so it changes no result",
+                          span_of(g.loc), "connect it on to an output, or remove it")

@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from nndl import backends
+from nndl import backends, datasets
 from nndl.compiler import select_network
 from nndl.commands.check import check_source
 from nndl.diagnostics import NNDLError
@@ -177,7 +177,7 @@ def cmd_ir(args) -> int:
         counts = {name: syn.pre.size for name, syn in synapses.items()}
         layouts = {p.name: f"numpy: {numpy_layout(network, p)}; cupy: {gpu_kind(network, p)}"
                    for p in network.projections}
-        listings.append(network_listing(network, counts, layouts))
+        listings.append(network_listing(network, counts, layouts, datasets.SEQUENCE_TICKS))
     sys.stdout.write("\n".join(listings))
     return EXIT_OK
 
@@ -255,10 +255,12 @@ def cmd_train(args) -> int:
     # so the last epoch's checkpoint stays whole and `--resume` continues from it
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        result = train(args.file, regime=args.regime, network=args.network, data=args.data,
-                       backend=args.backend, out=args.out, epochs=args.epochs, seed=args.seed,
-                       resume=args.resume, progress=not args.quiet, on_epoch=report,
-                       cache=not args.no_cache)
+        with warnings.catch_warnings():  # already reported, positioned, by _load
+            warnings.simplefilter("ignore", NNDLWarning)
+            result = train(args.file, regime=args.regime, network=args.network,
+                           data=args.data, backend=args.backend, out=args.out,
+                           epochs=args.epochs, seed=args.seed, resume=args.resume,
+                           progress=not args.quiet, on_epoch=report, cache=not args.no_cache)
     except KeyboardInterrupt:
         print("\ninterrupted: the checkpoint of the last finished epoch is kept; continue with "
               "the same command and --resume" if finished else

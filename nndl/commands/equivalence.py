@@ -8,6 +8,7 @@ import numpy as np
 
 from nndl import backends, ir
 from nndl.compiler import module_from_source
+from nndl.runtime import resources
 
 # DESIGN.md, Equivalence: float64 OO and NumPy agree to about 1e-9 (relative).
 TOLERANCE = {"float64": 1e-9, "float32": 1e-4}
@@ -46,6 +47,8 @@ def compare(network: ir.Network, names: list[str], ticks: int = 1, batch: int = 
     """Outputs of every backend in `names` against the first, in float64, at every tick; then
     an mse loss over every tick against random targets, and its gradient for every weight and
     bias. The cupy backend runs in float32 too (to DESIGN.md's 1e-4), as it runs on a GPU."""
+    for name in names:  # before drawing inputs for every tick of the batch
+        resources.check(network, batch, ticks, training=True, backend=name)
     inputs = random_inputs(network, batch, ticks, seed)
     rng = np.random.default_rng(seed + 1)
     targets = {g.name: rng.normal(size=(ticks, batch) + g.shape) for g in network.outputs}

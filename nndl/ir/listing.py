@@ -16,11 +16,14 @@ def synapse_count(network: ir.Network, p: ir.Projection) -> int | None:
     return None
 
 
-def _model(g: ir.Group) -> str:
+def model_text(g: ir.Group) -> str:
+    """`relu`, `leaky_relu(slope=0.2)`, or `neuron leaky(leak=0.8)` for a neuron model (every
+    parameter, the group's overrides applied); `-` for an input."""
+    if g.model:
+        return "neuron " + call_text(g.model, g.params)
     if g.activation is None:
         return "-"
-    params = ", ".join(f"{k}={v:g}" for k, v in g.params.items())
-    return f"{g.activation}({params})" if params else g.activation
+    return call_text(g.activation, g.params)
 
 
 def _value(value) -> str:
@@ -44,9 +47,12 @@ def _table(rows: list[list[str]]) -> list[str]:
 
 
 def network_listing(network: ir.Network, counts: dict[str, int] | None = None,
-                    layouts: dict[str, str] | None = None) -> str:
+                    layouts: dict[str, str] | None = None,
+                    sequence_ticks: dict[str, int] | None = None) -> str:
     """The listing; `counts` (synapses per projection, once built) and `layouts` (how a backend
-    stores each projection) add columns when given."""
+    stores each projection) add columns when given; `sequence_ticks` names the built-in data
+    sets of sequences and their ticks (nndl.datasets.SEQUENCE_TICKS: data sets are no part of
+    the IR)."""
     counts = counts or {p.name: synapse_count(network, p) for p in network.projections}
     title = (f"network {network.name}  (seed {network.seed}; {network.source}, "
              f"sha256 {network.sha256[:12]})")
@@ -56,7 +62,7 @@ def network_listing(network: ir.Network, counts: dict[str, int] | None = None,
         bias = "-" if g.role == "input" else (f"{g.bias_init:g}" if g.bias else "none")
         level = " (neuron by neuron)" if g.role != "input" and \
             network.step_of(g.name).neuron_level else ""
-        rows.append([g.name, g.role, str(list(g.shape)), str(g.size), _model(g) + level, bias])
+        rows.append([g.name, g.role, str(list(g.shape)), str(g.size), model_text(g) + level, bias])
     lines += _table(rows)
     lines.append("projections:")
     rows = [["name", "from", "to", "rule", "weights", "delay", "synapses"]
@@ -73,11 +79,12 @@ def network_listing(network: ir.Network, counts: dict[str, int] | None = None,
     if network.regimes:
         lines.append("regimes:")
         for regime in network.regimes:
-            lines += regime_listing(network, regime)
+            lines += regime_listing(network, regime, sequence_ticks or {})
     return "\n".join(lines) + "\n"
 
 
-def regime_listing(network: ir.Network, r: ir.Regime) -> list[str]:
+def regime_listing(network: ir.Network, r: ir.Regime,
+                   sequence_ticks: dict[str, int]) -> list[str]:
     """One regime's lines: every setting, defaults included."""
     where = f"  (line {r.loc.line})" if r.loc else ""
     rows = [["data", _data(r)],
@@ -86,7 +93,7 @@ def regime_listing(network: ir.Network, r: ir.Regime) -> list[str]:
             ["loss", _loss(r)],
             ["optimizer", call_text(r.optimizer.kind, r.optimizer.params) if r.optimizer
              else "none"],
-            ["batch", str(r.batch)], ["epochs", str(r.epochs)], ["ticks", str(r.ticks)]]
+            ["batch", str(r.batch)], ["epochs", str(r.epochs)], ["ticks", _ticks(r, sequence_ticks)]]
     rows += [["learn", f"{rule.projection}: {call_text(rule.kind, rule.params)}"]
              for rule in r.learn]
     rows += [["rewire", f"{w.projection}: {_rewire(w)}"] for w in r.rewire]
@@ -99,6 +106,15 @@ def _data(r: ir.Regime) -> str:
     if r.data.lower().endswith(".npz"):
         return f'"{r.data}" (relative to the source file\'s folder)'
     return call_text(r.data, r.data_args)
+
+
+def _ticks(r: ir.Regime, sequence_ticks: dict[str, int]) -> str:
+    """The ticks a run of the regime takes: a sequence data set's own, whatever `ticks` says."""
+    if r.data in sequence_ticks:
+        return f"{sequence_ticks[r.data]} (one per step of {r.data}'s sequences)"
+    if r.data is not None and r.data.lower().endswith(".npz"):
+        return f"{r.ticks} (for static data; a sequence file has one tick per step)"
+    return str(r.ticks)
 
 
 def _group(name: str | None, groups: tuple[ir.Group, ...], role: str) -> str:

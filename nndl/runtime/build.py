@@ -14,6 +14,7 @@ from nndl import ir
 from nndl.diagnostics import Diagnostics, Span
 from nndl.runtime import resources
 from nndl.runtime.errors import RuntimeNNDLError
+from nndl.runtime.locations import source_position
 from nndl.runtime.schedule import CYCLE_HINT, CycleError, Level, cycle_message, levels
 from nndl.runtime.synapses import Finding, Synapses, build, initial_bias
 
@@ -45,8 +46,7 @@ def initial_states(spec: ir.Network) -> dict[str, dict[str, np.ndarray]]:
 
 def locate(spec: ir.Network, finding: Finding) -> str:
     """`file:line:col: severity: message`, as the compiler's diagnostics read."""
-    loc = finding.projection.loc
-    where = f"{spec.source}:{loc.line}:{loc.column}" if loc else spec.source
+    where = source_position(spec.source, finding.projection.loc)
     return f"{where}: {finding.severity}: {finding.message}"
 
 
@@ -66,7 +66,7 @@ def neuron_levels(spec: ir.Network, synapses: dict[str, Synapses]) -> dict[int, 
             if step.neuron_level}
 
 
-def _span(loc: ir.Loc | None) -> Span | None:
+def span_of(loc: ir.Loc | None) -> Span | None:
     if loc is None:
         return None
     return Span(loc.line, loc.column, loc.line, max(loc.end_column, loc.column + 1))
@@ -76,16 +76,16 @@ def check_build(spec: ir.Network, diags: Diagnostics) -> None:
     """Build the network with its own seed and report what only shows then, as diagnostics:
     rules that make no synapse, fan_in shortfalls, neuron-level cycles. A network too large for
     memory is reported instead of built."""
-    message = resources.too_large(spec, resources.estimate(spec))
+    need = resources.estimate(spec)
+    message = resources.too_large(spec, need)
     if message:
-        largest = max(spec.projections, key=lambda p: resources.synapse_bound(spec, p))
-        diags.error("too-large", message, _span(largest.loc),
+        diags.error("too-large", message, span_of(need.loc),
                     "use a sparser rule (random, fan_in, local) or smaller groups")
         return
     synapses, findings = build_all(spec, spec.seed)
     for f in findings:
         add = diags.error if f.severity == "error" else diags.warning
-        add(f.code, f.message, _span(f.projection.loc))
+        add(f.code, f.message, span_of(f.projection.loc))
     for step in spec.schedule:
         if not step.neuron_level:
             continue
@@ -93,6 +93,6 @@ def check_build(spec: ir.Network, diags: Diagnostics) -> None:
             levels(spec, step, synapses)
         except CycleError as e:
             first, *others = e.projections
-            notes = [(f"`{p.name}` also has delay 0", _span(p.loc)) for p in others]
+            notes = [(f"`{p.name}` also has delay 0", span_of(p.loc)) for p in others]
             diags.error("cycle", cycle_message(spec, step, e.projections, located=False),
-                        _span(first.loc), CYCLE_HINT, notes=notes)
+                        span_of(first.loc), CYCLE_HINT, notes=notes)

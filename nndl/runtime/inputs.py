@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from nndl import ir
 from nndl.runtime.errors import InputError
 from nndl.diagnostics import suggest
+from nndl.runtime.locations import source_position
 
 
 def prepare_inputs(network: ir.Network, given: dict, ticks: int | None,
@@ -28,7 +31,8 @@ def prepare_inputs(network: ir.Network, given: dict, ticks: int | None,
     if ticks is not None and (isinstance(ticks, bool)  # an int to Python, never a count here
                               or not isinstance(ticks, (int, np.integer)) or ticks < 1):
         raise InputError(f"ticks must be a whole number, 1 or more; got {ticks!r}")
-    arrays = {name: _as_array(name, value, expected[name]) for name, value in given.items()}
+    arrays = {name: _as_array(name, value, expected[name], network.source)
+              for name, value in given.items()}
     steps, batch = _agree(arrays, expected, ticks)
     prepared = {}
     for name, x in arrays.items():
@@ -45,7 +49,21 @@ def _names(names) -> str:
     return ", ".join(f"`{n}`" for n in names) or "none"
 
 
-def _as_array(name: str, value, group: ir.Group) -> np.ndarray:
+def by_name(groups, given, method: str, what: str = "inputs") -> dict:
+    """`given` ({group name: array}, or None) as a dict; an array in its place is a mistake
+    whose message says how to name it (numpy's own would be "truth value ... is ambiguous")."""
+    if given is None:
+        return {}
+    if isinstance(given, Mapping):
+        return dict(given)
+    example = ", ".join(f"{g.name!r}: ..." for g in groups)
+    keywords = ", ".join(f"{g.name}=..." for g in groups)
+    also = f" or as keywords, {method}({keywords})" if method == "run" else ""
+    raise InputError(f"{method}() takes the {what} as a dict by group name, {{{example}}}"
+                     f"{also}; got a value of type {type(given).__name__}")
+
+
+def _as_array(name: str, value, group: ir.Group, source: str) -> np.ndarray:
     try:
         x = np.asarray(value)
     except Exception as e:  # ragged lists and the like
@@ -55,8 +73,8 @@ def _as_array(name: str, value, group: ir.Group) -> np.ndarray:
     shape = group.shape
     static, varying = ("batch",) + shape, ("ticks", "batch") + shape
     if x.ndim not in (len(static), len(varying)) or tuple(x.shape[x.ndim - len(shape):]) != shape:
-        raise InputError(f"input `{name}` expects shape {_show(static)} or {_show(varying)}; "
-                         f"got {tuple(x.shape)}"
+        raise InputError(f"input `{name}` ({source_position(source, group.loc)}) expects "
+                         f"shape {_show(static)} or {_show(varying)}; got {tuple(x.shape)}"
                          + ("; add a batch axis, e.g. x[None]" if x.shape == shape else ""))
     if x.dtype.kind == "f" and not np.isfinite(x).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])

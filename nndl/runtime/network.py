@@ -15,7 +15,7 @@ from nndl import ir
 from nndl.runtime import resources, rewiring, training, weightfile
 from nndl.runtime.build import build_all, initial_biases, initial_states, neuron_levels, report
 from nndl.runtime.errors import InputError, WeightFileError
-from nndl.runtime.inputs import prepare_inputs
+from nndl.runtime.inputs import by_name, prepare_inputs
 from nndl.runtime.schedule import CycleError
 from nndl.runtime.synapses import Synapses, connect
 from nndl.runtime.targets import check_targets, loss_and_seeds
@@ -35,7 +35,7 @@ class NetworkBase:
         spec = self.SPEC
         self.seed = spec.seed if seed is None else _check_seed(seed)
         self.dtype = _check_dtype(self.DEFAULT_DTYPE if dtype is None else dtype)
-        resources.check(spec)  # refuse, in microseconds, what would not fit in memory
+        resources.check(spec, backend=self.BACKEND)  # refuse, in microseconds, what won't fit
         synapses, findings = build_all(spec, self.seed)
         report(spec, findings)
         # each model neuron's state before the first tick (saved as GROUP.STATE)
@@ -69,12 +69,13 @@ class NetworkBase:
         Each run starts from the groups' `init` outputs and the models' starting states;
         `reset=False` continues from where the previous run (of the same batch size) ended.
         """
-        given = dict(inputs or {})
+        given = by_name(self.SPEC.inputs, inputs, "run")
         for name in named_inputs:
             if name in given:
                 raise InputError(f"input `{name}` is given twice")
         given.update(named_inputs)
         prepared, steps, batch = prepare_inputs(self.SPEC, given, ticks, np.dtype(self.dtype))
+        resources.check(self.SPEC, batch, steps, backend=self.BACKEND)
         if not reset and getattr(self, "_batch", batch) != batch:
             raise InputError(f"reset=False continues the previous run, which had a batch of "
                              f"{self._batch}; this one has {batch}")
@@ -98,14 +99,15 @@ class NetworkBase:
         """
         spec = self.SPEC
         chosen = training.regime_of(spec, regime)
-        targets = check_targets(spec, targets)
+        targets = check_targets(spec, by_name(spec.outputs, targets, "loss_and_grad", "targets"))
         if loss is None:
             loss = chosen.loss if chosen and chosen.loss else training.default_loss(spec, targets)
         if every_tick is None:
             every_tick = bool(chosen and chosen.every_tick)
         training.check_loss(loss)
-        prepared, steps, batch = prepare_inputs(spec, dict(inputs), ticks, np.dtype(self.dtype))
-        resources.check(spec, batch, steps, training=True)
+        inputs = by_name(spec.inputs, inputs, "loss_and_grad")
+        prepared, steps, batch = prepare_inputs(spec, inputs, ticks, np.dtype(self.dtype))
+        resources.check(spec, batch, steps, training=True, backend=self.BACKEND)
         self._forward_for_grad(prepared, steps, batch)
         total, seeds_out, seeds_net = loss_and_seeds(self, targets, loss, every_tick, batch)
         if not backward:
@@ -125,12 +127,14 @@ class NetworkBase:
         `resume=True` continues from it when it exists. `on_epoch(epoch, history)` is called
         after each epoch. Stops with a TrainingError naming the group and tick where a NaN or
         infinity appeared."""
+        inputs = {name: np.asarray(x)
+                  for name, x in by_name(self.SPEC.inputs, inputs, "fit").items()}
+        targets = by_name(self.SPEC.outputs, targets, "fit", "targets")
         settings = training.settings(self.SPEC, regime, epochs=epochs, batch=batch, ticks=ticks,
-                                     loss=loss, optimizer=optimizer, targets=targets or {})
+                                     loss=loss, optimizer=optimizer, targets=targets)
         needed = settings.loss is not None or any(rule.kind == "perceptron"
                                                    for rule in settings.learn)
-        targets = check_targets(self.SPEC, targets or {}, needed)
-        inputs = {name: np.asarray(x) for name, x in inputs.items()}
+        targets = check_targets(self.SPEC, targets, needed)
         return training.fit(self, inputs, targets, settings, validation=validation,
                             checkpoint=checkpoint, resume=resume, progress=progress,
                             on_epoch=on_epoch)
@@ -140,6 +144,7 @@ class NetworkBase:
                  regime: str | None = None) -> dict[str, float]:
         """The mean loss on held-out data, and the accuracy for class-index targets."""
         chosen = training.regime_of(self.SPEC, regime)
+        targets = by_name(self.SPEC.outputs, targets, "evaluate", "targets")
         if loss is None:
             loss = chosen.loss if chosen and chosen.loss else \
                 training.default_loss(self.SPEC, targets)
@@ -147,7 +152,8 @@ class NetworkBase:
             every_tick = bool(chosen and chosen.every_tick)
         if ticks is None and chosen is not None:
             ticks = chosen.ticks
-        inputs = {name: np.asarray(x) for name, x in inputs.items()}
+        inputs = {name: np.asarray(x)
+                  for name, x in by_name(self.SPEC.inputs, inputs, "evaluate").items()}
         return training.evaluate(self, inputs, targets, loss, ticks, every_tick)
 
     def states(self) -> dict[str, dict[str, np.ndarray]]:

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from nndl.runtime.errors import TrainingError
+from nndl.runtime.locations import declared
 
 
 def first_not_finite(net, backward: bool = True) -> str:
@@ -23,11 +24,12 @@ def first_not_finite(net, backward: bool = True) -> str:
     for t in range(ticks):
         for name in order:
             if not np.isfinite(outs[name][t]).all():
-                return f"the output of group `{name}` at tick {t}"
+                return f"the output of group `{name}` at tick {t} ({declared(spec, name)})"
     for t in reversed(range(ticks)):
         for name in reversed(order):
             if name in dnets and not np.isfinite(dnets[name][t]).all():
-                return f"the gradient of group `{name}` at tick {t} (backpropagating)"
+                return (f"the gradient of group `{name}` at tick {t} (backpropagating, "
+                        f"{declared(spec, name)})")
     return "the loss itself"
 
 

@@ -60,9 +60,12 @@ def bernoulli_pairs(n_pre: int, n_post: int, p: float, allowed: Allowed,
     total = n_pre * n_post
     parts, position = [], -1
     while total:
-        batch = max(1024, int(min(PAIRS_PER_BLOCK, 1.2 * p * (total - position) + 64)))
+        left = total - position  # a gap this long or longer ends the draw
+        batch = max(1024, int(min(PAIRS_PER_BLOCK, 1.2 * p * left + 64)))
+        batch = min(batch, max(1, 2**62 // left))  # so that the running sum fits int64
         steps = rng.geometric(p, size=batch) if p < 1 else np.ones(batch, dtype=np.int64)
-        chosen = position + np.cumsum(steps)
+        # a tiny p draws gaps near 1/p (int64's largest for p < 1e-19): cut them at `left`
+        chosen = position + np.cumsum(np.minimum(steps, left))
         position = int(chosen[-1])
         chosen = chosen[chosen < total]
         pre, post = chosen % n_pre, chosen // n_pre

@@ -145,21 +145,34 @@ def build(network: ir.Network, projection: ir.Projection, seed: int,
     count = post.size if tie is None else int(tie.max(initial=-1)) + 1
     w = initial_weights(projection.init, post, dst.size, count, rng)
     if findings is not None:
-        findings.extend(_findings(projection, pre.size, short))
+        # a fan_in target short of candidates with no synapse at all had none to choose from
+        none = int(dst.size - np.unique(post).size) if short else 0
+        findings.extend(_findings(projection, pre.size, short, none))
     return Synapses(pre, post, w, tie)
 
 
-def _findings(projection: ir.Projection, count: int, short: int) -> list[Finding]:
+def _findings(projection: ir.Projection, count: int, short: int, none: int) -> list[Finding]:
     rule = projection.rule
     if count == 0:
         return [Finding("error", "no-synapses", f"connection `{projection.name}` "
                         f"({rule.kind}) makes no synapse at all", projection)]
     if short:
-        k = rule.params["k"]
-        return [Finding("warning", "fan-in-short", f"{short} target neuron"
-                        f"{'s have' if short != 1 else ' has'} fewer than k={k} candidate "
-                        f"sources in `{projection.name}`; they get all they have", projection)]
+        return [Finding("warning", "fan-in-short", _shortfall(projection, short, none),
+                        projection)]
     return []
+
+
+def _shortfall(projection: ir.Projection, short: int, none: int) -> str:
+    """fan_in's warning: how many targets have fewer than k candidates, and how many none."""
+    k, name = projection.rule.params["k"], projection.name
+    if none == short:
+        return (f"{none} target neuron{'s have' if none != 1 else ' has'} no candidate source "
+                f"in `{name}` (fan_in k={k}), so `{name}` gives "
+                f"{'them' if none != 1 else 'it'} no synapse")
+    text = (f"{short} target neuron{'s have' if short != 1 else ' has'} fewer than k={k} "
+            f"candidate sources in `{name}`; they get all they have")
+    return text + (f" ({none} of them {'have' if none != 1 else 'has'} none at all)"
+                   if none else "")
 
 
 def initial_bias(group: ir.Group) -> np.ndarray:

@@ -59,8 +59,11 @@ def _read_meta(archive: npzfile.Archive, path) -> dict:
                               f"{META_BYTES // 4} characters, not {member.dtype} of shape "
                               f"{member.shape}")
     try:
-        meta = json.loads(str(archive.read([META_KEY])[META_KEY]))
-    except json.JSONDecodeError as e:
+        meta = json.loads(str(archive.read([META_KEY])[META_KEY]), parse_int=_meta_int)
+    except RecursionError:  # json's parser recurses once per level of nesting
+        raise WeightFileError(f"{path} has a damaged `{META_KEY}` entry (nested too deeply)") \
+            from None
+    except ValueError as e:  # JSONDecodeError, or _meta_int's refusal
         raise WeightFileError(f"{path} has a damaged `{META_KEY}` entry ({e})") from None
     if not isinstance(meta, dict):
         raise WeightFileError(f"{path} has a damaged `{META_KEY}` entry (not a JSON object)")
@@ -128,6 +131,14 @@ def _check_missing(network: ir.Network, keys, path) -> None:
     if missing:
         raise WeightFileError(f"{path} lacks {_listed(missing)}: it does not fit network "
                               f"`{network.name}`")
+
+
+def _meta_int(digits: str) -> int:
+    """A whole number in `__meta__` (a seed): Python refuses to read one of over 4,300 digits
+    with a bare ValueError, and no seed needs more than a few dozen."""
+    if len(digits) > 64:
+        raise ValueError(f"a whole number of {len(digits)} digits")
+    return int(digits)
 
 
 def is_shared(p: ir.Projection) -> bool:
