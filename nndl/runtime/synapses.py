@@ -16,6 +16,7 @@ import numpy as np
 from nndl import expr, ir
 from nndl.runtime import geometry, sampling
 from nndl.runtime.evaluate import condition
+from nndl.runtime.ranges import Ranges, ranges, side_env
 
 
 @dataclass
@@ -71,15 +72,20 @@ def pair_condition(cond: dict | None, src: ir.Group, dst: ir.Group):
     wanted = expr.variables(node)
 
     def allowed(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
-        env = {}
-        for side, index, group in (("pre", pre, src), ("post", post, dst)):
-            env[f"{side}.index"] = index
-            if any(name.startswith(f"{side}.coord.") for name in wanted):
-                for axis, coord in enumerate(np.unravel_index(index, group.shape)):
-                    env[f"{side}.coord.{axis}"] = coord
+        env = side_env("pre", pre, src, wanted) | side_env("post", post, dst, wanted)
         return condition(node, env, pre.shape)
 
     return allowed
+
+
+def rule_ranges(rule: ir.Rule, src: ir.Group, dst: ir.Group) -> Ranges | None:
+    """For rules that draw among candidates (where, random, fan_in): each target's range of
+    sources its condition allows; None for the other rules."""
+    if rule.kind == "where":
+        return ranges(rule.params["condition"], src, dst)
+    if rule.kind in ("random", "fan_in"):
+        return ranges(rule.params["where"], src, dst)
+    return None
 
 
 def connect(rule: ir.Rule, src: ir.Group, dst: ir.Group, rng: np.random.Generator):
@@ -99,13 +105,15 @@ def connect(rule: ir.Rule, src: ir.Group, dst: ir.Group, rng: np.random.Generato
         return pre, post, tie, 0
     if rule.kind == "where":
         allowed = pair_condition(params["condition"], src, dst)
-        return (*sampling.where_pairs(src.size, dst.size, allowed), None, 0)
+        within = rule_ranges(rule, src, dst)
+        return (*sampling.where_pairs(src.size, dst.size, allowed, within), None, 0)
     if rule.kind == "random":
         allowed = pair_condition(params["where"], src, dst)
         return (*sampling.bernoulli_pairs(src.size, dst.size, params["p"], allowed, rng), None, 0)
     if rule.kind == "fan_in":
-        allowed = pair_condition(params["where"], src, dst)
-        pre, post, short = sampling.fan_in_pairs(src.size, dst.size, params["k"], allowed, rng)
+        allowed, within = pair_condition(params["where"], src, dst), rule_ranges(rule, src, dst)
+        pre, post, short = sampling.fan_in_pairs(src.size, dst.size, params["k"], allowed, rng,
+                                                 within)
         return pre, post, None, short
     raise ValueError(f"no synapse builder for rule `{rule.kind}`")
 
