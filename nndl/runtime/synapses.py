@@ -156,6 +156,34 @@ def build(network: ir.Network, projection: ir.Projection, seed: int,
     return Synapses(pre, post, w, tie)
 
 
+def count_without_building(network: ir.Network, projection: ir.Projection
+                           ) -> tuple[int, list[Finding]] | None:
+    """(synapses, what `build` would find) where the rule alone tells, drawing nothing: `full`,
+    `one_to_one`, and `where` or `fan_in` whose condition is an exact source range; else None."""
+    counted = _count(projection.rule, network.group(projection.src),
+                     network.group(projection.dst))
+    if counted is None:
+        return None
+    count, short = counted
+    return count, _findings(projection, count, short)
+
+
+def _count(rule: ir.Rule, src: ir.Group, dst: ir.Group) -> tuple[int, int] | None:
+    """(synapses, targets short of fan_in's k), or None where only building tells."""
+    if rule.kind == "full":
+        return src.size * dst.size, 0
+    if rule.kind == "one_to_one":
+        return dst.size, 0
+    within = rule_ranges(rule, src, dst)
+    if rule.kind == "random" or within is None or not within.exact:
+        return None
+    sizes = within.sizes(np.arange(dst.size, dtype=np.int64))
+    if rule.kind == "where":
+        return int(sizes.sum()), 0
+    k = rule.params["k"]
+    return int(np.minimum(sizes, k).sum()), int((sizes < k).sum())
+
+
 def _findings(projection: ir.Projection, count: int, short: int) -> list[Finding]:
     rule = projection.rule
     if count == 0:
