@@ -47,7 +47,7 @@ from nndl.check import check_source
 from nndl.cli import main
 from nndl.diagnostics import EXCERPT_WIDTH, Diagnostics, NNDLError, Span
 from nndl.frontend import check_text, read_source
-from nndl.parser import make_parser, parse
+from nndl.parser import build_parser, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "examples").glob("*.nndl")) + sorted(
@@ -169,7 +169,7 @@ def assert_excerpts_show_their_lines(diags: Diagnostics, shown: str) -> None:
 
 # ---- programs from the grammar -------------------------------------------------------------
 
-PARSER = make_parser()
+PARSER = build_parser()  # from_lark reads the grammar, which the loaded tables do not hold
 KEYWORDS = sorted(t.pattern.value for t in PARSER.terminals
                   if t.pattern.type == "str" and t.pattern.value.isalpha())
 # Names a program may mean something by, so that some generated programs get past the checks.
