@@ -16,11 +16,7 @@ from nndl import backends
 from nndl.compiler import select_network
 from nndl.check import check_networks
 from nndl.diagnostics import NNDLError
-from nndl.equivalence import compare
 from nndl.frontend import read_source
-from nndl.listing import network_listing
-from nndl.backends.numpy.layouts import gpu_kind
-from nndl.backends.numpy.lower import kind as numpy_layout
 from nndl.runtime.build import NNDLWarning
 from nndl.runtime.errors import RuntimeNNDLError
 from nndl.runtime.files import write_text_atomically
@@ -166,6 +162,11 @@ def cmd_compile(args) -> int:
 
 
 def cmd_ir(args) -> int:
+    # here, not at the top: `check` and `compile` start faster without the backends' lowering
+    from nndl.backends.numpy.layouts import gpu_kind
+    from nndl.backends.numpy.lower import kind as numpy_layout
+    from nndl.listing import network_listing
+
     program, surveys = _checked(args)
     if args.json:
         print(program.to_json())
@@ -181,6 +182,8 @@ def cmd_ir(args) -> int:
 
 
 def cmd_equiv(args) -> int:
+    from nndl.equivalence import compare  # runs networks: numpy and every backend's lowering
+
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = [b for b in names if b not in backends.BACKENDS]
     if unknown or len(names) < 2:
