@@ -170,12 +170,13 @@ def synapse_counts(spec: ir.Network, seed: int | None = None
                    ) -> dict[str, tuple[int, int | None, bool]]:
     """{projection: (synapses, weights, exact)}.
 
-    `full` and `one_to_one` are counted from their rule; other rules are built with the seed
+    `full` and `one_to_one` are counted from their rule, and so are `where` and `fan_in` over an
+    exact source range (synapses.count_without_building); other rules are built with the seed
     (the network's by default), exactly as `Network()` builds them, unless the network would
     not fit in memory (`resources.too_large`): then their counts are upper bounds, not exact,
     and a shared kernel's number of weights is unknown (None).
     """
-    from nndl.runtime.synapses import build
+    from nndl.runtime.synapses import build, count_without_building
 
     seed = spec.seed if seed is None else seed
     fits = resources.too_large(spec, resources.estimate(spec)) is None
@@ -186,6 +187,8 @@ def synapse_counts(spec: ir.Network, seed: int | None = None
             counts[p.name] = (src.size * dst.size, src.size * dst.size, True)
         elif p.rule.kind == "one_to_one":
             counts[p.name] = (dst.size, dst.size, True)
+        elif fits and (known := count_without_building(spec, p)) is not None:
+            counts[p.name] = (known[0], known[0], True)  # where, fan_in: a weight per synapse
         elif fits:
             with warnings.catch_warnings():  # `nndlc check` reports what building finds
                 warnings.simplefilter("ignore")

@@ -53,7 +53,7 @@ from nndl.commands.check import check_source
 from nndl.commands.cli import main
 from nndl.diagnostics import EXCERPT_WIDTH, Diagnostics, NNDLError, Span
 from nndl.frontend import check_text, read_source
-from nndl.frontend.parser import make_parser, parse
+from nndl.frontend.parser import build_parser, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "examples").glob("*.nndl")) + sorted(
@@ -195,7 +195,7 @@ def assert_excerpts_show_their_lines(diags: Diagnostics, shown: str) -> None:
 
 # ---- programs from the grammar -------------------------------------------------------------
 
-PARSER = make_parser()
+PARSER = build_parser()  # from_lark reads the grammar, which the loaded tables do not hold
 KEYWORDS = sorted(t.pattern.value for t in PARSER.terminals
                   if t.pattern.type == "str" and t.pattern.value.isalpha())
 # Names a program may mean something by, so that some generated programs get past the checks.

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from nndl.datasets import SEQUENCE_TICKS
 
 from nndl import ir
+from nndl.datasets import SEQUENCE_TICKS
 from nndl.frontend import load_program
 from nndl.ir.graph import topological_order
 from nndl.ir.listing import network_listing

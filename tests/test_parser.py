@@ -7,9 +7,12 @@ from lark import Lark
 
 from nndl.frontend import syntax as s
 from nndl.diagnostics import Diagnostics
+from nndl.frontend import parser as parser_module
 from nndl.frontend.parser import parse
+from nndl.frontend.tree_to_ast import ToAst
 
 DESIGN_EXAMPLE = Path(__file__).parent / "data" / "design_example.nndl"
+EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
 def parse_ok(text: str) -> s.Program:
@@ -30,6 +33,37 @@ def test_grammar_has_no_conflicts():
     text = importlib.resources.files("nndl.grammar").joinpath("nndl.lark").read_text()
     pytest.importorskip("interegular")
     Lark(text, parser="lalr", strict=True)  # raises on a shift/reduce or terminal collision
+
+
+def test_the_parser_tables_are_those_of_the_grammar():
+    # Lark numbers its states differently from build to build, so the record is compared
+    import importlib.resources
+    import json
+
+    import lark
+    stored = json.loads(importlib.resources.files("nndl.grammar").joinpath("tables.json")
+                        .read_text())
+    assert (stored["grammar_sha256"], stored["lark"]) == \
+        (parser_module._grammar_sha256(), lark.__version__), \
+        "grammar/tables.json is stale: run python -m nndl.grammar.regenerate"
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.nndl")) + [DESIGN_EXAMPLE],
+                         ids=lambda p: p.name)
+def test_the_parser_from_tables_parses_as_the_one_built_from_the_grammar(path):
+    text = path.read_text() + "\n"
+    loaded, built = parser_module.make_parser(), parser_module.build_parser()
+    assert loaded.source_path == "<deserialized>"  # it came from the tables
+    assert ToAst().transform(loaded.parse(text)) == ToAst().transform(built.parse(text))
+
+
+def test_stale_tables_are_not_used(monkeypatch):
+    monkeypatch.setattr(parser_module, "_grammar_sha256", lambda: "another grammar")
+    parser_module.make_parser.cache_clear()
+    try:
+        assert parser_module.make_parser().source_path != "<deserialized>"
+    finally:
+        parser_module.make_parser.cache_clear()
 
 
 def test_the_design_example_parses_completely():

@@ -4,6 +4,7 @@ post.index)` build and run in bounded memory, because sparse rules never visit e
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 import warnings
 
@@ -49,3 +50,37 @@ def test_a_100k_neuron_blob_builds_and_runs_in_bounded_memory(compile_text):
     np.testing.assert_array_equal(counts[10:], 10)
     np.testing.assert_array_equal(counts[:10], np.arange(10))
     assert len(net.levels[0]) > 10  # a deep DAG, computed level by level in one tick
+
+
+MILLION = 1_000_000
+MILLION_BLOB = f"""
+network million {{
+    seed 1
+    input  x[1]
+    group  b[{MILLION}] : tanh
+    output y[1]
+    connect x -> b : full
+    connect b -> b : fan_in(k=10, where=pre.index < post.index)
+    connect b -> y : full
+}}
+"""
+CPU_GUARD = 60  # seconds: a hang guard, over ten times what the build takes (the targets with
+# few candidates once enumerated all of theirs, which took 78 s)
+
+
+@pytest.mark.slow
+def test_a_million_neuron_blob_builds_in_time_linear_in_its_synapses(compile_text):
+    module = compile_text(MILLION_BLOB, "numpy")
+    start = time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NNDLWarning)  # neurons 0..9 have fewer than 10
+        net = module.Network()
+    spent = time.process_time() - start
+    assert spent < CPU_GUARD, f"{spent:.0f} s of CPU to build"
+    params = net.parameters()
+    pre, post = params["b->b.pre"], params["b->b.post"]
+    assert (pre < post).all()
+    assert (np.diff(post * MILLION + pre) > 0).all()  # CSR order, each pair once
+    counts = np.bincount(post, minlength=MILLION)
+    np.testing.assert_array_equal(counts[10:], 10)
+    np.testing.assert_array_equal(counts[:10], np.arange(10))

@@ -12,16 +12,12 @@ import sys
 import warnings
 from pathlib import Path
 
-from nndl import backends, datasets
+from nndl import backends
 from nndl.compiler import select_network
-from nndl.commands.check import check_source
+from nndl.commands.check import check_networks
 from nndl.diagnostics import NNDLError
-from nndl.commands.equivalence import compare
 from nndl.frontend import read_source
-from nndl.ir.listing import network_listing
-from nndl.backends.numpy.layouts import gpu_kind
-from nndl.backends.numpy.lower import kind as numpy_layout
-from nndl.runtime.build import NNDLWarning, build_all
+from nndl.runtime.build import NNDLWarning
 from nndl.runtime.errors import RuntimeNNDLError
 from nndl.runtime.files import refuse_overwriting, write_text_atomically
 from nndl.version import __version__
@@ -132,14 +128,19 @@ def _natural(text: str) -> int:
 
 def _load(args):
     """The checked program, after printing any warnings; errors raise NNDLError."""
+    return _checked(args)[0]
+
+
+def _checked(args):
+    """As `_load`, with each network's survey of its synapses (counts, what was built)."""
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"cannot read {args.file}: no such file")
-    program, diags = check_source(read_source(path), args.file)
+    program, diags, surveys = check_networks(read_source(path), args.file)
     diags.raise_if_errors()
     if diags.warnings:
         sys.stderr.write(diags.render(concise=args.concise))
-    return program
+    return program, surveys
 
 
 def cmd_check(args) -> int:
@@ -165,16 +166,19 @@ def cmd_compile(args) -> int:
 
 
 def cmd_ir(args) -> int:
-    program = _load(args)
+    # here, not at the top: `check` and `compile` start faster without the backends' lowering
+    from nndl.backends.numpy.layouts import gpu_kind
+    from nndl.backends.numpy.lower import kind as numpy_layout
+    from nndl import datasets
+    from nndl.ir.listing import network_listing
+
+    program, surveys = _checked(args)
     if args.json:
         print(program.to_json())
         return EXIT_OK
     listings = []
     for network in program.networks:
-        with warnings.catch_warnings():  # already reported, positioned, by _load
-            warnings.simplefilter("ignore", NNDLWarning)
-            synapses, _ = build_all(network, network.seed)
-        counts = {name: syn.pre.size for name, syn in synapses.items()}
+        counts = surveys[network.name].counts  # counted or built once, by the check
         layouts = {p.name: f"numpy: {numpy_layout(network, p)}; cupy: {gpu_kind(network, p)}"
                    for p in network.projections}
         listings.append(network_listing(network, counts, layouts, datasets.SEQUENCE_TICKS))
@@ -183,6 +187,8 @@ def cmd_ir(args) -> int:
 
 
 def cmd_equiv(args) -> int:
+    from nndl.commands.equivalence import compare  # runs networks: numpy and every backend's lowering
+
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = [b for b in names if b not in backends.BACKENDS]
     if unknown or len(names) < 2:

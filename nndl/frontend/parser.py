@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import importlib.resources
+import json
 
+import lark
 from lark import Lark, Tree
 from lark.exceptions import UnexpectedInput
+from lark.grammar import Rule
+from lark.lexer import TerminalDef
 
 from nndl.diagnostics import Diagnostics, Span
 from nndl.frontend.keywords import STATEMENT_KEYWORDS, as_keyword
@@ -63,17 +69,64 @@ def _starts_operand(tok) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def make_parser() -> Lark:
-    """The LALR parser, built once per process from the packaged grammar."""
+    """The LALR parser, once per process: loaded from grammar/tables.json while those tables
+    were made from this grammar by this Lark (a cold start then skips Lark's grammar analysis,
+    most of the parser's cost), else built from the grammar."""
+    tables = json.loads(_package_text("tables.json"), object_hook=_decoded)
+    if (tables["grammar_sha256"], tables["lark"]) != (_grammar_sha256(), lark.__version__):
+        return build_parser()
+    # JSON, not the pickle that Lark's own `cache=` would store and load
+    return Lark._load_from_dict(tables["data"], tables["memo"], **_LOAD_OPTIONS)
+
+
+def build_parser() -> Lark:
+    """The LALR parser, built from the packaged grammar."""
     with _no_collision_check():
-        return Lark.open_from_package(
-            "nndl.grammar",
-            "nndl.lark",
-            parser="lalr",
-            lexer="contextual",
-            propagate_positions=True,
-            maybe_placeholders=False,
-            postlex=BracketNewlines(),
-        )
+        return Lark(_package_text("nndl.lark"), **_BUILD_OPTIONS, **_LOAD_OPTIONS)
+
+
+_BUILD_OPTIONS = dict(parser="lalr", lexer="contextual", maybe_placeholders=False)
+_LOAD_OPTIONS = dict(propagate_positions=True, postlex=BracketNewlines())  # not in the tables
+
+
+def _package_text(name: str) -> str:
+    return importlib.resources.files("nndl.grammar").joinpath(name).read_text("utf-8")
+
+
+def _grammar_sha256() -> str:
+    return hashlib.sha256(_package_text("nndl.lark").encode("utf-8")).hexdigest()
+
+
+def tables_text() -> str:
+    """grammar/tables.json: the built parser's tables (`python -m nndl.grammar.regenerate`
+    writes them; tests/test_parser.py checks that they are current)."""
+    data, memo = build_parser().memo_serialize([TerminalDef, Rule])
+    skipped = set(_LOAD_OPTIONS) | {"import_paths", "source_path"}  # given at load, or unused
+    data["options"] = {k: v for k, v in data["options"].items() if k not in skipped}
+    tables = {"grammar_sha256": _grammar_sha256(), "lark": lark.__version__, "data": data,
+              "memo": memo}
+    return json.dumps(_encoded(tables), separators=(",", ":")) + "\n"
+
+
+def _encoded(value):
+    """Lark's tables as JSON: tuples, and dicts with keys other than strings, marked."""
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encoded(v) for v in value]}
+    if isinstance(value, list):
+        return [_encoded(v) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _encoded(v) for k, v in value.items()}
+    if isinstance(value, dict):
+        return {"__items__": [[_encoded(k), _encoded(v)] for k, v in value.items()]}
+    return value
+
+
+def _decoded(obj: dict):
+    if "__tuple__" in obj:
+        return tuple(obj["__tuple__"])
+    if "__items__" in obj:
+        return dict(obj["__items__"])  # keys come back as numbers or (decoded) tuples
+    return obj
 
 
 @contextlib.contextmanager

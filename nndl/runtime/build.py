@@ -1,7 +1,7 @@
 """Building a network's synapses for a seed: every projection, what the build found, the levels.
 
-The Network base class uses this at construction; `nndlc check` uses `findings` to report
-problems that only show once synapses exist (a rule that makes none, fan_in shortfalls).
+The Network base class uses this at construction; `nndlc check` reports, through `check_build`,
+problems that only show once synapses exist (a rule that makes none, fan_in shortfalls, cycles).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from nndl.diagnostics import Diagnostics, Span
 from nndl.runtime import resources
 from nndl.runtime.errors import RuntimeNNDLError
 from nndl.runtime.locations import source_position
-from nndl.runtime.schedule import CYCLE_HINT, CycleError, Level, cycle_message, levels
+from nndl.runtime.schedule import (CYCLE_HINT, CycleError, Level, cycle_message,
+                                   inner_projections, levels)
+from nndl.runtime.survey import Survey, one_way, survey
 from nndl.runtime.synapses import Finding, Synapses, build, initial_bias
 
 
@@ -72,27 +74,29 @@ def span_of(loc: ir.Loc | None) -> Span | None:
     return Span(loc.line, loc.column, loc.line, max(loc.end_column, loc.column + 1))
 
 
-def check_build(spec: ir.Network, diags: Diagnostics) -> None:
-    """Build the network with its own seed and report what only shows then, as diagnostics:
-    rules that make no synapse, fan_in shortfalls, neuron-level cycles. A network too large for
-    memory is reported instead of built."""
+def check_build(spec: ir.Network, diags: Diagnostics) -> Survey | None:
+    """Report, as diagnostics, what the network's synapses for its own seed show: rules that
+    make no synapse, fan_in shortfalls, neuron-level cycles -- from the rules alone where they
+    tell, else by building (survey.py). Returns the survey (counts, what was built), or None
+    when the network is too large for memory: that is reported instead."""
     need = resources.estimate(spec)
     message = resources.too_large(spec, need)
     if message:
         diags.error("too-large", message, span_of(need.loc),
                     "use a sparser rule (random, fan_in, local) or smaller groups")
-        return
-    synapses, findings = build_all(spec, spec.seed)
-    for f in findings:
+        return None
+    found = survey(spec, spec.seed)
+    for f in found.findings:
         add = diags.error if f.severity == "error" else diags.warning
         add(f.code, f.message, span_of(f.projection.loc))
     for step in spec.schedule:
-        if not step.neuron_level:
+        if not step.neuron_level or one_way(spec, step):
             continue
         try:
-            levels(spec, step, synapses)
+            levels(spec, step, found.synapses(inner_projections(spec, step)))
         except CycleError as e:
             first, *others = e.projections
             notes = [(f"`{p.name}` also has delay 0", span_of(p.loc)) for p in others]
             diags.error("cycle", cycle_message(spec, step, e.projections, located=False),
                         span_of(first.loc), CYCLE_HINT, notes=notes)
+    return found

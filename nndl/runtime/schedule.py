@@ -47,9 +47,7 @@ def levels(network: ir.Network, step: ir.Step, synapses: dict[str, Synapses]) ->
     inner = inner_projections(network, step)
     src = np.concatenate([synapses[p.name].pre + offset[p.src] for p in inner] or [[]])
     dst = np.concatenate([synapses[p.name].post + offset[p.dst] for p in inner] or [[]])
-    src, dst = src.astype(np.int64), dst.astype(np.int64)
-    order = np.argsort(src, kind="stable")
-    src, dst = src[order], dst[order]
+    src, dst = _by_source(src.astype(np.int64), dst.astype(np.int64), total)
     starts = np.searchsorted(src, np.arange(total + 1))
     indegree = np.bincount(dst, minlength=total)
     frontier = np.flatnonzero(indegree == 0)
@@ -58,11 +56,23 @@ def levels(network: ir.Network, step: ir.Step, synapses: dict[str, Synapses]) ->
         result.append(_level(step, network, offset, frontier))
         outgoing = dst[_edges_from(starts, frontier)]
         np.subtract.at(indegree, outgoing, 1)
-        frontier = np.unique(outgoing[indegree[outgoing] == 0])
+        frontier = _distinct(outgoing[indegree[outgoing] == 0])
         placed += frontier.size
     if placed < total:
         raise CycleError(cycle_message(network, step, inner), inner)
     return result
+
+
+def _by_source(src: np.ndarray, dst: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
+    """The edges sorted by source: one sort of src * total + dst (far faster than argsort;
+    total**2 fits in int64 for any step that fits in memory)."""
+    return np.divmod(np.sort(src * total + dst), max(total, 1))
+
+
+def _distinct(nodes: np.ndarray) -> np.ndarray:
+    """The sorted distinct values (np.unique, without its slower hashing)."""
+    nodes = np.sort(nodes)
+    return nodes[np.r_[True, nodes[1:] != nodes[:-1]]] if nodes.size else nodes
 
 
 def _edges_from(starts: np.ndarray, nodes: np.ndarray) -> np.ndarray:

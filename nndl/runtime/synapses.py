@@ -17,6 +17,7 @@ from nndl import ir
 from nndl.ir import expr
 from nndl.runtime import geometry, sampling
 from nndl.runtime.evaluate import condition
+from nndl.runtime.ranges import Ranges, ranges, side_env
 
 
 @dataclass
@@ -72,15 +73,20 @@ def pair_condition(cond: dict | None, src: ir.Group, dst: ir.Group):
     wanted = expr.variables(node)
 
     def allowed(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
-        env = {}
-        for side, index, group in (("pre", pre, src), ("post", post, dst)):
-            env[f"{side}.index"] = index
-            if any(name.startswith(f"{side}.coord.") for name in wanted):
-                for axis, coord in enumerate(np.unravel_index(index, group.shape)):
-                    env[f"{side}.coord.{axis}"] = coord
+        env = side_env("pre", pre, src, wanted) | side_env("post", post, dst, wanted)
         return condition(node, env, pre.shape)
 
     return allowed
+
+
+def rule_ranges(rule: ir.Rule, src: ir.Group, dst: ir.Group) -> Ranges | None:
+    """For rules that draw among candidates (where, random, fan_in): each target's range of
+    sources its condition allows; None for the other rules."""
+    if rule.kind == "where":
+        return ranges(rule.params["condition"], src, dst)
+    if rule.kind in ("random", "fan_in"):
+        return ranges(rule.params["where"], src, dst)
+    return None
 
 
 def connect(rule: ir.Rule, src: ir.Group, dst: ir.Group, rng: np.random.Generator):
@@ -100,13 +106,15 @@ def connect(rule: ir.Rule, src: ir.Group, dst: ir.Group, rng: np.random.Generato
         return pre, post, tie, 0
     if rule.kind == "where":
         allowed = pair_condition(params["condition"], src, dst)
-        return (*sampling.where_pairs(src.size, dst.size, allowed), None, 0)
+        within = rule_ranges(rule, src, dst)
+        return (*sampling.where_pairs(src.size, dst.size, allowed, within), None, 0)
     if rule.kind == "random":
         allowed = pair_condition(params["where"], src, dst)
         return (*sampling.bernoulli_pairs(src.size, dst.size, params["p"], allowed, rng), None, 0)
     if rule.kind == "fan_in":
-        allowed = pair_condition(params["where"], src, dst)
-        pre, post, short = sampling.fan_in_pairs(src.size, dst.size, params["k"], allowed, rng)
+        allowed, within = pair_condition(params["where"], src, dst), rule_ranges(rule, src, dst)
+        pre, post, short = sampling.fan_in_pairs(src.size, dst.size, params["k"], allowed, rng,
+                                                 within)
         return pre, post, None, short
     raise ValueError(f"no synapse builder for rule `{rule.kind}`")
 
@@ -151,7 +159,39 @@ def build(network: ir.Network, projection: ir.Projection, seed: int,
     return Synapses(pre, post, w, tie)
 
 
-def _findings(projection: ir.Projection, count: int, short: int, none: int) -> list[Finding]:
+def count_without_building(network: ir.Network, projection: ir.Projection
+                           ) -> tuple[int, list[Finding]] | None:
+    """(synapses, what `build` would find) where the rule alone tells, drawing nothing: `full`,
+    `one_to_one`, and `where` or `fan_in` whose condition is an exact source range; else None."""
+    counted = _count(projection.rule, network.group(projection.src),
+                     network.group(projection.dst))
+    if counted is None:
+        return None
+    count, short, none = counted
+    return count, _findings(projection, count, short, none)
+
+
+def _count(rule: ir.Rule, src: ir.Group, dst: ir.Group
+           ) -> tuple[int, int, int] | None:
+    """(synapses, targets short of fan_in's k, targets with no candidate), or None where only
+    building tells."""
+    if rule.kind == "full":
+        return src.size * dst.size, 0, 0
+    if rule.kind == "one_to_one":
+        return dst.size, 0, 0
+    within = rule_ranges(rule, src, dst)
+    if rule.kind == "random" or within is None or not within.exact:
+        return None
+    sizes = within.sizes(np.arange(dst.size, dtype=np.int64))
+    if rule.kind == "where":
+        return int(sizes.sum()), 0, 0
+    k = rule.params["k"]
+    return (int(np.minimum(sizes, k).sum()), int((sizes < k).sum()),
+            int((sizes == 0).sum()))
+
+
+def _findings(projection: ir.Projection, count: int, short: int, none: int
+              ) -> list[Finding]:
     rule = projection.rule
     if count == 0:
         return [Finding("error", "no-synapses", f"connection `{projection.name}` "
