@@ -15,6 +15,7 @@ RESULTS = HERE / "RESULTS.md"
 # RESULTS.md's summary holds the last full run on an idle machine, between these two lines
 BEGIN, END = "<!-- summary: begin -->", "<!-- summary: end -->"
 HISTORY = "## History"  # runs are added above the old harness's figures
+PENDING = "## Summary: pending the lead's honest run on an idle machine"
 HEADER = ["| workload | NNDL | median (min-max) | peer | median (min-max) | NNDL / peer | goal | "
           "load | verdict |", "|---|---|---|---|---|---|---|---|---|"]
 
@@ -75,15 +76,24 @@ def section(title: str, rows: list[Row], notes: list[str], busy: bool) -> str:
 
 
 def record(text: str, summary: bool) -> None:
-    """Write a run into RESULTS.md: a full valid run replaces the summary; any other run
-    goes in above the history."""
+    """Write a run into RESULTS.md: a full valid run becomes the summary (the one it replaces
+    moves down among the runs); any other run goes in above the history."""
     old = RESULTS.read_text(encoding="utf-8")
-    if summary and BEGIN in old and END in old:
-        new = re.sub(f"{re.escape(BEGIN)}.*?{re.escape(END)}",
-                     lambda _: f"{BEGIN}\n\n{text}\n{END}", old, count=1, flags=re.S)
-    elif HISTORY in old:
-        at = old.index(HISTORY)
-        new = old[:at] + text + "\n" + old[at:]
+    pattern = re.compile(f"{re.escape(BEGIN)}(.*?){re.escape(END)}", re.S)
+    found = pattern.search(old)
+    if summary and found:
+        previous = found.group(1).strip()
+        new = pattern.sub(lambda _: f"{BEGIN}\n\n{text}\n{END}", old, count=1)
+        new = new.replace(PENDING, "## Summary")
+        if previous and not previous.startswith("Pending"):
+            new = _above_history(new, previous + "\n")
     else:
-        new = old.rstrip("\n") + "\n\n" + text
+        new = _above_history(old, text)
     RESULTS.write_text(new, encoding="utf-8")
+
+
+def _above_history(old: str, text: str) -> str:
+    if HISTORY not in old:
+        return old.rstrip("\n") + "\n\n" + text
+    at = old.index(HISTORY)
+    return old[:at] + text + "\n" + old[at:]

@@ -119,16 +119,20 @@ def test_agreement_refuses_other_numbers():
 
 def test_a_full_run_replaces_the_summary_and_others_go_above_the_history(tmp_path, monkeypatch):
     results = tmp_path / "RESULTS.md"
-    results.write_text(f"# R\n\n{report.BEGIN}\npending\n{report.END}\n\n{report.HISTORY} (old)\n"
-                       "old figures\n", encoding="utf-8")
+    results.write_text(f"# R\n\n{report.PENDING}\n\n{report.BEGIN}\nPending.\n{report.END}\n\n"
+                       f"{report.HISTORY} (old)\nold figures\n", encoding="utf-8")
     monkeypatch.setattr(report, "RESULTS", results)
     report.record("### run 1\n", summary=True)
     report.record("### run 2\n", summary=False)
     text = results.read_text(encoding="utf-8")
-    assert "pending" not in text
+    assert "Pending" not in text and "## Summary\n" in text
     assert text.index(report.BEGIN) < text.index("run 1") < text.index(report.END)
     assert text.index(report.END) < text.index("run 2") < text.index(report.HISTORY)
     assert text.endswith("old figures\n")
+    report.record("### run 3\n", summary=True)  # the summary it replaces moves among the runs
+    text = results.read_text(encoding="utf-8")
+    assert text.index(report.BEGIN) < text.index("run 3") < text.index(report.END)
+    assert text.index(report.END) < text.index("run 1") < text.index(report.HISTORY)
 
 
 def test_a_busy_run_is_marked_not_valid():
