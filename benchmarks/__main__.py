@@ -66,7 +66,11 @@ def _workload(key: str, args) -> tuple[list, list[str], list[str]]:
     """Rows, notes and errors of one workload, each case printed as soon as it is done."""
     module = importlib.import_module(f"benchmarks.{WORKLOADS[key]}")
     if not hasattr(module, "cases"):  # C and M measure cold processes, not contestants
-        rows, notes = module.run(args.quick, args.pause)
+        try:
+            rows, notes = module.run(args.quick, args.pause)
+        except harness.BenchmarkError as e:
+            print(f"{key}: not measured: {e}", flush=True)
+            return [], [], [f"{key}: not measured: {e}"]
         _show(rows, args.busy)
         return rows, notes, []
     rows, notes, errors = [], [], []

@@ -117,6 +117,10 @@ class Row:
         return self.ours.median / self.peer.median if self.peer else self.ours.median
 
     @property
+    def missed(self) -> bool:
+        return not self.note and self.goal is not None and self.ratio > self.goal
+
+    @property
     def busy(self) -> bool:
         return self.load > THRESHOLD
 
@@ -138,7 +142,7 @@ class Worker:
     """A contestant's process, driven over its standard input (benchmarks/serve.py)."""
 
     def __init__(self, case: Case, contestant: Contestant, folder: Path, data: Path):
-        self.contestant, self.result_path = contestant, folder / f"{len(os.listdir(folder))}.npz"
+        self.contestant, self.result_path = contestant, folder / f"{contestant.key}.npz"
         settings = dict(case.settings, data=str(data))
         if contestant.python:
             command = [contestant.python, str(HERE / contestant.script), contestant.key]
@@ -287,7 +291,7 @@ def _profiles(case: Case, workers: dict[str, Worker], rows: list[Row]) -> dict[s
     """cProfile of NNDL's side of every missed row (the why of a miss)."""
     found = {}
     for row in rows:
-        if row.verdict().startswith("missed"):
+        if row.missed:
             key = next(c.key for c in case.contestants if c.label == row.ours_label)
             calls = workers[key].contestant.calls or case.calls
             found[f"{row.workload}: {row.ours_label}"] = workers[key].profile(calls)

@@ -40,6 +40,8 @@ def test_a_busy_row_is_refused_unless_the_user_accepts_a_busy_machine():
     assert row.verdict() == "refused (load 1.50 > 1.2)"
     row.busy_allowed = True
     assert row.verdict() == "met, not valid (load 1.50)"
+    assert not row.missed and Row("W1", "NNDL", stats(2.0), "PyTorch", stats(1.0), 0.9,
+                                  load=1.5).missed  # a busy miss is still profiled
     assert not Row("W1", "NNDL", stats(0.5), "PyTorch", stats(1.0), 0.9, load=1.2).busy
 
 
