@@ -64,9 +64,12 @@ class Contestant:
     python: str = ""  # another interpreter, running `script` (Brian2's, which needs numpy < 2.3)
     script: str = ""
     calls: int | None = None  # calls per round, when not the case's
+    skip: str = ""  # why it is not run at this size
 
     def missing(self) -> str:
         """Why this contestant cannot run here, or ''."""
+        if self.skip:
+            return self.skip
         if self.python and not Path(self.python).exists():
             return f"no {self.python} (see benchmarks/w5_rate.py)"
         if self.needs and importlib.util.find_spec(self.needs) is None:
@@ -271,7 +274,8 @@ def make_rows(case: Case, times: dict[str, Stats], missing: dict[str, str],
         ran = [p for p in goal.peers if p in times]
         best = min(ran, key=lambda p: times[p].median) if ran else None
         covered.add(best)  # the goal's other peers follow as context
-        peer_label = label[best] if best else " or ".join(label[p] for p in goal.peers)
+        peer_label = label[best] if best else f"the best {goal.best}" if goal.best else \
+            " or ".join(label[p] for p in goal.peers)
         if goal.best and best:
             peer_label += f" (best {goal.best})"
         note = "" if best else "not run: " + "; ".join(sorted({missing.get(p, "?")
