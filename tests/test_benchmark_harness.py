@@ -142,3 +142,25 @@ def test_a_busy_run_is_marked_not_valid():
     text = report.section("python -m benchmarks", [row], [], busy=True)
     assert "busy machine, not valid" in text.splitlines()[0]
     assert "not valid (load 2.00)" in text
+
+
+def test_a_run_does_not_start_on_a_busy_machine(monkeypatch, capsys):
+    from benchmarks import __main__ as cli
+    monkeypatch.setattr(cli.LoadMeter, "watch", lambda self, seconds: 2.5)
+    monkeypatch.setattr(cli, "_workload", lambda *a: pytest.fail("started on a busy machine"))
+    assert cli.main(["--only", "W1"]) == 2
+    assert "busy (load 2.50 > 1.2" in capsys.readouterr().out
+
+
+def test_a_run_with_a_refused_row_is_not_recorded_unless_asked(monkeypatch, capsys):
+    from benchmarks import __main__ as cli
+    busy_row = Row("W1", "NNDL", stats(0.5), "PyTorch", stats(1.0), 0.9, load=1.9)
+    monkeypatch.setattr(cli.LoadMeter, "watch", lambda self, seconds: 0.1)
+    monkeypatch.setattr(cli, "_workload", lambda key, args: ([busy_row], [], []))
+    recorded = []
+    monkeypatch.setattr(report, "record", lambda text, summary: recorded.append((text, summary)))
+    assert cli.main(["--only", "W1"]) == 2
+    assert not recorded and "refused" in capsys.readouterr().out
+    assert cli.main(["--only", "W1", "--busy"]) == 0
+    assert len(recorded) == 1 and recorded[0][1] is False  # never the summary
+    assert "busy machine, not valid" in recorded[0][0]
