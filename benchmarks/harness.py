@@ -27,6 +27,7 @@ from benchmarks.load import THRESHOLD, LoadMeter
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+GIVE_UP = 3.0  # a cold command this many times over its limit is measured once
 PAUSE = 0.3  # seconds before each turn: idle OpenMP and OpenBLAS threads stop spinning by then
 
 # Settings that favour one library over another (the old harness made PyTorch's idle threads
@@ -306,12 +307,15 @@ def cold_rows(name: str, commands: dict[str, list[str]], goal: float, rounds: in
               pause: float = PAUSE, timed=None) -> list[Row]:
     """Rows for commands measured from a fresh process each time (a cold start is the point),
     in interleaved rounds. `timed(command) -> seconds` runs one; by default the wall time of
-    the whole process."""
+    the whole process. A command that took more than GIVE_UP times its goal is not run again:
+    the miss is clear, and more rounds would only stretch the run."""
     timed = timed or wall_time
     meter = LoadMeter()
     samples = {label: [] for label in commands}
     for _ in range(rounds):
         for label, command in commands.items():
+            if samples[label] and samples[label][-1] > GIVE_UP * goal:
+                continue
             meter.pause(pause)
             samples[label].append(timed(command))
     return [Row(f"{name}{label}", "NNDL", Stats.of(values), goal=goal, load=meter.mean())

@@ -164,3 +164,18 @@ def test_a_run_with_a_refused_row_is_not_recorded_unless_asked(monkeypatch, caps
     assert cli.main(["--only", "W1", "--busy"]) == 0
     assert len(recorded) == 1 and recorded[0][1] is False  # never the summary
     assert "busy machine, not valid" in recorded[0][0]
+
+
+def test_cold_commands_run_in_rounds_and_a_clear_miss_only_once():
+    seconds = {"fast": [0.1, 0.3, 0.2], "slow": [40.0]}
+    ran = []
+
+    def timed(command):
+        ran.append(command[0])
+        return seconds[command[0]][ran.count(command[0]) - 1]
+
+    rows = harness.cold_rows("C ", {"fast": ["fast"], "slow": ["slow"]}, goal=10.0, rounds=3,
+                             pause=0.0, timed=timed)
+    assert ran == ["fast", "slow", "fast", "fast"]
+    assert [r.ours for r in rows] == [Stats(0.1, 0.2, 0.3, 3), Stats(40.0, 40.0, 40.0, 1)]
+    assert [r.missed for r in rows] == [False, True]
