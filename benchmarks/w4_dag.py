@@ -24,7 +24,7 @@ def cases(quick: bool) -> list[Case]:
                    Contestant("objects", "plain Python objects")]
     goals = [Goal("nndl", ("neat",), 1 / 200), Goal("oo", ("neat",), 1.0)]
     return [Case(f"W4 DAG of {NEURONS} tanh neurons, forward, {SAMPLES} samples", "w4_dag",
-                 contestants, goals, rounds=2 if quick else 3)]
+                 contestants, goals, rounds=1 if quick else 3)]
 
 
 def _nndl(backend: str):
