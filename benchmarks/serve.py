@@ -20,15 +20,19 @@ import sys
 import time
 
 
-def serve(step, built_mib: float = 0.0) -> None:
-    """Answer the harness's requests with timings of step() until it says quit."""
+def serve(step, built_mib: float = 0.0, timed=None) -> None:
+    """Answer the harness's requests with timings of step() until it says quit. `timed`, when
+    given, runs one step and returns the seconds of the part that counts (Brian2: its ticks
+    without the set-up that each run() repeats)."""
     channel = _private_stdout()
     channel.write("ready\n")
     channel.flush()
     for line in sys.stdin:
         command, _, count = line.strip().partition(" ")
         if command == "time":
-            channel.write(f"ok {seconds_per_call(step, int(count))!r}\n")
+            seconds = (sum(timed() for _ in range(int(count))) / int(count) if timed
+                       else seconds_per_call(step, int(count)))
+            channel.write(f"ok {seconds!r}\n")
         elif command == "profile":
             channel.write(f"profile {json.dumps(profile(step, int(count)))}\n")
         elif command == "memory":

@@ -25,6 +25,8 @@ def cases(quick: bool) -> list[Case]:
     brian = {"python": brian_python(), "script": "brian2_rate.py"}
     contestants = [Contestant("nndl", "NNDL numpy backend"),
                    Contestant("cython", "Brian2 Cython target, its own synapse order", **brian),
+                   Contestant("cython+setup", "Brian2 Cython target, each run() with the code "
+                              "generation it repeats", **brian),
                    Contestant("numpy", "Brian2 numpy target, its own synapse order", **brian),
                    Contestant("scipy", "hand-written scipy CSR")]
     return [Case(f"W5 rate network, {NEURONS} neurons, p={P}, {TICKS} ticks", "w5_rate",

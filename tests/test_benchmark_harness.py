@@ -179,3 +179,12 @@ def test_cold_commands_run_in_rounds_and_a_clear_miss_only_once():
     assert ran == ["fast", "slow", "fast", "fast"]
     assert [r.ours for r in rows] == [Stats(0.1, 0.2, 0.3, 3), Stats(40.0, 40.0, 40.0, 1)]
     assert [r.missed for r in rows] == [False, True]
+
+
+def test_a_contestant_can_time_only_the_part_that_counts():
+    code = ("from benchmarks.serve import serve\n"
+            "serve(lambda: None, timed=lambda: 0.25)\n")
+    done = subprocess.run([sys.executable, "-c", code], input="time 4\nquit\n",
+                          env=harness.contestant_environment(), cwd=harness.ROOT,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[1] == "ok 0.25"
