@@ -4,6 +4,8 @@
 
 Prints the median time of each and NNDL's ratio to each peer (below 1: NNDL is faster).
 Peers: PyTorch CPU nn.Linear (if installed) and hand-written NumPy with the same weights.
+A quick look in one process; the honest comparison, each side in its own process, is W1 of
+`python -m benchmarks`.
 """
 
 from __future__ import annotations
@@ -11,17 +13,18 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ["NNDL_CACHE_DIR"] = tempfile.mkdtemp(prefix="nndl-bench-")  # a cold cache every run
 import numpy as np  # noqa: E402
 
 import nndl  # noqa: E402
 
-import harness  # noqa: E402  (benchmarks/ is the script's folder)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's root
+from benchmarks import harness  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,9 +51,8 @@ def hand_numpy(weights: list[tuple[np.ndarray, np.ndarray]]):
 
 
 def torch_mlp(weights, softmax: bool):
-    """The MLP in PyTorch on two threads (see harness.torch_mlp)."""
+    """The MLP in PyTorch at its default threads (see harness.torch_mlp)."""
     import torch
-    torch.set_num_threads(2)
     return harness.torch_mlp(torch, weights, softmax)
 
 

@@ -40,7 +40,8 @@ def missing() -> str | None:
     return None if torch.cuda.is_available() else "PyTorch has no CUDA device"
 
 
-def median_ms(step, rounds: int, sync) -> float:
+def median_ms(step, rounds: int, sync) -> tuple[float, float, float]:
+    """Milliseconds a call, min / median / max over the rounds (after a warm-up call)."""
     step()
     sync()  # warm: kernels compiled, memory pools filled
     times = []
@@ -48,11 +49,11 @@ def median_ms(step, rounds: int, sync) -> float:
         start = time.perf_counter()
         step()
         sync()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        times.append(1000 * (time.perf_counter() - start))
+    return min(times), statistics.median(times), max(times)
 
 
-def mlp(torch, rounds: int) -> list[tuple[str, float, float]]:
+def mlp(torch, rounds: int) -> list[tuple[str, tuple, tuple]]:
     batch = 256
     net = nndl.compile(HERE / "mlp.nndl", backend="cupy").Network(seed=0)
     q = net.parameters()
@@ -91,7 +92,7 @@ def mlp(torch, rounds: int) -> list[tuple[str, float, float]]:
     ]
 
 
-def local(torch, rounds: int) -> list[tuple[str, float, float]]:
+def local(torch, rounds: int) -> list[tuple[str, tuple, tuple]]:
     batch, n = 64, 64 * 64
     net = nndl.compile(HERE / "w2_local.nndl", backend="cupy").Network(seed=0)
     q = net.parameters()
@@ -132,6 +133,11 @@ def local(torch, rounds: int) -> list[tuple[str, float, float]]:
         median_ms(torch_step, rounds, torch.cuda.synchronize))]
 
 
+def _spread(ms: tuple[float, float, float]) -> str:
+    low, median, high = ms
+    return f"{median:.2f} ({low:.2f}-{high:.2f})"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
@@ -142,10 +148,12 @@ def main(argv=None) -> int:
         return 0
     import torch
 
-    print(f"{torch.cuda.get_device_name()}: median of {args.rounds} rounds, float32")
-    print(f"{'workload':<36} {'NNDL cupy':>10} {'PyTorch':>10} {'ratio':>7}")
+    print(f"{torch.cuda.get_device_name()}: ms a call, median (min-max) of {args.rounds} "
+          "rounds, float32; PyTorch at its defaults")
+    print(f"{'workload':<36} {'NNDL cupy':>22} {'PyTorch':>22} {'ratio':>7}")
     for name, ours, theirs in mlp(torch, args.rounds) + local(torch, args.rounds):
-        print(f"{name:<36} {ours:>8.2f}ms {theirs:>8.2f}ms {ours / theirs:>7.2f}")
+        print(f"{name:<36} {_spread(ours):>22} {_spread(theirs):>22} "
+              f"{ours[1] / theirs[1]:>7.2f}")
     return 0
 
 

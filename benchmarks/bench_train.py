@@ -5,16 +5,16 @@
 One step = forward, cross-entropy, backward, Adam update, on random float32 data; both start from
 the same weights (NNDL's, copied into PyTorch) and the first step's loss is checked to agree.
 Prints the median step time of each and NNDL / PyTorch (below 1: NNDL is faster).
+A quick look in one process; the honest comparison, each side in its own process, is W1 of
+`python -m benchmarks`.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "2")
-import numpy as np  # noqa: E402
+import numpy as np
 
 import nndl  # noqa: E402
 from nndl.runtime.optimizers import Adam  # noqa: E402

@@ -1,49 +1,61 @@
-"""C: `nndlc compile` of every example in a fresh process with an empty cache (the goal: under
-0.5 s each; Brian2's Cython target needs about 13 s cold).
+"""C: building and compiling, each measured in a fresh process with an empty cache of its own
+(a cold start is what a user waits for):
 
-Measured twice: as installed here, and as a plain `pip install nndl` has it, without
-interegular (only the test extra installs it; with it, Lark checks every pair of terminals of
-every contextual lexer state for collisions while it builds the parser, about half the time)."""
+- building a `fan_in(k=10, where=pre.index < post.index)` blob of 10^6 neurons
+  (nndl.compile and Network(seed=0), timed inside the process): under 10 s;
+- `nndlc check` and `nndlc compile` of a 10^5-neuron blob (the whole command): under 1 s;
+- a cold `nndlc compile` of every example (the whole command): under 0.35 s each.
+"""
 
 from __future__ import annotations
 
-import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from pathlib import Path
 
-from benchmarks.harness import HERE, Row
+from benchmarks.harness import HERE, PAUSE, BenchmarkError, cold_rows, contestant_environment
 
-GOAL = 0.5  # seconds
-
-
-WITHOUT_INTEREGULAR = ("import sys; sys.modules['interegular'] = None; "
-                      "from nndl.commands.cli import main; sys.exit(main())")
-
-
-def cold_compile(path, backend: str = "numpy", interegular: bool = True) -> float:
-    """Wall time of `nndlc compile` in a new interpreter with a new, empty cache."""
-    with tempfile.TemporaryDirectory(prefix="nndl-bench-") as folder:
-        env = dict(os.environ, NNDL_CACHE_DIR=folder)
-        start = [sys.executable, "-m", "nndl"] if interegular else \
-            [sys.executable, "-c", WITHOUT_INTEREGULAR]
-        command = [*start, "compile", str(path), "--backend", backend,
-                   "-o", os.path.join(folder, "out.py")]
-        start = time.perf_counter()
-        subprocess.run(command, env=env, check=True, capture_output=True)
-        return time.perf_counter() - start
+BLOB = """network blob {{
+    seed 1
+    output blob[{n}] : tanh
+    connect blob -> blob : fan_in(k=10, where=pre.index < post.index)
+}}
+"""
+BUILD = ("import sys, time, warnings; warnings.simplefilter('ignore'); import nndl; "
+         "start = time.perf_counter(); nndl.compile(sys.argv[1], backend='numpy').Network(seed=0)"
+         "; print(time.perf_counter() - start)")
 
 
-def run(quick: bool) -> list[Row]:
+def nndlc() -> list[str]:
+    """The console script beside this interpreter, as a user runs it (else python -m nndl)."""
+    script = Path(sys.executable).with_name("nndlc")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "nndl"]
+
+
+def run(quick: bool, pause: float = PAUSE):
+    folder = Path(tempfile.mkdtemp(prefix="nndl-bench-"))
+    small, large = folder / "blob_1e5.nndl", folder / "blob_1e6.nndl"
+    small.write_text(BLOB.format(n=100_000), encoding="utf-8")
+    large.write_text(BLOB.format(n=1_000_000), encoding="utf-8")
+    rows = cold_rows("C build a fan_in(k=10) blob of 10^6 neurons (compile + Network)",
+                     {"": [sys.executable, "-c", BUILD, str(large)]}, goal=10.0,
+                     rounds=1 if quick else 3, pause=pause, timed=reported_time)
+    out = str(folder / "out.py")
+    rows += cold_rows("C `nndlc ", {"check` of a 10^5-neuron blob": [*nndlc(), "check", str(small)],
+                                    "compile` of a 10^5-neuron blob": [*nndlc(), "compile",
+                                                                       str(small), "-o", out]},
+                      goal=1.0, rounds=2 if quick else 5, pause=pause)
     examples = sorted((HERE.parent / "examples").glob("*.nndl"))
-    rows = []
-    for path in examples:
-        for interegular in (True, False):
-            t = statistics.median(cold_compile(path, interegular=interegular)
-                                  for _ in range(1 if quick else 3))
-            how = "" if interegular else " without interegular"
-            rows.append(Row(f"C `nndlc compile examples/{path.name}`, cold{how}",
-                            "the goal, 0.5 s", t, GOAL, 1.0))
-    return rows
+    rows += cold_rows("C cold `nndlc compile ", {
+        f"examples/{p.name}`": [*nndlc(), "compile", str(p), "-o", out] for p in examples},
+        goal=0.35, rounds=1 if quick else 3, pause=pause)
+    return rows, []
+
+
+def reported_time(command: list[str]) -> float:
+    """The seconds the command prints as its last line (a time measured inside the process)."""
+    done = subprocess.run(command, env=contestant_environment(), capture_output=True, text=True)
+    if done.returncode:
+        raise BenchmarkError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return float(done.stdout.split()[-1])

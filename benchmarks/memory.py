@@ -1,100 +1,61 @@
-"""Peak memory (RSS) of W2 and W3, NNDL against PyTorch's dense weight x mask and CSR: each
-contestant runs in its own process (peak RSS only grows), which imports the same libraries,
-builds the workload and runs one step three times. A process that builds it all and runs
-nothing gives the baseline.
+"""M: resident memory of W2 and W3, NNDL against PyTorch's dense weight x mask and CSR. Each
+contestant runs in its own process (benchmarks/worker.py: it imports only what it needs), builds
+the workload, runs two steps and reports its resident memory after building and its peak.
 
-    python -m benchmarks.memory [--quick]
+    python -m benchmarks --only M [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
-import functools
-import subprocess
-import sys
-import warnings
+import tempfile
+from pathlib import Path
 
-from benchmarks import harness
+from benchmarks import w2_local, w3_recurrent
+from benchmarks.harness import BenchmarkError, Worker
 
-CONTESTANTS = ("baseline", "NNDL", "PyTorch dense weight x mask", "PyTorch sparse_csr_tensor")
-
-
-def _measure(workload: str, size: int, who: str) -> None:
-    """In the child: build, run three times, print the peak RSS in MiB."""
-    import numpy as np
-    import torch
-
-    from benchmarks import w2_local, w3_recurrent
-
-    warnings.simplefilter("ignore")
-    torch.set_num_threads(2)
-    rng = np.random.default_rng(0)
-    if workload == "W2":
-        net = w2_local.nndl_network(size)
-        n = size * size
-        q = net.parameters()
-        p = {"pre": q["image->hidden.pre"], "post": q["image->hidden.post"],
-             "w": q["image->hidden.w"], "wy": q["hidden->y.w"].reshape(10, n),
-             "by": q["y.bias"], "bh": q["hidden.bias"]}
-        x = rng.normal(size=(w2_local.BATCH, n)).astype(np.float32)
-        y = rng.integers(0, 10, size=w2_local.BATCH)
-        ours = functools.partial(net.loss_and_grad, {"image": x.reshape(-1, size, size)},
-                                 {"y": y}, loss="cross_entropy")
-        peers = w2_local.torch_peers(torch, p, n) if who.startswith("PyTorch") else {}
-        args = (torch.from_numpy(x), torch.from_numpy(y))
-    else:
-        net = w3_recurrent.nndl_network(size)
-        p = w3_recurrent.weights(net, size)
-        u = rng.normal(size=(w3_recurrent.TICKS, w3_recurrent.BATCH, 16)).astype(np.float32)
-        target = rng.normal(size=(w3_recurrent.BATCH, 10)).astype(np.float32)
-        ours = functools.partial(net.loss_and_grad, {"u": u}, {"y": target}, loss="mse")
-        peers = w3_recurrent.torch_peers(torch, p, size, dense=True)[0] \
-            if who.startswith("PyTorch") else {}
-        args = (torch.from_numpy(u), torch.from_numpy(target))
-    step = {"baseline": None, "NNDL": ours}.get(who) or (
-        functools.partial(peers[who], *args) if who in peers else None)
-    for _ in range(3 if step else 0):
-        step()
-    print(f"{harness.peak_rss_mib():.0f}")
+CONTESTANTS = {"W2": ("nndl", "dense", "csr"),
+               "W3": ("nndl_bptt", "torch_dense_bptt", "torch_csr_bptt")}
+LABELS = ("NNDL", "PyTorch dense weight x mask", "PyTorch sparse_csr_tensor")
 
 
-def peak(workload: str, size: int, who: str) -> float:
-    result = subprocess.run([sys.executable, "-m", "benchmarks.memory", "--child", workload,
-                             str(size), who], capture_output=True, text=True, check=True)
-    return float(result.stdout.split()[-1])
-
-
-def run(quick: bool) -> list[str]:
-    """Markdown table lines: peak RSS per contestant, W2 by grid and W3 by blob size."""
-    cases = [("W2", 64), ("W3", 2048)] if quick else \
+def run(quick: bool, pause: float = 0.0):
+    """No timed rows; the notes hold a Markdown table, built MiB / peak MiB per contestant."""
+    found = [("W2", 64)] if quick else \
         [("W2", 32), ("W2", 64), ("W2", 128), ("W3", 1024), ("W3", 2048), ("W3", 4096)]
-    lines = ["| workload | size | " + " | ".join(CONTESTANTS) + " |",
-             "|---|---|" + "---|" * len(CONTESTANTS)]
-    for workload, size in cases:
-        cells = []
-        for who in CONTESTANTS:
-            if who == "PyTorch dense weight x mask" and workload == "W2" and size > 64:
-                cells.append("(4 GiB: not run)")
-                continue
-            cells.append(f"{peak(workload, size, who):.0f} MiB")
+    lines = ["| workload | size | " + " | ".join(f"{label}: built / peak" for label in LABELS)
+             + " |", "|---|---|" + "---|" * len(LABELS)]
+    for workload, size in found:
+        cells = [_cell(workload, size, key) for key in CONTESTANTS[workload]]
         label = f"{size}x{size}" if workload == "W2" else f"{size} neurons"
         lines.append(f"| {workload} | {label} | " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
-    return lines
+    intro = ("Resident memory (MiB), each contestant in a process of its own: after importing "
+             "and building, and the peak over two steps:")
+    return [], [intro + "\n\n" + "\n".join(lines)]
 
 
-def main() -> None:
-    if sys.argv[1:2] == ["--child"]:
-        _measure(sys.argv[2], int(sys.argv[3]), sys.argv[4])
-        return
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.memory",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    load_before = harness.load()
-    lines = run(args.quick)
-    harness.append_section("Peak memory (RSS) of W2 and W3", lines, load_before)
-
-
-if __name__ == "__main__":
-    main()
+def _cell(workload: str, size: int, key: str) -> str:
+    if workload == "W2":
+        case = w2_local.cases(False)[w2_local.GRIDS.index(size)]
+        if size > w2_local.LARGEST.get(key, size):
+            return "(not run: too large)"
+    else:
+        case = next(c for c in w3_recurrent.cases(False)
+                    if c.settings["n"] == size and c.name.endswith("BPTT"))
+    first = case.contestants[0]
+    contestant = next(c for c in case.contestants if c.key == key)
+    worker = None
+    with tempfile.TemporaryDirectory(prefix="nndl-bench-") as folder:
+        data = Path(folder) / "data.npz"
+        try:
+            if key != first.key:
+                Worker(case, first, Path(folder), data).stop()  # writes the shared data
+            worker = Worker(case, contestant, Path(folder), data)
+            worker.time(2)
+            built, peak = worker.memory()
+        except BenchmarkError as e:
+            return f"(failed: {str(e).splitlines()[0]})"
+        finally:
+            if worker is not None:
+                worker.stop()
+    return f"{built:.0f} / {peak:.0f}"

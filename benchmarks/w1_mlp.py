@@ -1,24 +1,68 @@
 """W1: an MLP 784-256-256-10 (mlp.nndl), softmax and cross-entropy: the loss and every gradient
-for a batch of 128, against PyTorch (nn.Linear + autograd) and hand-written NumPy."""
+for a batch of 128, against PyTorch (nn.Linear + autograd, at its defaults) and hand-written
+NumPy."""
 
 from __future__ import annotations
 
 import numpy as np
 
-import nndl
-from benchmarks.harness import HERE, Row, check_close, interleaved, torch_mlp, torch_threads
+from benchmarks.harness import (HERE, Case, Contestant, Goal, agree_all, load_data, save_data,
+                                torch_mlp)
 
 LAYERS = (("x", "h1", 784), ("h1", "h2", 256), ("h2", "y", 256))
+BATCH = 128
+NAME = f"W1 MLP 784-256-256-10, loss + gradients, batch {BATCH}"
 
 
-def hand_numpy(weights, batch):
+def cases(quick: bool) -> list[Case]:
+    contestants = [Contestant("nndl", "NNDL numpy backend"),
+                   Contestant("torch", "PyTorch nn.Linear + autograd", needs="torch"),
+                   Contestant("hand", "hand-written NumPy, preallocated")]
+    goals = [Goal("nndl", ("torch",), 0.9), Goal("nndl", ("hand",), 0.9)]
+    return [Case(NAME, "w1_mlp", contestants, goals, rounds=10 if quick else 25, calls=20)]
+
+
+def nndl_contestant(data: str):
+    import nndl
+    net = nndl.compile(HERE / "mlp.nndl", backend="numpy").Network(seed=0)
+    p = net.parameters()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH, 784)).astype(np.float32)
+    y = rng.integers(0, 10, size=BATCH)
+    weights = {}
+    for i, (a, b, n) in enumerate(LAYERS):
+        weights[f"w{i}"] = p[f"{a}->{b}.w"].reshape(-1, n)
+        weights[f"b{i}"] = p[f"{b}.bias"]
+    save_data(data, x=x, y=y, **weights)
+
+    def step():
+        return net.loss_and_grad({"x": x}, {"y": y}, loss="cross_entropy")
+
+    def to_result(value):
+        loss, grads = value
+        found = {"loss": loss}
+        for i, (a, b, n) in enumerate(LAYERS):
+            found[f"w{i}"] = grads[f"{a}->{b}.w"].reshape(-1, n)
+            found[f"b{i}"] = grads[f"{b}.bias"]
+        return found
+    return step, to_result
+
+
+def _weights(d):
+    return [(d[f"w{i}"], d[f"b{i}"]) for i in range(len(LAYERS))]
+
+
+def hand_contestant(data: str):
     """Forward and backward with preallocated buffers and out= everywhere."""
+    d = load_data(data)
+    x, y, weights = d["x"], d["y"], _weights(d)
     sizes = [w.shape[0] for w, _ in weights]
-    acts = [np.empty((batch, n), np.float32) for n in sizes]
+    acts = [np.empty((BATCH, n), np.float32) for n in sizes]
     grads = [(np.empty_like(w), np.empty_like(b)) for w, b in weights]
-    deltas = [np.empty((batch, n), np.float32) for n in sizes]
+    deltas = [np.empty((BATCH, n), np.float32) for n in sizes]
+    rows = np.arange(BATCH)
 
-    def step(x, y):
+    def step():
         inputs = [x] + acts[:-1]
         for i, (w, b) in enumerate(weights):
             np.matmul(inputs[i], w.T, out=acts[i])
@@ -28,11 +72,11 @@ def hand_numpy(weights, batch):
         logits = acts[-1]
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
-        loss = -np.log(p[np.arange(batch), y]).mean()
+        loss = -np.log(p[rows, y]).mean()
         d = deltas[-1]
         np.copyto(d, p)
-        d[np.arange(batch), y] -= 1.0
-        d /= batch
+        d[rows, y] -= 1.0
+        d /= BATCH
         for i in reversed(range(len(weights))):
             gw, gb = grads[i]
             np.matmul(deltas[i].T, inputs[i], out=gw)
@@ -40,60 +84,36 @@ def hand_numpy(weights, batch):
             if i:
                 np.matmul(deltas[i], weights[i][0], out=deltas[i - 1])
                 deltas[i - 1] *= acts[i - 1] > 0
-        return loss, grads
-    return step
+        return loss
+
+    def to_result(loss):
+        found = {"loss": loss}
+        for i, (gw, gb) in enumerate(grads):
+            found[f"w{i}"], found[f"b{i}"] = gw, gb
+        return found
+    return step, to_result
 
 
-def torch_autograd(torch, weights):
-    model = torch_mlp(torch, weights)
+def torch_contestant(data: str):
+    import torch
+    d = load_data(data)
+    model = torch_mlp(torch, _weights(d))
     loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = torch.from_numpy(d["x"]), torch.from_numpy(d["y"])
 
-    def step(x, y):
-        for p in model.parameters():
-            p.grad = None
+    def step():
+        model.zero_grad(set_to_none=True)
         loss = loss_fn(model(x), y)
         loss.backward()
-        return float(loss.detach()), [(m.weight.grad, m.bias.grad) for m in model[::2]]
-    return step
+        return loss
+
+    def to_result(loss):
+        found = {"loss": float(loss.detach())}
+        for i, layer in enumerate(model[::2]):
+            found[f"w{i}"], found[f"b{i}"] = layer.weight.grad.numpy(), layer.bias.grad.numpy()
+        return found
+    return step, to_result
 
 
-def run(quick: bool) -> list[Row]:
-    batch, rounds = 128, 30 if quick else 100
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, 784)).astype(np.float32)
-    y = rng.integers(0, 10, size=batch)
-    net = nndl.compile(HERE / "mlp.nndl", backend="numpy").Network(seed=0)
-    p = net.parameters()
-    weights = [(p[f"{a}->{b}.w"].reshape(-1, n).copy(), p[f"{b}.bias"].copy())
-               for a, b, n in LAYERS]
-
-    def ours():
-        return net.loss_and_grad({"x": x}, {"y": y}, loss="cross_entropy")
-
-    loss, grads = ours()
-    fns = {"ours": ours}
-    hand = hand_numpy(weights, batch)
-    fns["hand"] = lambda: hand(x, y)
-    peer_loss, peer_grads = hand(x, y)
-    _check(loss, grads, peer_loss, peer_grads, "hand-written NumPy")
-    torch = torch_threads()
-    if torch is not None:
-        step = torch_autograd(torch, weights)
-        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-        fns["torch"] = lambda: step(tx, ty)
-        peer_loss, peer_grads = step(tx, ty)
-        _check(loss, grads, peer_loss, [(w.numpy(), b.numpy()) for w, b in peer_grads],
-               "PyTorch")
-    t = interleaved(fns, rounds, inner=5)
-    name = "W1 MLP 784-256-256-10, loss + gradients, batch 128"
-    rows = [Row(name, "hand NumPy, preallocated", t["ours"], t["hand"])]
-    if "torch" in t:
-        rows.insert(0, Row(name, "PyTorch nn.Linear + autograd", t["ours"], t["torch"], 0.95))
-    return rows
-
-
-def _check(loss, grads, peer_loss, peer_grads, peer):
-    check_close(f"W1 loss vs {peer}", loss, peer_loss)
-    for (a, b, _), (gw, gb) in zip(LAYERS, peer_grads):
-        check_close(f"W1 {a}->{b}.w gradient vs {peer}", grads[f"{a}->{b}.w"], gw.reshape(-1))
-        check_close(f"W1 {b}.bias gradient vs {peer}", grads[f"{b}.bias"], gb)
+CONTESTANTS = {"nndl": nndl_contestant, "hand": hand_contestant, "torch": torch_contestant}
+agree = agree_all

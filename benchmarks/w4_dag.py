@@ -1,29 +1,51 @@
 """W4: a layer-free DAG (w4_dag.nndl: 16 inputs, 2000 tanh neurons each listening to 10
 earlier ones, 4 outputs), forward on 1000 samples. Peers: neat-python's FeedForwardNetwork
 built from the same weights, a hand-written NumPy level schedule, and plain Python objects
-(a neuron per object, the way one writes it without a library); NNDL's OO backend is timed
-against the plain objects."""
+(a neuron per object, the way one writes it without a library). NNDL's NumPy backend and its
+OO backend are each measured against neat-python."""
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
-import nndl
-from benchmarks.harness import HERE, Row, check_close, interleaved
+from benchmarks.harness import HERE, Case, Contestant, Goal, check_close, load_data, save_data
 
-SAMPLES = 1000
+SAMPLES, NEURONS = 1000, 2000
+PROJECTIONS = (("x->blob", "x", "blob"), ("blob->blob", "blob", "blob"), ("blob->y", "blob", "y"))
 
 
-def links(net):
+def cases(quick: bool) -> list[Case]:
+    contestants = [Contestant("nndl", "NNDL numpy backend", calls=10),
+                   Contestant("oo", "NNDL OO backend"),
+                   Contestant("neat", "neat-python FeedForwardNetwork", needs="neat"),
+                   Contestant("levels", "hand-written NumPy level schedule", calls=10),
+                   Contestant("objects", "plain Python objects")]
+    goals = [Goal("nndl", ("neat",), 1 / 200), Goal("oo", ("neat",), 1.0)]
+    return [Case(f"W4 DAG of {NEURONS} tanh neurons, forward, {SAMPLES} samples", "w4_dag",
+                 contestants, goals, rounds=1 if quick else 3)]
+
+
+def _nndl(backend: str):
+    def build(data: str):
+        import nndl
+        net = nndl.compile(HERE / "w4_dag.nndl", backend=backend).Network(seed=0)
+        x = np.random.default_rng(0).normal(size=(SAMPLES, 16)).astype(np.float32)
+        if backend == "numpy":  # the OO network has the same weights (same source and seed)
+            q = net.parameters()
+            arrays = {f"{name}.{part}": q[f"{name}.{part}"] for name, _, _ in PROJECTIONS
+                      for part in ("pre", "post", "w")}
+            save_data(data, x=x, **arrays, **{"blob.bias": q["blob.bias"], "y.bias": q["y.bias"]})
+        return lambda: net.run({"x": x})["y"], lambda y: {"y": y}
+    return build
+
+
+def links(q):
     """Per target neuron of blob and y: [(source, weight)], sources named ('x'|'blob', index);
     and the biases."""
-    q = net.parameters()
-    incoming = {("blob", j): [] for j in range(2000)} | {("y", j): [] for j in range(4)}
-    for name, src, dst in (("x->blob", "x", "blob"), ("blob->blob", "blob", "blob"),
-                           ("blob->y", "blob", "y")):
+    incoming = {("blob", j): [] for j in range(NEURONS)} | {("y", j): [] for j in range(4)}
+    for name, src, dst in PROJECTIONS:
         for i, j, w in zip(q[f"{name}.pre"], q[f"{name}.post"], q[f"{name}.w"]):
             incoming[dst, int(j)].append(((src, int(i)), float(w)))
     bias = {("blob", j): float(b) for j, b in enumerate(q["blob.bias"])}
@@ -31,20 +53,25 @@ def links(net):
     return incoming, bias
 
 
-def neat_network(incoming, bias):
+ORDER = [("blob", j) for j in range(NEURONS)] + [("y", j) for j in range(4)]
+
+
+def neat_contestant(data: str):
     """neat-python's FeedForwardNetwork: inputs are -1..-16, outputs 0..3, blob 4.. in order
     (every link goes from a lower index to a higher, so index order is topological)."""
     import neat.nn
+    q = load_data(data)
+    incoming, bias = links(q)
 
     def key(node):
         group, i = node
         return -1 - i if group == "x" else i if group == "y" else 4 + i
 
-    order = [("blob", j) for j in range(2000)] + [("y", j) for j in range(4)]
     evals = [(key(n), math.tanh, sum, bias[n], 1.0, [(key(s), w) for s, w in incoming[n]])
-             for n in order]
+             for n in ORDER]
     network = neat.nn.FeedForwardNetwork(list(range(-1, -17, -1)), list(range(4)), evals)
-    return lambda x: np.array([network.activate(list(map(float, row))) for row in x])
+    rows = [list(map(float, row)) for row in q["x"]]
+    return lambda: np.array([network.activate(row) for row in rows]), lambda y: {"y": y}
 
 
 class Neuron:
@@ -62,86 +89,60 @@ class Source:
         self.out = 0.0
 
 
-def plain_objects(incoming, bias):
+def objects_contestant(data: str):
+    q = load_data(data)
+    incoming, bias = links(q)
     inputs = [Source() for _ in range(16)]
     nodes = {("x", i): s for i, s in enumerate(inputs)}
-    order = [("blob", j) for j in range(2000)] + [("y", j) for j in range(4)]
-    for n in order:
+    for n in ORDER:
         nodes[n] = Neuron(bias[n], [(nodes[s], w) for s, w in incoming[n]])
-    neurons = [nodes[n] for n in order]
+    neurons = [nodes[n] for n in ORDER]
     outputs = neurons[-4:]
+    samples = [list(map(float, row)) for row in q["x"]]
 
-    def forward(x):
-        result = np.empty((len(x), 4))
-        for b, row in enumerate(x):
+    def forward():
+        result = np.empty((len(samples), 4))
+        for b, row in enumerate(samples):
             for source, value in zip(inputs, row):
-                source.out = float(value)
+                source.out = value
             for neuron in neurons:
                 neuron.fire()
             result[b] = [o.out for o in outputs]
         return result
-    return forward
+    return forward, lambda y: {"y": y}
 
 
-def hand_numpy(net):
+def levels_contestant(data: str):
     """A level schedule written by hand: neuron-major state, each level one CSR product."""
     import scipy.sparse
-    q = net.parameters()
+    q = load_data(data)
     pre, post, w = q["blob->blob.pre"], q["blob->blob.post"], q["blob->blob.w"]
-    depth = np.zeros(2000, np.int64)
-    for j in range(2000):  # sources come first, so one pass in index order finds each depth
+    depth = np.zeros(NEURONS, np.int64)
+    for j in range(NEURONS):  # sources come first, so one pass in index order finds each depth
         sources = pre[post == j]
         depth[j] = depth[sources].max() + 1 if sources.size else 0
-    a = scipy.sparse.csr_matrix((w, (post, pre)), shape=(2000, 2000))
-    levels = [np.flatnonzero(depth == d) for d in range(depth.max() + 1)]
-    blocks = [(rows, a[rows]) for rows in levels]
-    wx = scipy.sparse.csr_matrix((q["x->blob.w"], (q["x->blob.post"], q["x->blob.pre"])),
-                                 shape=(2000, 16))
-    wy = scipy.sparse.csr_matrix((q["blob->y.w"], (q["blob->y.post"], q["blob->y.pre"])),
-                                 shape=(4, 2000))
-    bias, by = q["blob.bias"][:, None], q["y.bias"][:, None]
+    a = scipy.sparse.csr_matrix((w, (post, pre)), shape=(NEURONS, NEURONS))
+    blocks = [(rows, a[rows]) for rows in (np.flatnonzero(depth == d)
+                                          for d in range(depth.max() + 1))]
 
-    def forward(x):
-        h = np.zeros((2000, len(x)), np.float32)
+    def matrix(name, shape):
+        return scipy.sparse.csr_matrix((q[f"{name}.w"], (q[f"{name}.post"], q[f"{name}.pre"])),
+                                       shape=shape)
+    wx, wy = matrix("x->blob", (NEURONS, 16)), matrix("blob->y", (4, NEURONS))
+    bias, by, x = q["blob.bias"][:, None], q["y.bias"][:, None], q["x"]
+
+    def forward():
+        h = np.zeros((NEURONS, len(x)), np.float32)
         drive = wx @ x.T + bias
         for rows, block in blocks:
             h[rows] = np.tanh(drive[rows] + block @ h)
         return np.tanh(wy @ h + by).T
-    return forward
+    return forward, lambda y: {"y": y}
 
 
-def run(quick: bool) -> list[Row]:
-    path = HERE / "w4_dag.nndl"
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(SAMPLES, 16)).astype(np.float32)
-    net = nndl.compile(path, backend="numpy").Network(seed=0)
-    oo = nndl.compile(path, backend="oo").Network(seed=0)
-    incoming, bias = links(net)
-    peers = {"hand-written NumPy level schedule": hand_numpy(net),
-             "plain Python objects": plain_objects(incoming, bias)}
-    try:
-        peers["neat-python FeedForwardNetwork"] = neat_network(incoming, bias)
-    except ImportError:
-        pass
-    ours = net.run({"x": x})["y"]
-    check_close("W4 NNDL OO backend vs NumPy backend", oo.run({"x": x})["y"], ours)
-    for name, fn in peers.items():
-        check_close(f"W4 vs {name}", ours, fn(x))
-    fast = {"ours": lambda: net.run({"x": x}),
-            "hand-written NumPy level schedule": lambda: peers["hand-written NumPy level "
-                                                               "schedule"](x)}
-    t = interleaved(fast, 5 if quick else 20)
-    slow = {"ours (OO backend)": lambda: oo.run({"x": x})}
-    slow |= {name: functools.partial(fn, x) for name, fn in peers.items()
-             if name != "hand-written NumPy level schedule"}
-    t |= interleaved(slow, 1 if quick else 3)
-    name = f"W4 DAG of 2000 tanh neurons, forward, {SAMPLES} samples"
-    rows = [Row(name, "neat-python FeedForwardNetwork", t["ours"],
-                t["neat-python FeedForwardNetwork"], 1 / 150)] if "neat-python FeedForward" \
-        "Network" in t else []
-    rows += [Row(name, "hand-written NumPy level schedule", t["ours"],
-                 t["hand-written NumPy level schedule"]),
-             Row(name, "plain Python objects", t["ours"], t["plain Python objects"]),
-             Row(f"{name}, NNDL's OO backend", "plain Python objects", t["ours (OO backend)"],
-                 t["plain Python objects"], 1.0)]
-    return rows
+CONTESTANTS = {"nndl": _nndl("numpy"), "oo": _nndl("oo"), "neat": neat_contestant,
+               "objects": objects_contestant, "levels": levels_contestant}
+
+
+def agree(ours: dict, peer: dict, what: str) -> None:
+    check_close(f"{what}: outputs", ours["y"], peer["y"])
