@@ -7,11 +7,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from benchmarks import harness, load, report
-from benchmarks.harness import Case, Contestant, Goal, Row, Stats
+# benchmarks/ is the repository's, not the installed package's: `pytest` (unlike
+# `python -m pytest`) does not put the repository's root on the path
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from benchmarks import harness, load, report  # noqa: E402
+from benchmarks.harness import Case, Contestant, Goal, Row, Stats  # noqa: E402
 
 
 def stats(median: float) -> Stats:
