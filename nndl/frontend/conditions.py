@@ -59,6 +59,15 @@ class _Pairs:
     def field(self, attr: s.Attr, index: s.Expr | None, diags: Diagnostics) -> e.Expr:
         return _field(attr, index, self.sides, diags)
 
+    def draw(self, node: s.Call, diags: Diagnostics) -> e.Expr:
+        # A condition says which synapses exist; drawing there would tie the wiring to an
+        # order of candidate pairs. The seeded rules draw the wiring, one stream per projection.
+        diags.error("bad-condition", f"`{node.func.name}()` cannot appear in a connection "
+                    "condition: it decides which synapses exist, the same for every seed",
+                    node.span, "for random wiring use `random(p=..., where=...)` or "
+                    "`fan_in(k=..., where=...)`")
+        return PLACEHOLDER
+
 
 def _field(attr: s.Attr, index: s.Expr | None, sides, diags: Diagnostics) -> e.Expr:
     if attr.obj not in sides:

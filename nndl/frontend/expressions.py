@@ -22,6 +22,8 @@ class Scope(Protocol):
 
     def field(self, node: s.Attr, index: s.Expr | None, diags: Diagnostics) -> e.Expr: ...
 
+    def draw(self, node: s.Call, diags: Diagnostics) -> e.Expr: ...
+
 
 def convert(node: s.Expr, scope: Scope, diags: Diagnostics) -> e.Expr:
     if isinstance(node, s.Number):
@@ -60,4 +62,6 @@ def _call(node: s.Call, scope: Scope, diags: Diagnostics) -> e.Expr:
         diags.error("bad-expression", f"`{name}` takes {count} argument{'s' * (count != 1)}",
                     node.span)
         return PLACEHOLDER
+    if name in e.RANDOM:  # where a draw may stand, and its call site, are the scope's to say
+        return scope.draw(node, diags)
     return e.Call(name, tuple(convert(a, scope, diags) for a in node.args))
