@@ -60,10 +60,11 @@ class _Pairs:
         return _field(attr, index, self.sides, diags)
 
     def draw(self, node: s.Call, diags: Diagnostics) -> e.Expr:
-        # A condition says which synapses exist; drawing there would tie the wiring to an
-        # order of candidate pairs. The seeded rules draw the wiring, one stream per projection.
-        diags.error("bad-condition", f"`{node.func.name}()` cannot appear in a connection "
-                    "condition: it decides which synapses exist, the same for every seed",
+        # A condition is a fixed rule over indices and coordinates (rules that ignore the seed
+        # are checked against weight files as such); the seeded rules draw random wiring, one
+        # stream per projection.
+        diags.error("bad-condition", f"`{node.func.name}()` belongs in neuron models: a "
+                    "connection condition is a fixed rule over indices and coordinates",
                     node.span, "for random wiring use `random(p=..., where=...)` or "
                     "`fan_in(k=..., where=...)`")
         return PLACEHOLDER
