@@ -36,7 +36,7 @@ def _constructor(network: ir.Network, g: ir.Group) -> str:
         indent = "\n" + " " * 16  # the constructor's arguments, one kind per line
         functions = f"{model_function_name(model)}, {model_backward_name(model)}"
         if model.draws:  # its rand() and randn() are keyed by the seed and the group
-            extra += f", noise_key=self._noise_key({g.name!r})"
+            extra += f",{indent}noise_key=self._noise_key({g.name!r}), dtype=self.dtype"
         return (f"ModelGroup({indent}{args}, {functions},{indent}{literal(params)},"
                 f"{indent}self._starting_states({g.name!r}){extra})")
     if g.activation is None:
