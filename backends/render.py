@@ -54,14 +54,22 @@ class ScalarPython:
         if isinstance(node, e.Call):
             args = [self.render(a) for a in node.args]
             return self.functions[node.func].format(*args), PRECEDENCE["atom"]
+        if isinstance(node, e.Draw):
+            return self.draw(node), PRECEDENCE["atom"]
         return self.conditional(node)
+
+    def draw(self, node: e.Draw) -> str:
+        """`rand()` or `randn()`: the model function's `noise` (nndl.runtime.philox) draws it,
+        for this neuron, tick and sample, at the call's own site."""
+        return f"noise.{node.kind}({node.site})"
 
     def number(self, value: float) -> str:
         return number(value)  # never `inf` or `nan`: those would read a variable
 
     def is_scalar(self, node: e.Expr) -> bool:
-        """Whether the value reads no variable but numbers and parameters (one for all)."""
-        return not e.variables(node) - self.scalars
+        """Whether the value reads no variable but numbers and parameters (one for all), and
+        draws nothing."""
+        return not e.variables(node) - self.scalars and not e.draws(node)
 
     def per_neuron(self, text: str) -> str:
         """A statement's scalar value as each neuron's own."""
@@ -166,6 +174,7 @@ GENERATED_NAMES = {
     "Synapse", "SharedSynapse", "Neuron", "ModelNeuron", "Group", "SoftmaxGroup", "ModelGroup",
     "Network", "cp", "CUDA", "KERNELS", "Kernels", "to_device", "Wiring", "InputError",
     "local_rules", "synapse_changes", "tap_layout", "tap_weights", "stencil_launch",  # cupy's
+    "noise",  # not a module's: the draws that a model function using rand() or randn() takes
 }
 
 
@@ -188,13 +197,20 @@ def model_function_name(model: ir.NeuronModel) -> str:
     return f"model_{model.name}"  # model names are [A-Za-z0-9_]: always an identifier
 
 
+def noise_argument(model: ir.NeuronModel) -> list[str]:
+    """A model that draws takes its draws last (nndl.runtime.philox: Noise or ScalarNoise)."""
+    return ["noise"] if model.draws else []
+
+
 def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
-    """`def model_NAME(net, out, *states, *params)` returning (out, *states): one tick."""
+    """`def model_NAME(net, out, *states, *params[, noise])` returning (out, *states): one
+    tick."""
     temporaries = [t for t, _ in model.statements if t not in model.states and t != "out"]
     names = identifiers(["net", "out", *model.states, *model.params,
                          *dict.fromkeys(temporaries)])
     writer = renderer(names, frozenset(model.params))
-    arguments = ", ".join(names[n] for n in ["net", "out", *model.states, *model.params])
+    arguments = ", ".join([*(names[n] for n in ["net", "out", *model.states, *model.params]),
+                           *noise_argument(model)])
     where = f"line {model.loc.line} of {model.source}" if model.loc else model.source
     lines = [*wrap_code(f"def {model_function_name(model)}({arguments}):"),
              f'    """Neuron model `{model.name}` ({quoted_text(where)}): one tick."""']
@@ -239,10 +255,11 @@ def model_backward_function(model: ir.NeuronModel, renderer: type[ScalarPython])
     names = identifiers([*back.inputs, *dict.fromkeys(t for t, _ in back.statements)])
     scalars = set(model.params)  # replayed values that are plain numbers stay plain numbers
     for target, node in back.statements:
-        if not e.variables(node) - scalars:
+        if not e.variables(node) - scalars and not e.draws(node):
             scalars.add(target)
     writer = renderer(names, frozenset(scalars))
-    signature = f"def {model_backward_name(model)}({', '.join(names[n] for n in back.inputs)}):"
+    arguments = [*(names[n] for n in back.inputs), *noise_argument(model)]
+    signature = f"def {model_backward_name(model)}({', '.join(arguments)}):"
     lines = wrap_code(signature)
     lines.append(f'    """Model `{model.name}` backwards: its tick replayed, then d loss / d each '
                  'value."""')

@@ -208,4 +208,5 @@ def fake_cupy() -> types.ModuleType:
                  "ones_like", "maximum", "minimum", "where", "arange", "abs"):
         setattr(module, name, wrap(getattr(np, name)))
     module.float32, module.float64, module.int64 = np.float32, np.float64, np.int64
+    module.uint32 = np.uint32  # the counters of rand() (nndl.runtime.philox.Noise)
     return module

@@ -73,7 +73,7 @@ def test_builtins_come_from_the_signature_tables():
     expected = set().union(*tables, FUNCTIONS)
     assert expected <= set(L.BUILTINS)
     # the rest are the built-in neuron models
-    assert set(L.BUILTINS) - expected == {"leaky", "adaptive"}
+    assert set(L.BUILTINS) - expected == {"leaky", "adaptive", "poisson"}
     assert not set(L.BUILTINS) & L.KEYWORDS
 
 

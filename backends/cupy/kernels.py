@@ -49,6 +49,45 @@ __device__ inline real nndl_sigmoid(real x) {
     real e = exp(-fabs(x));  // never overflows
     return x >= 0 ? 1 / (1 + e) : e / (1 + e);
 }
+
+// rand() and randn(): Philox4x32-10 (Random123) and the word-to-number rules of
+// nndl.runtime.philox, bit for bit: key (seed, crc32 of the group), counter (neuron, tick,
+// call site, sample)
+__device__ inline void nndl_philox(unsigned int c[4], unsigned int k0, unsigned int k1) {
+    for (int round = 0; round < 10; ++round) {
+        unsigned long long p0 = 0xD2511F53ull * c[0], p1 = 0xCD9E8D57ull * c[2];
+        unsigned int c0 = (unsigned int)(p1 >> 32) ^ c[1] ^ k0;
+        unsigned int c2 = (unsigned int)(p0 >> 32) ^ c[3] ^ k1;
+        c[0] = c0; c[1] = (unsigned int)p1; c[2] = c2; c[3] = (unsigned int)p0;
+        k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+    }
+}
+__device__ inline real nndl_uniform(unsigned int first, unsigned int second) {
+    if (sizeof(real) == 4) return (real)(first >> 8) * (real)5.9604644775390625e-08;  // 2^-24
+    return (real)(((double)(first >> 5) * 67108864.0 + (double)(second >> 6)) *
+                  1.1102230246251565e-16);  // 2^-53
+}
+__device__ inline void nndl_block(unsigned int c[4], long long k0, long long k1,
+        long long neuron, long long tick, unsigned int site, long long sample) {
+    c[0] = (unsigned int)neuron; c[1] = (unsigned int)tick; c[2] = site;
+    c[3] = (unsigned int)sample;
+    nndl_philox(c, (unsigned int)k0, (unsigned int)k1);
+}
+__device__ inline real nndl_rand(long long k0, long long k1, long long neuron, long long tick,
+        unsigned int site, long long sample) {
+    unsigned int c[4];
+    nndl_block(c, k0, k1, neuron, tick, site, sample);
+    return nndl_uniform(c[0], c[1]);
+}
+__device__ inline real nndl_randn(long long k0, long long k1, long long neuron, long long tick,
+        unsigned int site, long long sample) {
+    unsigned int c[4];
+    nndl_block(c, k0, k1, neuron, tick, site, sample);
+    bool single = sizeof(real) == 4;  // float32: u1, u2 from words 0, 1; else (0, 1), (2, 3)
+    real u1 = single ? nndl_uniform(c[0], 0) : nndl_uniform(c[0], c[1]);
+    real u2 = single ? nndl_uniform(c[1], 0) : nndl_uniform(c[2], c[3]);
+    return sqrt((real)-2 * log((real)1 - u1)) * cos((real)6.283185307179586 * u2);
+}
 '''
 
 # Sums over a projection's synapses: forward into the target, backward into the weights and the
@@ -203,6 +242,11 @@ class CudaC(ScalarPython):
         cond, then, other = (self.render(n) for n in (node.cond, node.then, node.other))
         return f"(({cond}) ? (real)({then}) : (real)({other}))", 9
 
+    def draw(self, node: e.Draw) -> str:
+        # the kernel's own locals and scalars (see elementwise_kernel): never a `v_` name
+        return (f"nndl_{node.kind}(noise_key0, noise_key1, noise_neuron, noise_tick, "
+                f"{node.site}u, noise_sample)")
+
 
 def c_name(name: str) -> str:
     return f"v_{name}"  # see the module docstring
@@ -219,20 +263,30 @@ def _live(statements: list[tuple[str, e.Expr]], results: list[str | None]) -> li
     return kept[::-1]
 
 
+# What a kernel that draws takes after its parameters (Kernels.map's `noise`): the columns of
+# its (batch, columns) arrays, each column's neuron, the Philox key and the tick.
+NOISE_PARAMS = ["long long noise_columns", "const long long* noise_neurons",
+                "long long noise_key0", "long long noise_key1", "long long noise_tick"]
+
+
 def elementwise_kernel(name: str, arrays: list[str], params: list[str],
                        statements: list[tuple[str, e.Expr]], results: list[str | None],
-                       comment: str) -> str:
-    """A kernel `name(n, *arrays, *params, *results)`: each thread reads its element of every
-    array, runs the statements in order and writes its element of every result (None: 0)."""
+                       comment: str, draws: bool = False) -> str:
+    """A kernel `name(n, *arrays, *params, [*NOISE_PARAMS,] *results)`: each thread reads its
+    element of every array, runs the statements in order and writes its element of every
+    result (None: 0). One that `draws` knows its element's neuron and sample."""
     statements = _live(statements, results)
     names = {v: c_name(v) for v in [*arrays, *params, *(t for t, _ in statements)]}
     writer = CudaC(names)
     signature = ["long long n", *(f"const real* {names[a]}_in" for a in arrays),
-                 *(f"real {names[p]}" for p in params),
+                 *(f"real {names[p]}" for p in params), *(NOISE_PARAMS if draws else []),
                  *(f"real* result{i}" for i in range(len(results)))]
     lines = [f"// {comment}", f'extern "C" __global__ void {name}(']
     lines += [f"        {part}," for part in signature[:-1]] + [f"        {signature[-1]}) {{"]
     lines += ["    long long i = NNDL_THREAD;", "    if (i >= n) return;"]
+    if draws:  # arrays are (batch, columns), row-major: a row is a sample
+        lines += ["    long long noise_sample = i / noise_columns;",
+                  "    long long noise_neuron = noise_neurons[i % noise_columns];"]
     read = set(results).union(*(e.variables(node) for _, node in statements))
     lines += [f"    real {names[a]} = {names[a]}_in[i];" for a in arrays if a in read]
     temporaries = [t for t in dict.fromkeys(t for t, _ in statements)
@@ -289,14 +343,16 @@ def model_kernels(model: ir.NeuronModel) -> dict[str, str]:
     statements = [(t, e.from_dict(v)) for t, v in model.statements]
     forward = elementwise_kernel(
         model_function_name(model), ["net", "out", *model.states], list(model.params),
-        statements, ["out", *model.states], f"neuron model {model.name}: one tick")
+        statements, ["out", *model.states], f"neuron model {model.name}: one tick",
+        model.draws)
     back = backward_of(model)
     n_before = 2 + len(model.states)
     arrays = [*back.inputs[:n_before], *back.inputs[n_before + len(model.params):]]
     backward = elementwise_kernel(
         model_backward_name(model), arrays, list(back.inputs[n_before:n_before +
                                                              len(model.params)]),
-        list(back.statements), list(back.outputs), f"neuron model {model.name}: backwards")
+        list(back.statements), list(back.outputs), f"neuron model {model.name}: backwards",
+        model.draws)
     return {model_function_name(model): forward, model_backward_name(model): backward}
 
 
@@ -310,15 +366,19 @@ def network_source(network: ir.Network, sums: list[str]) -> str:
 
 
 def _call(name: str, kernel: str, arrays: int, scalars: int, at: int, results: int,
-          doc: str, single: bool = True) -> dict:
+          doc: str, single: bool = True, draws: bool = False) -> dict:
     """A Python wrapper's facts: its kernel reads `arrays` arrays and `scalars` scalars, which
     the wrapper's arguments hold from position `at`, and writes `results` arrays (a `single`
-    one is returned alone, not in a tuple)."""
-    call = f"KERNELS.map({kernel!r}, args, arrays={arrays}, at={at}, results={results})"
+    one is returned alone, not in a tuple). One that `draws` takes the draws last (a
+    nndl.runtime.philox.Noise)."""
+    given, noise = ("args[:-1]", ", noise=args[-1]") if draws else ("args", "")
+    call = (f"KERNELS.map({kernel!r}, {given}, arrays={arrays}, at={at}, results={results}"
+            f"{noise})")
     call += "[0]" if single else ""
     lines = [f"return {call}"] if len(call) <= 89 else [  # 100 columns, indented
-        f"return KERNELS.map({kernel!r}, args,",
-        f"                   arrays={arrays}, at={at}, results={results}){call[-3:] * single}"]
+        f"return KERNELS.map({kernel!r}, {given},",
+        f"                   arrays={arrays}, at={at}, results={results}{noise})"
+        f"{call[-3:] * single}"]
     return {"name": name, "lines": lines, "doc": quoted_text(f"{doc} (kernel `{kernel}`)")}
 
 
@@ -343,9 +403,9 @@ def kernel_calls(network: ir.Network) -> list[dict]:
                            len(model.params), 2 + n, 1 + n,
                            f"Neuron model `{model.name}` ({_where(model)}): one tick; returns "
                            "(out, *states).",
-                           single=False))
+                           single=False, draws=model.draws))
         calls.append(_call(model_backward_name(model), model_backward_name(model), 3 + 2 * n,
                            len(model.params), 2 + n, len(back.outputs),
                            f"Model `{model.name}` backwards: d loss / d (net, out, *states).",
-                           single=False))
+                           single=False, draws=model.draws))
     return calls

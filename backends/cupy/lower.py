@@ -57,6 +57,7 @@ def lower(network: ir.Network) -> dict:
         "calls": kernel_calls(network),
         "sums": sums,
         "local_rules": local_rules,
+        "draws": any(m.draws for m in network.models),
         "softmax": any(g.activation == "softmax" for g in network.groups),
         "identity": any(g.activation == "identity" for g in network.groups
                         if g.role != "input"),

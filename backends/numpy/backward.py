@@ -103,6 +103,11 @@ def weight_grad_lines(network: ir.Network) -> list[dict]:
     return grads
 
 
+def noise_call(key: str, tick: str, rows: str | None, batch: str = "batch") -> str:
+    """The draws of a model group's tick (of `rows` only, when given): nndl.runtime.philox."""
+    return f"self._noise({key}, {tick}, {batch}{f', {rows}' if rows else ''})"
+
+
 def _model_call(network: ir.Network, g: ir.Group, rows: str | None, k: str = "") -> list[str]:
     """Lines that leave d loss / d net in `dnet` for a model group (of `rows` only, when
     given), carrying its state gradients to the tick before. `k` tells apart the variables of
@@ -115,8 +120,10 @@ def _model_call(network: ir.Network, g: ir.Group, rows: str | None, k: str = "")
     carried = [f"carried{k}[{i}]{pick}" for i in range(len(model.states))]
     params = [number(g.params[name]) for name in model.params]
     gout = f"g_out[{key}]{pick}" if rows else f"adj.take(t, {key}, out[{key}])"
+    # the tick replayed draws what it drew forwards: the tape's tick t is the run's tick t
+    noise = [noise_call(key, "t", rows, f"len(nets[{key}])")] if model.draws else []
     arguments = ", ".join([f"nets[{key}]{pick}", f"last{k}{pick}", *states, *params, gout,
-                           *carried])
+                           *carried, *noise])
     d_last = f"d_last{k}{pick}" if back.outputs[1] is not None else "_"
     results = ", ".join(["dnet", d_last, *carried]) if states else f"dnet, {d_last}"
     return wrap_call(f"{results} = {model_backward_name(model)}({arguments})")

@@ -18,7 +18,8 @@ Each projection gets the cheapest layout for its rule, and only its synapses are
 from __future__ import annotations
 
 from nndl.backends.codegen import check_names, common_context, number
-from nndl.backends.numpy.backward import back_layouts, lower_backward, weight_grad_lines
+from nndl.backends.numpy.backward import (back_layouts, lower_backward, noise_call,
+                                          weight_grad_lines)
 from nndl.backends.numpy.layouts import (
     comment_lines,
     cpu_kind,
@@ -159,7 +160,8 @@ def _apply(network: ir.Network, g: ir.Group, rows: str | None = None) -> list[st
     pick = f"[:, {rows}]" if rows else ""
     states = [f"state[{var!r}]{pick}" for var in model.states]
     params = [number(g.params[name]) for name in model.params]
-    arguments = ", ".join([f"memory.last[{key}]{pick}", *states, *params])
+    noise = [noise_call(key, "memory.tick", rows)] if model.draws else []
+    arguments = ", ".join([f"memory.last[{key}]{pick}", *states, *params, *noise])
     results = ", ".join([target, *states]) + ("" if states else ",")  # unpack (out,) too
     call = f"{results} = {model_function_name(model)}(net, {arguments})"
     return [f"state = memory.state[{key}]", *wrap_call(call)]

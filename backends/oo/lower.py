@@ -41,6 +41,8 @@ def _constructor(network: ir.Network, g: ir.Group) -> str:
         params = {name: float(g.params[name]) for name in model.params}
         indent = "\n" + " " * 16  # the constructor's arguments, one kind per line
         functions = f"{model_function_name(model)}, {model_backward_name(model)}"
+        if model.draws:  # its rand() and randn() are keyed by the seed and the group
+            extra += f",{indent}noise_key=self._noise_key({g.name!r}), dtype=self.dtype"
         return (f"ModelGroup({indent}{args}, {functions},{indent}{literal(params)},"
                 f"{indent}self._starting_states({g.name!r}){extra})")
     if g.activation is None:
@@ -71,6 +73,7 @@ def lower(network: ir.Network) -> dict:
         "groups": [{"key": repr(g.name), "constructor": _constructor(network, g)}
                    for g in network.groups],
         "models": "\n\n\n".join(model_function(m, ScalarPython) for m in network.models),
+        "draws": any(m.draws for m in network.models),
         "model_backwards": "\n\n\n".join(model_backward_function(m, ScalarPython)
                                             for m in network.models),
         "slopes": slope_functions(network, ScalarPython),

@@ -60,6 +60,16 @@ class _Pairs:
     def field(self, attr: s.Attr, index: s.Expr | None, diags: Diagnostics) -> e.Expr:
         return _field(attr, index, self.sides, diags)
 
+    def draw(self, node: s.Call, diags: Diagnostics) -> e.Expr:
+        # A condition is a fixed rule over indices and coordinates (rules that ignore the seed
+        # are checked against weight files as such); the seeded rules draw random wiring, one
+        # stream per projection.
+        diags.error("bad-condition", f"`{node.func.name}()` belongs in neuron models: a "
+                    "connection condition is a fixed rule over indices and coordinates",
+                    node.span, "for random wiring use `random(p=..., where=...)` or "
+                    "`fan_in(k=..., where=...)`")
+        return PLACEHOLDER
+
 
 def _field(attr: s.Attr, index: s.Expr | None, sides, diags: Diagnostics) -> e.Expr:
     if attr.obj not in sides:

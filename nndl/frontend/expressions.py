@@ -15,12 +15,17 @@ from nndl.diagnostics import Diagnostics
 from nndl.diagnostics import suggest
 
 PLACEHOLDER = e.Num(0.0)  # stands in for a part already reported as wrong
+# What to write instead of giving a random function an argument.
+RANDOM_HINTS = {"rand": "for a uniform number in [lo, hi) write `lo + (hi - lo) * rand()`",
+                "randn": "for a normal number of mean m and spread s write `m + s * randn()`"}
 
 
 class Scope(Protocol):
     def name(self, node: s.Var, diags: Diagnostics) -> e.Expr: ...
 
     def field(self, node: s.Attr, index: s.Expr | None, diags: Diagnostics) -> e.Expr: ...
+
+    def draw(self, node: s.Call, diags: Diagnostics) -> e.Expr: ...
 
 
 def convert(node: s.Expr, scope: Scope, diags: Diagnostics) -> e.Expr:
@@ -58,6 +63,8 @@ def _call(node: s.Call, scope: Scope, diags: Diagnostics) -> e.Expr:
     count = e.FUNCTIONS[name]
     if node.kwargs or len(node.args) != count:
         diags.error("bad-expression", f"`{name}` takes {count} argument{'s' * (count != 1)}",
-                    node.span)
+                    node.span, RANDOM_HINTS.get(name))
         return PLACEHOLDER
+    if name in e.RANDOM:  # where a draw may stand, and its call site, are the scope's to say
+        return scope.draw(node, diags)
     return e.Call(name, tuple(convert(a, scope, diags) for a in node.args))

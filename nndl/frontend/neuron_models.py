@@ -35,6 +35,11 @@ class _Body:
         self.declared: dict[str, str] = {}  # name -> "param" or "state", as declared so far
         self.later = {st.name.name: st for st in block.statements if isinstance(st, s.VarDecl)}
         self.temporaries: set[str] = set()
+        self.sites = 0  # `rand()` and `randn()` calls so far: each its own call site
+
+    def draw(self, node: s.Call, diags: Diagnostics) -> e.Expr:
+        site, self.sites = self.sites, self.sites + 1
+        return e.Draw(node.func.name, site)
 
     def name(self, node: s.Var, diags: Diagnostics) -> e.Expr:
         if node.name in (INPUT, OUTPUT) or node.name in self.declared or \

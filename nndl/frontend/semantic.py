@@ -102,7 +102,8 @@ def _check_network(block: s.NetworkBlock, models: dict[str, ir.NeuronModel | Non
     projections = [p for p, _ in checked]
     spans = {p.name: conn.span for p, conn in checked}
     order, schedule = schedule_groups([g for g in groups.values() if g], projections, spans, diags)
-    _warn_unconnected(decls, connects, diags)
+    drawing = {name for name, g in groups.items() if g and g.model and models[g.model].draws}
+    _warn_unconnected(decls, connects, drawing, diags)
     used = sorted({g.model for g in order if g.model})
     return ir.Network(block.name.name, seed, tuple(order), tuple(projections), source, sha256,
                       tuple(schedule), tuple(models[name] for name in used), regimes)
@@ -340,8 +341,10 @@ def _check_delay(expr: s.Expr, diags: Diagnostics) -> int | None:
     return int(value)
 
 
-def _warn_unconnected(decls: list[s.GroupDecl], connects: list[s.Connect],
+def _warn_unconnected(decls: list[s.GroupDecl], connects: list[s.Connect], drawing: set[str],
                       diags: Diagnostics) -> None:
+    """Warn of inputs that feed nothing and of groups that nothing feeds (but those whose model
+    draws random numbers, as a `poisson` source does: their output changes anyway)."""
     declared = {d.name.name for d in decls}
     if any(c.src.name not in declared or c.dst.name not in declared for c in connects):
         return  # a misspelt group name has its error; the group it meant is not unconnected
@@ -351,6 +354,6 @@ def _warn_unconnected(decls: list[s.GroupDecl], connects: list[s.Connect],
         name = decl.name.name
         if decl.role == "input" and name not in sources:
             diags.warning("unused", f"input `{name}` is not connected to anything", decl.name.span)
-        elif decl.role != "input" and name not in targets:
+        elif decl.role != "input" and name not in targets and name not in drawing:
             diags.warning("unconnected", f"group `{name}` receives no connections: its output "
                           "is constant", decl.name.span)

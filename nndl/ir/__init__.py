@@ -89,6 +89,13 @@ class NeuronModel:
     source: str = ""
     loc: Loc | None = None
 
+    @property
+    def draws(self) -> bool:
+        """Whether a statement calls `rand()` or `randn()` (its functions then take `noise`)."""
+        from nndl.ir import expr  # the expression IR's module, beside this one
+
+        return any(expr.draws(expr.from_dict(value)) for _, value in self.statements)
+
     @classmethod
     def from_dict(cls, d: dict) -> NeuronModel:
         return cls(d["name"], dict(d["params"]), dict(d["states"]),

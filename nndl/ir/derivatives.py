@@ -5,7 +5,8 @@ simplified so that generated code stays readable. Where a function has no useful
 `step`, comparisons used as numbers, the switch of a conditional — the derivative is that of a
 steep sigmoid standing in for the jump (a "surrogate"), as spiking-network trainers do:
 d step(x) = SLOPE * sigmoid(SLOPE * x) * (1 - sigmoid(SLOPE * x)). `floor`, `ceil` and the
-integer part of `%` have derivative 0.
+integer part of `%` have derivative 0, and so has a random draw (`rand()`, `randn()`): it
+depends on no variable, only on its key and counter.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def derivative(node: e.Expr, var: str) -> e.Expr:
 
 
 def _d(node: e.Expr, var: str) -> e.Expr:
-    if isinstance(node, (e.Num, e.Bool)):
+    if isinstance(node, (e.Num, e.Bool, e.Draw)):
         return ZERO
     if isinstance(node, e.Var):
         return ONE if node.name == var else ZERO

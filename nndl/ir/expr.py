@@ -1,7 +1,8 @@
-"""The expression IR: what `where(...)` conditions (and, later, neuron models) compute.
+"""The expression IR: what `where(...)` conditions and neuron models compute.
 
 Plain frozen dataclasses with a tagged-dict JSON form. Variables are named by strings:
-`pre.index`, `post.index`, `pre.coord.K`, `post.coord.K` in connection conditions.
+`pre.index`, `post.index`, `pre.coord.K`, `post.coord.K` in connection conditions. A `Draw` is
+a `rand()` or `randn()` of a neuron model, numbered by the front end (see nndl.runtime.philox).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from dataclasses import dataclass
 # Functions the expression language knows, with their number of arguments.
 FUNCTIONS = {
     "abs": 1, "min": 2, "max": 2, "exp": 1, "log": 1, "sqrt": 1, "floor": 1, "ceil": 1,
-    "clip": 3, "tanh": 1, "sigmoid": 1, "relu": 1, "step": 1,
+    "clip": 3, "tanh": 1, "sigmoid": 1, "relu": 1, "step": 1, "rand": 0, "randn": 0,
 }
+# Functions that draw a random number (a `Draw` node, never a `Call`): uniform in [0, 1), normal.
+RANDOM = ("rand", "randn")
 ARITHMETIC = ("+", "-", "*", "/", "%", "**")
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 LOGICAL = ("and", "or")
@@ -59,7 +62,13 @@ class IfElse:
     other: "Expr"
 
 
-Expr = Num | Bool | Var | Unary | Binary | Call | IfElse
+@dataclass(frozen=True)
+class Draw:
+    kind: str  # "rand" or "randn"
+    site: int  # the call's number in its model, in source order: part of its Philox counter
+
+
+Expr = Num | Bool | Var | Unary | Binary | Call | IfElse | Draw
 
 
 def to_dict(e: Expr) -> dict:
@@ -75,6 +84,8 @@ def to_dict(e: Expr) -> dict:
         return {"binary": e.op, "left": to_dict(e.left), "right": to_dict(e.right)}
     if isinstance(e, Call):
         return {"call": e.func, "args": [to_dict(a) for a in e.args]}
+    if isinstance(e, Draw):
+        return {"draw": e.kind, "site": e.site}
     return {"if": to_dict(e.cond), "then": to_dict(e.then), "else": to_dict(e.other)}
 
 
@@ -91,6 +102,8 @@ def from_dict(d: dict) -> Expr:
         return Binary(d["binary"], from_dict(d["left"]), from_dict(d["right"]))
     if "call" in d:
         return Call(d["call"], tuple(from_dict(a) for a in d["args"]))
+    if "draw" in d:
+        return Draw(d["draw"], int(d["site"]))
     return IfElse(from_dict(d["if"]), from_dict(d["then"]), from_dict(d["else"]))
 
 
@@ -107,6 +120,16 @@ def variables(e: Expr) -> set[str]:
     if isinstance(e, IfElse):
         return variables(e.cond) | variables(e.then) | variables(e.other)
     return set()
+
+
+def draws(e: Expr) -> bool:
+    """Whether the expression draws a random number anywhere (its value differs per neuron,
+    tick and sample even where it reads no variable)."""
+    if isinstance(e, Draw):
+        return True
+    found = []
+    map_children(e, lambda child: found.append(draws(child)) or child)
+    return any(found)
 
 
 def map_children(e: Expr, f) -> Expr:
@@ -141,6 +164,8 @@ def render(e: Expr) -> str:
         return f"{_nested(e.left)} {e.op} {_nested(e.right)}"
     if isinstance(e, Call):
         return f"{e.func}({', '.join(render(a) for a in e.args)})"
+    if isinstance(e, Draw):
+        return f"{e.kind}()"
     return f"{_nested(e.then)} if {_nested(e.cond)} else {_nested(e.other)}"
 
 
@@ -162,7 +187,7 @@ def typed(node: Expr) -> tuple[Expr, str]:
         return node, "num"
     if isinstance(node, Bool):
         return node, "bool"
-    if isinstance(node, Var):
+    if isinstance(node, (Var, Draw)):
         return node, "num"
     if isinstance(node, Unary):
         if node.op == "not":

@@ -41,15 +41,21 @@ class Kernels:
         blocks = (threads + THREADS - 1) // THREADS
         self.function(name, dtype)((blocks,), (THREADS,), args)
 
-    def map(self, name: str, args: tuple, arrays: int, at: int, results: int):
+    def map(self, name: str, args: tuple, arrays: int, at: int, results: int, noise=None):
         """An elementwise kernel over same-shaped arrays: `args` holds `arrays` arrays with
-        the scalars from position `at`; returns its `results` new arrays."""
+        the scalars from position `at`; returns its `results` new arrays. A kernel that draws
+        random numbers gets `noise` (a nndl.runtime.philox.Noise) as its columns' neurons, the
+        key and the tick (backends/cupy/kernels.py, NOISE_PARAMS)."""
         cp = self.cupy
         scalars = args[at:at + len(args) - arrays]
         inputs = [cp.ascontiguousarray(a) for a in (*args[:at], *args[at + len(scalars):])]
         dtype = inputs[0].dtype
         outputs = [cp.empty(inputs[0].shape, dtype=dtype) for _ in range(results)]
         scalars = [dtype.type(s) for s in scalars]
+        if noise is not None:
+            neurons = cp.ascontiguousarray(noise.neurons.reshape(-1).astype(cp.int64))
+            scalars += [np.int64(neurons.size), neurons,
+                        *(np.int64(k) for k in noise.key), np.int64(noise.tick)]
         size = inputs[0].size
         self.launch(name, size, dtype, np.int64(size), *inputs, *scalars, *outputs)
         return tuple(outputs)

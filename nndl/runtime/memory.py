@@ -17,6 +17,7 @@ from nndl import ir
 class Memory:
     def __init__(self, spec: ir.Network, start_states: dict, batch: int, dtype, xp=np):
         self.batch = batch
+        self.tick = 0  # ticks since the run started: what counts the draws of rand()
         self.start = {g.name: xp.full((batch, g.size), g.init, dtype=dtype) for g in spec.groups
                       if spec.max_delay(g.name) or g.model}
         self.recent = {name: deque(maxlen=spec.max_delay(name)) for name in self.start
@@ -39,3 +40,4 @@ class Memory:
             recent.append(out[name])
         for name in self.last:
             self.last[name] = out[name]
+        self.tick += 1

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from nndl import ir
-from nndl.runtime import resources, rewiring, training, weightfile
+from nndl.runtime import philox, resources, rewiring, training, weightfile
 from nndl.runtime.build import build_all, initial_biases, initial_states, neuron_levels, report
 from nndl.runtime.errors import InputError, WeightFileError
 from nndl.runtime.inputs import by_name, prepare_inputs
@@ -58,6 +58,18 @@ class NetworkBase:
              every_tick: bool, reset: bool) -> dict[str, np.ndarray]:
         """Outputs as (ticks, batch, size), or (batch, size) for the last tick only."""
         raise NotImplementedError
+
+    # ---- random numbers of neuron models (nndl.runtime.philox) ----
+
+    def _noise_key(self, group: str) -> tuple[int, int]:
+        """The Philox key of a group's rand() and randn(): the seed and the group's name."""
+        return philox.stream_key(self.seed, group)
+
+    def _noise(self, group: str, tick: int, batch: int, neurons=None, xp=np) -> philox.Noise:
+        """The draws of one tick of a group's neurons (all, or the flat indices `neurons`)."""
+        if neurons is None:
+            neurons = xp.arange(self.SPEC.group(group).size)
+        return philox.Noise(self._noise_key(group), tick, neurons, batch, self.dtype, xp)
 
     # ---- the API ----
 
