@@ -99,21 +99,28 @@ def nvcc_architecture() -> str | None:
     return f"compute_{usable[0]}" if usable else None
 
 
+def compile_ptx(folder: Path, sources: dict[str, str], reals=("float", "double")) -> list[Path]:
+    """Each CUDA source for each element type, in one `nvcc --ptx` run (the device compiler, as
+    CuPy's NVRTC runs it on a GPU machine); fails with nvcc's errors. The .cu files written."""
+    files = []
+    for name, code in sources.items():
+        for real in reals:
+            files.append(folder / f"{name}_{real}.cu")
+            files[-1].write_text(f"typedef {real} real;\n{code}")
+    done = subprocess.run(["nvcc", "--ptx", f"-arch={nvcc_architecture()}",
+                           *(f.name for f in files)], cwd=folder, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    return files
+
+
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_kernel_compiles_with_nvcc(path, tmp_path):
     """Each network's CUDA, for float and double, in one nvcc run per example (to PTX: the
     device compiler, as CuPy's NVRTC runs it on a GPU machine)."""
-    files = []
-    for network in networks_of(path):
-        code = cuda_of(backends.generate(network, "cupy"))
-        for real in ("float", "double"):
-            files.append(tmp_path / f"{network.name}_{real}.cu")
-            files[-1].write_text(f"typedef {real} real;\n{code}")
-    done = subprocess.run(["nvcc", "--ptx", f"-arch={nvcc_architecture()}",
-                           *(f.name for f in files)], cwd=tmp_path, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr
+    files = compile_ptx(tmp_path, {network.name: cuda_of(backends.generate(network, "cupy"))
+                                   for network in networks_of(path)})
     assert all(f.with_suffix(".ptx").exists() for f in files)
 
 
@@ -134,17 +141,12 @@ def accepted_names(place: str) -> list[str]:
 def test_kernels_with_hostile_model_names_compile_with_nvcc(tmp_path):
     """Model, parameter, state and temporary names that are CUDA and C++ keywords, CUDA's own
     names, Python's and the generated code's: all in one nvcc run."""
-    files = []
+    sources = {}
     for place in ("model", "param", "state", "temporary"):
         program, diagnostics = check_text(packed(place, accepted_names(place)), "h.nndl")
         diagnostics.raise_if_errors()
-        code = cuda_of(backends.generate(program.networks[0], "cupy"))
-        files.append(tmp_path / f"{place}.cu")
-        files[-1].write_text(f"typedef float real;\n{code}")
-    done = subprocess.run(["nvcc", "--ptx", f"-arch={nvcc_architecture()}",
-                           *(f.name for f in files)], cwd=tmp_path, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr
+        sources[place] = cuda_of(backends.generate(program.networks[0], "cupy"))
+    compile_ptx(tmp_path, sources, reals=("float",))
 
 
 # ---- the CuPy modules on the CPU: the same numbers as NumPy ---------------------------------
@@ -267,14 +269,7 @@ def test_the_stencil_kernels_compile_with_nvcc(tmp_path, src, dst, axes):
     diagnostics.raise_if_errors()
     code = cuda_of(backends.generate(program.networks[0], "cupy"))
     assert all(f"void {k}(" in code for k in ("stencil_sum", "stencil_back", "stencil_grads"))
-    files = []
-    for real in ("float", "double"):
-        files.append(tmp_path / f"stencil_{real}.cu")
-        files[-1].write_text(f"typedef {real} real;\n{code}")
-    done = subprocess.run(["nvcc", "--ptx", f"-arch={nvcc_architecture()}",
-                           *(f.name for f in files)], cwd=tmp_path, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr
+    files = compile_ptx(tmp_path, {"stencil": code})
     assert all(f.with_suffix(".ptx").exists() for f in files)
 
 

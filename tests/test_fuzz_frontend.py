@@ -83,23 +83,27 @@ class Hang(Exception):
 
 
 @contextlib.contextmanager
-def watchdog(seconds: float):
-    """Raise Hang in the main thread after `seconds` (where SIGALRM exists; else only timed)."""
+def watchdog(seconds: float, cpu: bool = False):
+    """Raise Hang in the main thread after `seconds` of wall-clock time, or of the process's CPU
+    time with `cpu` (where setitimer exists; else only timed)."""
     main_thread = threading.current_thread() is threading.main_thread()
     if not hasattr(signal, "setitimer") or not main_thread:
         yield
         return
+    kind, timer, what = ((signal.SIGPROF, signal.ITIMER_PROF, "more than {:g} s of CPU time")
+                         if cpu else
+                         (signal.SIGALRM, signal.ITIMER_REAL, "still running after {:g} s"))
 
     def fire(signum, frame):
-        raise Hang(f"still running after {seconds:g} s")
+        raise Hang(what.format(seconds))
 
-    previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(kind, fire)
+    signal.setitimer(timer, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(timer, 0)
+        signal.signal(kind, previous)
 
 
 def show(data: bytes) -> str:

@@ -8,42 +8,15 @@ hang guards, many times the time these take now.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import random
-import signal
-import threading
 
 import pytest
+from test_fuzz_frontend import watchdog
 
 from nndl.commands.check import check_source
 from nndl.frontend import check_text
 from nndl.diagnostics import suggest
-
-
-class Hang(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def cpu_guard(seconds: float):
-    """Raise Hang once the process has used `seconds` of CPU time (where SIGPROF exists), so a
-    quadratic check fails at the bound instead of running for minutes."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not \
-            threading.main_thread():
-        yield
-        return
-
-    def fire(signum, frame):
-        raise Hang(f"more than {seconds:g} s of CPU time")
-
-    previous = signal.signal(signal.SIGPROF, fire)
-    signal.setitimer(signal.ITIMER_PROF, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.signal(signal.SIGPROF, previous)
 
 
 def chain(n: int, misspelt: int = 0, learn: bool = False) -> str:
@@ -70,7 +43,7 @@ def chain(n: int, misspelt: int = 0, learn: bool = False) -> str:
 def test_a_chain_of_15000_groups_with_a_local_rule_on_each_connection_is_checked():
     """About 6 s on a busy 2-core machine; minutes before (a scan per lookup)."""
     n = 15_000
-    with cpu_guard(60):
+    with watchdog(60, cpu=True):
         program, diags = check_source(chain(n, learn=True), "chain.nndl")
     assert not diags.items, diags.render()
     network = program.network()
@@ -83,7 +56,7 @@ def test_a_chain_of_15000_groups_with_a_local_rule_on_each_connection_is_checked
 def test_2000_misspelt_groups_among_5000_each_get_a_suggestion():
     """Each "did you mean" compared the misspelling with all 5 000 names (24 s); now with the
     few spelt most like it."""
-    with cpu_guard(30):
+    with watchdog(30, cpu=True):
         _, diags = check_text(chain(5000, misspelt=2000), "chain.nndl")
     errors = [d for d in diags.errors if d.code == "unknown-group"]
     assert len(errors) == 2000
@@ -99,7 +72,7 @@ def test_2000_misspelt_groups_among_5000_each_get_a_suggestion():
 ])
 def test_suggestions_among_100000_names_find_the_name_meant(typo, meant):
     names = [f"hidden{i}" for i in range(100_000)] + ["output_layer"]
-    with cpu_guard(20):
+    with watchdog(20, cpu=True):
         hints = [suggest(typo, names) for _ in range(100)]
     assert set(hints) == {f"did you mean `{meant}`?"}
 

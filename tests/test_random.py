@@ -8,12 +8,11 @@ NumPy's own `numpy.random.Philox` is Philox4x64 (64-bit words), not 4x32: no ora
 from __future__ import annotations
 
 import shutil
-import subprocess
 import zlib
 
 import numpy as np
 import pytest
-from test_cupy import cuda_of, nvcc_architecture
+from test_cupy import compile_ptx, cuda_of
 from test_gradients import check_finite_differences, hand_problem
 
 from nndl import backends
@@ -373,7 +372,6 @@ def test_backprop_through_a_noisy_model_draws_the_same_numbers(compile_text, bac
 def test_drawing_kernels_compile_with_nvcc(tmp_path):
     """The models that draw, forwards and backwards, and the known-answer kernels, for float
     and double (to PTX, as CuPy's NVRTC compiles them on a GPU machine)."""
-    files = []
     sources = [cuda_of(backends.generate(checked(text).networks[0], "cupy"))
                for text in (POISSON, NOISY_NETWORK)]
     from nndl.backends.cupy.kernels import PRELUDE
@@ -381,10 +379,4 @@ def test_drawing_kernels_compile_with_nvcc(tmp_path):
     sources.append(f"{PRELUDE}\n{KAT_KERNELS}")
     for i, code in enumerate(sources):
         assert i == 2 or "nndl_rand" in code.split("extern", 1)[1]  # a kernel draws
-        for real in ("float", "double"):
-            files.append(tmp_path / f"net{i}_{real}.cu")
-            files[-1].write_text(f"typedef {real} real;\n{code}")
-    done = subprocess.run(["nvcc", "--ptx", f"-arch={nvcc_architecture()}",
-                           *(f.name for f in files)], cwd=tmp_path, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr
+    compile_ptx(tmp_path, {f"net{i}": code for i, code in enumerate(sources)})
