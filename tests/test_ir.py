@@ -4,12 +4,13 @@ import itertools
 from pathlib import Path
 
 import pytest
+from test_fuzz_frontend import watchdog
 
 
 from nndl import ir
 from nndl.datasets import SEQUENCE_TICKS
 from nndl.frontend import load_program
-from nndl.ir.graph import topological_order
+from nndl.ir.graph import reaching, topological_order
 from nndl.ir.listing import network_listing
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.nndl"))
@@ -58,6 +59,22 @@ def test_topological_order_finds_a_cycle_downstream_nodes_do_not_hide():
     assert cycle[0] == cycle[-1] and set(cycle) == {"b", "c"}
     edges = {("b", "c"), ("c", "b")}
     assert all(step in edges for step in itertools.pairwise(cycle))
+
+
+def test_reaching_walks_back_along_edges_through_cycles():
+    edges = [("a", "b"), ("b", "out"), ("c", "c"), ("d", "a"), ("out", "e"), ("f", "g"),
+             ("g", "f"), ("g", "b")]
+    assert reaching(["out"], edges) == {"out", "b", "a", "d", "g", "f"}
+    assert reaching([], edges) == set()
+
+
+def test_reaching_is_linear_in_the_edges():
+    """`nndlc check`'s dead-end warning grew the set one step per pass over every
+    connection: 73 s for a 20 000-group chain. One walk back takes milliseconds."""
+    n = 200_000
+    edges = [(i, i + 1) for i in range(n)]
+    with watchdog(5, cpu=True):
+        assert len(reaching([n], edges)) == n + 1
 
 
 def test_self_loop_is_a_cycle():

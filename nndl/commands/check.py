@@ -10,6 +10,7 @@ from __future__ import annotations
 from nndl import ir
 from nndl.diagnostics import Diagnostics
 from nndl.frontend import check_text
+from nndl.ir.graph import reaching
 from nndl.runtime.build import check_build, span_of
 from nndl.runtime.survey import Survey
 
@@ -38,15 +39,11 @@ def check_networks(text: str, path: str
 def warn_dead_ends(network: ir.Network, diags: Diagnostics) -> None:
     """A group from which no connection leads to an output cannot change any result. (A group
     without any connection has its own warning.)"""
-    reaching = {g.name for g in network.outputs}
-    grew = True
-    while grew:  # every group with a connection into one that reaches an output
-        before = len(reaching)
-        reaching |= {p.src for p in network.projections if p.dst in reaching}
-        grew = len(reaching) > before
+    leads = reaching([g.name for g in network.outputs],
+                     [(p.src, p.dst) for p in network.projections])
     connected = {p.src for p in network.projections} | {p.dst for p in network.projections}
     for g in network.groups:
-        if g.name not in reaching and g.name in connected:
+        if g.name not in leads and g.name in connected:
             diags.warning("dead-end", f"{'input' if g.role == 'input' else 'group'} "
                           f"`{g.name}` reaches no output, so it changes no result",
                           span_of(g.loc), "connect it on to an output, or remove it")

@@ -52,6 +52,22 @@ def find_cycle(leftover: list, edges: list[tuple]) -> list:
     return cycle + [cycle[0]]
 
 
+def reaching(targets: list, edges: list[tuple]) -> set:
+    """Every node from which some path along `edges` leads to one of `targets` (the targets
+    included): one breadth-first walk backwards, linear in the edges."""
+    predecessors: dict = {}
+    for a, b in edges:
+        predecessors.setdefault(b, []).append(a)
+    found, frontier = set(targets), list(targets)
+    while frontier:
+        node = frontier.pop()
+        for a in predecessors.get(node, ()):
+            if a not in found:
+                found.add(a)
+                frontier.append(a)
+    return found
+
+
 def components(nodes: list, edges: list[tuple]) -> list[list]:
     """Strongly connected components in topological order (ties keep the order of `nodes`);
     each component lists its nodes in the order of `nodes`."""
