@@ -384,3 +384,27 @@ def torch_mlp(torch, weights, softmax: bool = False):
             linear.bias.copy_(torch.from_numpy(b))
         layers += [linear, torch.nn.ReLU()] if i < len(weights) - 1 else [linear]
     return torch.nn.Sequential(*layers, *([torch.nn.Softmax(dim=1)] if softmax else []))
+
+
+def torch_csr(torch, p, n):
+    """A sparse (post, pre) weight matrix in PyTorch's CSR, its trainable values in the order of
+    NNDL's synapses (sorted by target): (a function making the matrix from them, the values,
+    their gradient after backward)."""
+    crow = np.concatenate([[0], np.cumsum(np.bincount(p["post"], minlength=n))])
+    crow, col = torch.from_numpy(crow), torch.from_numpy(p["pre"])
+    values = torch.from_numpy(p["w"].copy()).requires_grad_()
+    return (lambda: torch.sparse_csr_tensor(crow, col, values, (n, n)), values,
+            lambda: values.grad)
+
+
+def torch_masked_dense(torch, p, n):
+    """The same matrix as a dense PyTorch weight times a 0/1 mask of the synapses that exist:
+    what a PyTorch user writes for a fixed sparse wiring. (A function making the masked matrix,
+    the dense weight, the gradient of the synapses' weights after backward.)"""
+    pre, post = torch.from_numpy(p["pre"]), torch.from_numpy(p["post"])
+    matrix = torch.zeros(n, n)
+    matrix[post, pre] = torch.from_numpy(p["w"])
+    matrix.requires_grad_()
+    mask = torch.zeros(n, n)
+    mask[post, pre] = 1.0
+    return lambda: matrix * mask, matrix, lambda: matrix.grad[post, pre]

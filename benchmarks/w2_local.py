@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.harness import Case, Contestant, Goal, check_close, load_data, resized, save_data
+from benchmarks.harness import (Case, Contestant, Goal, check_close, load_data, resized, save_data,
+                                torch_csr, torch_masked_dense)
 
 BATCH = 64
 GRIDS = (32, 64, 128, 256)
@@ -132,24 +133,13 @@ def _torch_contestant(way: str):
 
 
 def _dense(torch, p, n):
-    pre, post = torch.from_numpy(p["pre"]), torch.from_numpy(p["post"])
-    dense = torch.zeros(n, n)
-    dense[post, pre] = torch.from_numpy(p["w"])
-    dense.requires_grad_()
-    mask = torch.zeros(n, n)
-    mask[post, pre] = 1.0
-    return lambda x: x @ (dense * mask).T, dense, lambda: dense.grad[post, pre]
-
-
-def _crow(p, n):
-    return np.concatenate([[0], np.cumsum(np.bincount(p["post"], minlength=n))])
+    masked, weight, grad = torch_masked_dense(torch, p, n)
+    return lambda x: x @ masked().T, weight, grad
 
 
 def _csr(torch, p, n):
-    crow, col = torch.from_numpy(_crow(p, n)), torch.from_numpy(p["pre"])
-    values = torch.from_numpy(p["w"].copy()).requires_grad_()
-    return (lambda x: (torch.sparse_csr_tensor(crow, col, values, (n, n)) @ x.T).T, values,
-            lambda: values.grad)
+    matrix, values, grad = torch_csr(torch, p, n)
+    return lambda x: (matrix() @ x.T).T, values, grad
 
 
 def _coo(torch, p, n):

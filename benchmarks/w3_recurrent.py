@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.harness import Case, Contestant, Goal, check_close, load_data, resized, save_data
+from benchmarks.harness import (Case, Contestant, Goal, check_close, load_data, resized, save_data,
+                                torch_csr, torch_masked_dense)
 
 BATCH, TICKS = 32, 50
 SIZES = (1024, 2048, 4096)
@@ -101,7 +102,7 @@ def _torch(layout: str, training: bool):
         p = load_data(data)
         u, target = torch.from_numpy(p["u"]), torch.from_numpy(p["target"])
         wu, bh, wy, by = (torch.from_numpy(p[k]).requires_grad_() for k in ("wu", "bh", "wy", "by"))
-        matrix_of, weights, weight_grad = (_torch_csr if layout == "csr" else _torch_dense)(
+        matrix_of, weights, weight_grad = (torch_csr if layout == "csr" else torch_masked_dense)(
             torch, p, n)
 
         def unroll():
@@ -130,24 +131,6 @@ def _torch(layout: str, training: bool):
                     "wu": wu.grad.numpy(), "wy": wy.grad.numpy(), "bh": bh.grad.numpy()}
         return step, to_result
     return build
-
-
-def _torch_csr(torch, p, n):
-    crow = np.concatenate([[0], np.cumsum(np.bincount(p["post"], minlength=n))])
-    crow, col = torch.from_numpy(crow), torch.from_numpy(p["pre"])
-    values = torch.from_numpy(p["w"].copy()).requires_grad_()
-    return (lambda: torch.sparse_csr_tensor(crow, col, values, (n, n)), values,
-            lambda: values.grad)
-
-
-def _torch_dense(torch, p, n):
-    pre, post = torch.from_numpy(p["pre"]), torch.from_numpy(p["post"])
-    matrix = torch.zeros(n, n)
-    matrix[post, pre] = torch.from_numpy(p["w"])
-    matrix.requires_grad_()
-    mask = torch.zeros(n, n)
-    mask[post, pre] = 1.0
-    return lambda: matrix * mask, matrix, lambda: matrix.grad[post, pre]
 
 
 CONTESTANTS = {"nndl_bptt": _nndl(True), "nndl_forward": _nndl(False),
