@@ -45,6 +45,14 @@ def _projection(names: list) -> tuple[s.Ident, s.Ident | None]:
 class ToAst(Transformer):
     """One method per grammar rule; each returns an AST node."""
 
+    def __init__(self):
+        super().__init__()
+        # Lark's v_args wraps each method anew whenever it is looked up, once per tree node
+        # (a third of the whole transform); bound once here, the lookups find them ready.
+        for name in dir(type(self)):
+            if not name.startswith("_") and hasattr(getattr(type(self), name), "visit_wrapper"):
+                self.__dict__[name] = getattr(self, name)
+
     def start(self, meta, children):
         return s.Program(list(children))
 
