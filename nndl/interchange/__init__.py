@@ -10,7 +10,8 @@ See docs/interchange.md for what maps to what.
 
 from __future__ import annotations
 
-from nndl.interchange.errors import ExportError, ImportNIRError, MissingExtra, require
+from nndl.interchange.errors import (ExportError, ImportNIRError, InterchangeWarning,
+                                     MissingExtra, require)
 
 
 def to_nir(network, weights=None, dt: float | None = None):
@@ -42,5 +43,12 @@ def to_onnx(network, weights=None, ticks: int = 1):
     return export(network, weights, ticks)
 
 
-__all__ = ["ExportError", "ImportNIRError", "MissingExtra", "from_nir", "require", "to_nir",
-           "to_onnx", "write_nir"]
+def write_onnx(path, network, weights=None, ticks: int = 1):
+    """Write `to_onnx(...)` to `path`; returns the model."""
+    from nndl.interchange.onnx_export import write
+
+    return write(path, network, weights, ticks)
+
+
+__all__ = ["ExportError", "ImportNIRError", "InterchangeWarning", "MissingExtra", "from_nir",
+           "require", "to_nir", "to_onnx", "write_nir", "write_onnx"]

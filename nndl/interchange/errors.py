@@ -18,6 +18,10 @@ class ImportNIRError(RuntimeNNDLError):
     """A NIR graph that NNDL cannot read as a network: the message names the node and why."""
 
 
+class InterchangeWarning(UserWarning):
+    """Something exported or imported as asked, but not as it was (e.g. sparse as dense)."""
+
+
 class MissingExtra(RuntimeNNDLError, ImportError):
     """An optional package that interchange needs is not installed."""
 

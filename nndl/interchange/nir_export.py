@@ -11,14 +11,16 @@ delay, as NNDL requires) are NIR's cyclic edges. Anything else is refused, namin
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from nndl import ir
 from nndl.interchange import models, weights
-from nndl.interchange.errors import ExportError, require
+from nndl.interchange.errors import ExportError, InterchangeWarning, require
 
 DEFAULT_DT = 1e-4  # seconds per tick: snnTorch's import_from_nir and export_to_nir assume it
 STATELESS = {"identity": "Scale", "step": "Threshold"}
@@ -26,7 +28,7 @@ SPARSE_NOTE = ("NIR has no sparse connection: {names} {are} written as dense mat
                "zeros where NNDL has no synapse")
 
 
-class DenseWarning(UserWarning):
+class DenseWarning(InterchangeWarning):
     """A sparse connection written as a dense matrix (NIR has no sparse one)."""
 
 
@@ -40,8 +42,16 @@ def to_nir(network, weights_in=None, dt: float | None = None):
 
 
 def write(path, network, weights_in=None, dt: float | None = None):
+    """Write the graph (HDF5) beside `path`, then rename it into place: a failure leaves no
+    half-written file."""
     graph = to_nir(network, weights_in, dt)
-    require("nir").write(str(path), graph)
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        require("nir").write(str(partial), graph)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return graph
 
 

@@ -64,7 +64,10 @@ class Imported:
 def from_nir(graph, name: str = "imported", dt: float | None = None) -> Imported:
     nir = require("nir")
     if isinstance(graph, (str, Path)):
-        graph = nir.read(str(graph))
+        try:
+            graph = nir.read(str(graph))
+        except Exception as e:  # h5py and nir raise many kinds for a file that is no NIR
+            raise ImportNIRError(f"cannot read {graph} as a NIR graph: {e}") from None
     metadata = getattr(graph, "metadata", None) or {}
     dt = float(dt if dt is not None else metadata.get("dt", DEFAULT_DT))
     name = _identifier(str(metadata.get("nndl_network", name)), set())
