@@ -130,7 +130,7 @@ class _Builder:
         for step in self.spec.schedule:
             if step.neuron_level:
                 names = ", ".join(f"`{g}`" for g in step.groups)
-                raise ExportError(f"group{'s' * (len(step.groups) > 1)} {names} feed their own "
+                raise ExportError(f"{'groups' if len(step.groups) > 1 else 'group'} {names} feed their own "
                                   "neurons without a delay, so NNDL computes them neuron by "
                                   "neuron; ONNX computes a group at once (give the connection "
                                   "`delay 1`)")
