@@ -242,3 +242,47 @@ def load_program_text(text):
     program, diags = check_text(text)
     diags.raise_if_errors()
     return program
+
+
+def test_a_graph_from_elsewhere_is_read(tmp_path):
+    """A subgraph with a delay-free recurrent edge (as snnTorch writes RLeaky), a Scale, and
+    weights straight into an Output."""
+    rng = np.random.default_rng(3)
+    w_in, w_rec, w_out = rng.normal(size=(4, 3)), rng.normal(size=(4, 4)), rng.normal(size=(2, 4))
+    lif = nir.LIF(tau=np.full(4, 2e-3), r=np.full(4, 20.0), v_leak=np.zeros(4),
+                  v_threshold=np.full(4, 0.5))
+    sub = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([4])}),
+                              "lif": lif, "w_rec": nir.Linear(weight=w_rec),
+                              "output": nir.Output(output_type={"output": np.array([4])})},
+                       edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"),
+                              ("lif", "output")])
+    graph = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([3])}),
+        "fc": nir.Affine(weight=w_in, bias=np.full(4, 0.1)),
+        "rnn": sub,
+        "half": nir.Scale(scale=np.full(4, 0.5)),
+        "readout": nir.Linear(weight=w_out),
+        "output": nir.Output(output_type={"output": np.array([2])})},
+        edges=[("input", "fc"), ("fc", "rnn"), ("rnn", "half"), ("half", "readout"),
+               ("readout", "output")], metadata={"dt": 1e-3})
+    imported = from_nir(graph, name="elsewhere")
+    text = imported.source
+    assert "input  input_[3]" in text and "output output_[2] : identity bias none" in text
+    assert "group  rnn_lif[4] : lif(leak=0.5, gain=10.0" in text
+    assert "connect rnn_lif -> rnn_lif : full delay 1 as rnn_w_rec" in text
+    assert any("read as one tick late" in n for n in imported.notes)
+    np.testing.assert_array_equal(imported.arrays["rnn_lif.bias"], np.full(4, 0.1))
+    # the Scale's 0.5 has gone into the half group's input, the identity of `rnn_lif -> half`
+    path, weights = imported.write(tmp_path / "elsewhere.nndl")
+    net = nndl.compile(path, backend="numpy", cache=False).Network(dtype="float64")
+    net.load(weights)
+    x = rng.normal(0, 2, (20, 2, 3))
+    got = net.run({"input_": x}, ticks=20, every_tick=True)["output_"]
+    # NIR's equations, stepped by forward Euler at dt, the recurrent edge one tick late
+    v, spikes, want = np.zeros((2, 4)), np.zeros((2, 4)), []
+    for t in range(20):
+        v = 0.5 * v + 10.0 * (x[t] @ w_in.T + 0.1 + spikes @ w_rec.T)  # leak 1 - dt/tau, gain r dt/tau
+        spikes = (v > 0.5).astype(float)
+        v = np.where(spikes > 0, 0.0, v)
+        want.append((0.5 * spikes) @ w_out.T)
+    np.testing.assert_allclose(got, np.stack(want), rtol=1e-12, atol=1e-12)
