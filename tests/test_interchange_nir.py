@@ -181,8 +181,7 @@ def test_the_nodes_are_the_primitives_named(tmp_path):
     ("v = v + 0.5 * net\n out = v > 1\n v = v - out * v", "IF"),
 ])
 def test_models_are_recognised_from_their_statements(model, kind):
-    program = load_program_text(f"neuron m {{\n param leak = 0.9\n state v = 0.0\n {model}\n}}\n"
-                                "network n { input x[1]\n output y[1] : m\n connect x -> y : full }")
+    program = load_program_text(one_model_network(model))
     network = program.networks[0]
     assert models.dynamics(network.model("m"), network.group("y").params, "y").kind == kind
 
@@ -197,8 +196,7 @@ def test_models_are_recognised_from_their_statements(model, kind):
     ("v = 1.5 * v + net\n out = v", "grows by itself"),
 ])
 def test_models_nir_lacks_are_refused_naming_the_group(model, why):
-    program = load_program_text(f"neuron m {{\n param leak = 0.9\n state v = 0.0\n {model}\n}}\n"
-                                "network n { input x[1]\n output y[1] : m\n connect x -> y : full }")
+    program = load_program_text(one_model_network(model))
     with pytest.raises(ExportError, match=why) as e:
         to_nir(program.networks[0])
     assert "group `y`" in str(e.value) and "`m`" in str(e.value)
@@ -208,6 +206,7 @@ def test_models_nir_lacks_are_refused_naming_the_group(model, why):
     ("xor", "group `hidden` uses `tanh`"),
     ("reservoir", "group `blob` uses `tanh`"),
     ("bursting", "neuron model `adaptive`"),
+    ("blob", "group `blob` feeds its own neurons without a delay"),
 ])
 def test_examples_nir_cannot_hold_are_refused(example, why):
     with pytest.raises(ExportError, match=why):
@@ -234,6 +233,11 @@ def test_the_imported_file_is_readable_nndl(tmp_path):
     # it compiles for the OO backend, neuron by neuron
     source = nndl.backends.generate(load_program_text(text).networks[0], "oo")
     compile(source, "imported_oo.py", "exec")
+
+
+def one_model_network(statements: str) -> str:
+    return (f"neuron m {{\n param leak = 0.9\n state v = 0.0\n {statements}\n}}\n"
+            "network n { input x[1]\n output y[1] : m\n connect x -> y : full }")
 
 
 def load_program_text(text):
@@ -281,7 +285,8 @@ def test_a_graph_from_elsewhere_is_read(tmp_path):
     # NIR's equations, stepped by forward Euler at dt, the recurrent edge one tick late
     v, spikes, want = np.zeros((2, 4)), np.zeros((2, 4)), []
     for t in range(20):
-        v = 0.5 * v + 10.0 * (x[t] @ w_in.T + 0.1 + spikes @ w_rec.T)  # leak 1 - dt/tau, gain r dt/tau
+        # leak = 1 - dt/tau = 0.5, gain = r dt/tau = 10
+        v = 0.5 * v + 10.0 * (x[t] @ w_in.T + 0.1 + spikes @ w_rec.T)
         spikes = (v > 0.5).astype(float)
         v = np.where(spikes > 0, 0.0, v)
         want.append((0.5 * spikes) @ w_out.T)

@@ -19,7 +19,7 @@ from nndl.interchange import to_onnx  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.nndl"))
-REFUSED = {"blob": "feed their own neurons without a delay"}
+REFUSED = {"blob": "group `blob` feeds its own neurons without a delay"}
 
 
 def outputs_agree(path: Path, ticks: int, batch: int = 3):

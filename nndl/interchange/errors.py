@@ -34,3 +34,11 @@ def require(package: str):
         extra = EXTRA_OF.get(package, package)
         raise MissingExtra(f"this needs the `{package}` package: pip install 'nndl[{extra}]' "
                            f"(or pip install {package})") from None
+
+
+def neuron_by_neuron(groups) -> str:
+    """The start of a refusal of groups whose delay-0 synapses run among their own neurons."""
+    names = ", ".join(f"`{g}`" for g in groups)
+    if len(groups) == 1:
+        return f"group {names} feeds its own neurons without a delay"
+    return f"groups {names} feed their own neurons without a delay"

@@ -20,7 +20,8 @@ import numpy as np
 
 from nndl import ir
 from nndl.interchange import models, weights
-from nndl.interchange.errors import ExportError, InterchangeWarning, require
+from nndl.interchange.errors import (ExportError, InterchangeWarning, neuron_by_neuron,
+                                     require)
 
 DEFAULT_DT = 1e-4  # seconds per tick: snnTorch's import_from_nir and export_to_nir assume it
 STATELESS = {"identity": "Scale", "step": "Threshold"}
@@ -92,6 +93,12 @@ class _Exporter:
     # ---- what NIR cannot hold -------------------------------------------------------------
 
     def _refuse_what_nir_cannot_hold(self):
+        for step in self.spec.schedule:
+            if step.neuron_level:
+                raise ExportError(f"{neuron_by_neuron(step.groups)}, which NNDL computes "
+                                  "neuron by neuron within a tick; simulators run a NIR cycle "
+                                  "without a Delay one step late (give the connection "
+                                  "`delay 1`)")
         for group in self.spec.groups:
             if group.init != 0.0:
                 raise ExportError(f"group `{group.name}` starts with output {group.init:g} "

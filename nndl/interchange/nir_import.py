@@ -259,7 +259,8 @@ class _Reader:
             if g.bias:
                 arrays[f"{g.name}.bias"] = source_group.bias.copy()
             if g.model:
-                arrays |= {f"{g.name}.{var}": np.zeros(g.size) for var in spec.model(g.model).states}
+                states = spec.model(g.model).states
+                arrays |= {f"{g.name}.{var}": np.zeros(g.size) for var in states}
         return Imported(self.name, text, arrays, self.dt, self.notes)
 
     def _ticks(self, links: list[_Link]) -> list[int]:

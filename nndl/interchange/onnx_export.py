@@ -20,7 +20,7 @@ import numpy as np
 from nndl import ir
 from nndl.ir import expr as E
 from nndl.interchange import weights
-from nndl.interchange.errors import ExportError, require
+from nndl.interchange.errors import ExportError, neuron_by_neuron, require
 
 OPSET = 17
 ACTIVATIONS = {"identity": "Identity", "relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid",
@@ -97,8 +97,9 @@ class _Builder:
         graph_inputs = [h.make_tensor_value_info(
             g.name, float_type, ([T] if T > 1 else []) + ["batch", *g.shape]) for g in spec.inputs]
         outs: dict[tuple[str, int], str] = {}
-        self.batch = self.op("Shape", [spec.inputs[0].name], "batch", start=int(T > 1),
-                             end=int(T > 1) + 1) if spec.inputs else self.const("one", [1], np.int64)
+        axis = int(T > 1)  # where the batch is in the inputs: (batch, ...) or (T, batch, ...)
+        self.batch = self.op("Shape", [spec.inputs[0].name], "batch", start=axis, end=axis + 1) \
+            if spec.inputs else self.const("one", [1], np.int64)
         states = {g.name: {var: self.per_sample(f"{g.name}_{var}_start",
                                                 self.arrays[f"{g.name}.{var}"])
                            for var in spec.model(g.model).states}
@@ -129,11 +130,9 @@ class _Builder:
     def _refuse_what_onnx_cannot_run(self):
         for step in self.spec.schedule:
             if step.neuron_level:
-                names = ", ".join(f"`{g}`" for g in step.groups)
-                raise ExportError(f"{'groups' if len(step.groups) > 1 else 'group'} {names} feed their own "
-                                  "neurons without a delay, so NNDL computes them neuron by "
-                                  "neuron; ONNX computes a group at once (give the connection "
-                                  "`delay 1`)")
+                raise ExportError(f"{neuron_by_neuron(step.groups)}, so NNDL computes them "
+                                  "neuron by neuron; ONNX computes a group at once (give the "
+                                  "connection `delay 1`)")
         for model in self.spec.models:
             if model.draws and any(g.model == model.name for g in self.spec.groups):
                 raise ExportError(f"neuron model `{model.name}` draws random numbers "
