@@ -291,3 +291,16 @@ def test_a_graph_from_elsewhere_is_read(tmp_path):
         v = np.where(spikes > 0, 0.0, v)
         want.append((0.5 * spikes) @ w_out.T)
     np.testing.assert_allclose(got, np.stack(want), rtol=1e-12, atol=1e-12)
+
+
+def test_a_module_a_network_and_the_ir_export_alike():
+    path = ROOT / "examples" / "delay_line.nndl"
+    module = nndl.compile(path, backend="oo", cache=False)
+    graphs = [to_nir(x) for x in (module, module.Network(), load_program(path).networks[0])]
+    weights = [[n.weight for k, n in g.nodes.items() if hasattr(n, "weight")] for g in graphs]
+    assert all(len(w) == 3 for w in weights)
+    for other in weights[1:]:
+        for a, b in zip(weights[0], other):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="expected an ir.Network"):
+        to_nir("delay_line.nndl")

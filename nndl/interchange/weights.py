@@ -19,16 +19,24 @@ from nndl.runtime.build import build_all, initial_biases, initial_states
 
 
 def spec_and_arrays(network, weights=None) -> tuple[ir.Network, dict[str, np.ndarray]]:
-    """(the IR, the weight file's arrays) of an ir.Network or a generated Network object.
+    """(the IR, the weight file's arrays) of an ir.Network, a compiled module or its Network.
 
-    `weights`: a weight-file path, a dict of its arrays, or None: the object's own parameters,
-    or for an ir.Network the initial weights of its seed (as `Network(seed)` builds them)."""
-    spec = network if isinstance(network, ir.Network) else network.SPEC
+    `weights`: a weight-file path, a dict of its arrays, or None: a Network object's own
+    parameters, else the initial weights of the network's seed (as `Network()` builds them)."""
+    if isinstance(network, ir.Network):
+        spec = network
+    elif hasattr(network, "SPEC"):  # a Network object (or its class)
+        spec = network.SPEC
+    elif hasattr(network, "Network"):  # a compiled module
+        spec = network.Network.SPEC
+    else:
+        raise TypeError(f"expected an ir.Network, a compiled module or its Network; got "
+                        f"{type(network).__name__}")
     if isinstance(weights, (str, Path)):
         return spec, weightfile.load(weights, spec)[0]
     if weights is not None:
         return spec, dict(weights)
-    if not isinstance(network, ir.Network):
+    if hasattr(network, "parameters") and not isinstance(network, type):
         return spec, network.parameters()
     return spec, initial_arrays(spec)
 
