@@ -20,13 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nndl import ir
 from nndl.frontend import check_text, source_hash
 from nndl.frontend.keywords import KEYWORD_ORDER
-from nndl.interchange import models, weights
+from nndl.interchange import models, nir_layers
 from nndl.interchange.errors import ImportNIRError, require
 from nndl.interchange.nir_export import DEFAULT_DT
-from nndl.runtime.synapses import connect
 from nndl.version import __version__
 
 NEURONS = ("LI", "I", "LIF", "IF", "CubaLI", "CubaLIF")
@@ -209,7 +207,7 @@ class _Reader:
                                      "(an NNDL connection has one delay)")
             paths = [(s, w, d + float(delays[0])) for s, w, d in paths]
             if any(w is not None and self.kind(w) != "Linear" and
-                   np.any(_bias_of(self.nodes[w], self.kind(w))) for _, w, _ in paths):
+                   np.any(nir_layers.bias_of(self.nodes[w], self.kind(w))) for _, w, _ in paths):
                 raise ImportNIRError(f"NIR node `{key}` delays a bias (an Affine before a "
                                      "Delay); NNDL's bias is never delayed")
         elif kind in WEIGHTS:
@@ -225,7 +223,7 @@ class _Reader:
         if link.weight is None:
             matrix = np.eye(n_dst, n_src) if n_src == n_dst else None
         else:
-            matrix = _dense(self.nodes[link.weight], self.kind(link.weight))
+            matrix = nir_layers.dense(self.nodes[link.weight], self.kind(link.weight))
         if matrix is None or matrix.shape != (n_dst, n_src):
             raise ImportNIRError(f"NIR connects `{link.src}` ({n_src} neurons) to `{link.dst}` "
                                  f"({n_dst} neurons) through "
@@ -240,7 +238,7 @@ class _Reader:
             matrix = self._matrix(link)
             if link.weight is not None and (link.weight, link.dst) not in biased:
                 biased.add((link.weight, link.dst))
-                b = _bias_of(self.nodes[link.weight], self.kind(link.weight), dst.shape)
+                b = nir_layers.bias_of(self.nodes[link.weight], self.kind(link.weight), dst.shape)
                 dst.bias = dst.bias + (b if dst.scale is None else dst.scale * b)
             name = self._projection_name(link)
             rule, comment = self._rule(link, matrix)
@@ -253,7 +251,7 @@ class _Reader:
         spec = program.network(self.name)
         for link, name, _, _, _, matrix in projections:
             p = next(q for q in spec.projections if q.name == name)
-            arrays |= _synapse_arrays(spec, p, matrix)
+            arrays |= nir_layers.synapse_arrays(spec, p, matrix)
         for g in spec.groups:
             source_group = next(x for x in self.groups.values() if x.name == g.name)
             if g.bias:
@@ -318,8 +316,8 @@ class _Reader:
     def _rule(self, link: _Link, matrix: np.ndarray) -> tuple[str, str]:
         src, dst = self.groups[link.src], self.groups[link.dst]
         if link.weight is not None and self.kind(link.weight) in ("Conv1d", "Conv2d"):
-            local = _local_rule(self.nodes[link.weight], self.kind(link.weight))
-            if local and _rule_holds(local, src, dst, matrix):
+            local = nir_layers.local_rule(self.nodes[link.weight], self.kind(link.weight))
+            if local and nir_layers.rule_holds(local, src.shape, dst.shape, matrix):
                 return local, ""
         if matrix.shape[0] == matrix.shape[1] and not np.any(matrix - np.diag(np.diag(matrix))):
             return "one_to_one", ""
@@ -381,85 +379,6 @@ def _one_value(node, param: str, key: str) -> float:
         raise ImportNIRError(f"NIR node `{key}` gives its neurons different `{param}` values; "
                              "an NNDL group's model arguments are one value per group")
     return float(values[0])
-
-
-def _dense(node, kind: str) -> np.ndarray:
-    if kind in ("Affine", "Linear"):
-        w = np.asarray(node.weight, dtype=float)
-        return w.reshape(w.shape[-2], -1)
-    conv = _conv_of(node, kind)
-    return weights.conv_matrix(conv)
-
-
-def _conv_of(node, kind: str) -> weights.Conv:
-    rank = 1 if kind == "Conv1d" else 2
-    if getattr(node, "groups", 1) != 1 or np.any(np.asarray(node.dilation) != 1):
-        raise ImportNIRError(f"a {kind} with groups or dilation is not read yet")
-    if isinstance(node.padding, str) or node.input_shape is None:
-        raise ImportNIRError(f"a {kind} needs a numeric padding and its input_shape")
-    kernel = np.asarray(node.weight, dtype=float)
-    stride = tuple(int(s) for s in np.broadcast_to(node.stride, (rank,)))
-    padding = tuple(int(s) for s in np.broadcast_to(node.padding, (rank,)))
-    grid = tuple(int(s) for s in np.broadcast_to(node.input_shape, (rank,)))
-    out = weights.conv_output_grid(grid, kernel.shape[2:], stride, padding)
-    return weights.Conv(kernel, stride, padding, (kernel.shape[1], *grid),
-                        (kernel.shape[0], *out))
-
-
-def _bias_of(node, kind: str, shape=None) -> np.ndarray:
-    if kind == "Linear":
-        return np.zeros(math.prod(shape) if shape else 1)
-    b = np.asarray(node.bias, dtype=float).reshape(-1)
-    if kind in ("Conv1d", "Conv2d") and shape is not None:
-        return np.repeat(b, math.prod(shape) // b.size)
-    return b
-
-
-def _local_rule(node, kind: str) -> str | None:
-    """`local(...)` drawing the convolution's kernel positions, where one does."""
-    conv = _conv_of(node, kind)
-    size = conv.kernel.shape[2:]
-    if len(set(size)) != 1 or len(set(conv.stride)) != 1 or len(set(conv.padding)) != 1:
-        return None
-    k, s, pad = size[0], conv.stride[0], conv.padding[0]
-    if k != s + 2 * pad or any(n % s for n in conv.in_shape[1:]):
-        return None  # the kernel is not centred where NNDL's geometry puts it
-    axes = ", axes=1" if kind == "Conv1d" else ""
-    return f"local(radius={_number((k - 1) / 2)}, metric=chebyshev, shared=true{axes})"
-
-
-def _rule_holds(rule_text: str, src: _Group, dst: _Group, matrix: np.ndarray) -> bool:
-    """Whether the rule's synapses and ties carry `matrix` exactly."""
-    rule = _parse_local(rule_text)
-    pre, post, tie, _ = connect(rule, _ir_group(src), _ir_group(dst), np.random.default_rng(0))
-    values = matrix[post, pre]
-    if np.count_nonzero(matrix) != np.count_nonzero(values):
-        return False  # a weight where the rule has no synapse
-    kernel = np.zeros(int(tie.max(initial=-1)) + 1)
-    kernel[tie] = values
-    return bool(np.array_equal(kernel[tie], values))
-
-
-def _parse_local(text: str) -> ir.Rule:
-    radius = float(re.search(r"radius=([0-9.e+-]+)", text).group(1))
-    return ir.Rule("local", {"radius": radius, "metric": "chebyshev", "wrap": False,
-                             "shared": True, "axes": 1 if "axes=1" in text else None})
-
-
-def _ir_group(g: _Group) -> ir.Group:
-    return ir.Group(g.name, g.shape, g.role, None)
-
-
-def _synapse_arrays(spec: ir.Network, p: ir.Projection, matrix: np.ndarray) -> dict:
-    pre, post, tie, _ = connect(p.rule, spec.group(p.src), spec.group(p.dst),
-                                np.random.default_rng(0))
-    values = matrix[post, pre]
-    arrays = {f"{p.name}.pre": pre, f"{p.name}.post": post}
-    if tie is None:
-        return arrays | {f"{p.name}.w": values}
-    kernel = np.zeros(int(tie.max(initial=-1)) + 1)
-    kernel[tie] = values
-    return arrays | {f"{p.name}.w": kernel, f"{p.name}.tie": tie}
 
 
 def _number(v: float) -> str:
