@@ -18,12 +18,18 @@ PACKAGES = {"nndl": ROOT / "nndl", "nndl.grammar": ROOT / "grammar",
 # stage -> the parts of NNDL it must never import
 FORBIDDEN = {
     "nndl.frontend": ("nndl.backends", "nndl.runtime", "nndl.commands", "nndl.compiler",
-                      "nndl.summary", "nndl.plot", "nndl.drawing"),
+                      "nndl.summary", "nndl.plot", "nndl.drawing", "nndl.interchange"),
     "nndl.ir": ("nndl.frontend", "nndl.backends", "nndl.runtime", "nndl.commands",
-                "nndl.compiler", "nndl.summary", "nndl.plot", "nndl.drawing", "nndl.datasets"),
-    "nndl.backends": ("nndl.frontend", "nndl.commands", "nndl.compiler", "nndl.grammar"),
+                "nndl.compiler", "nndl.summary", "nndl.plot", "nndl.drawing", "nndl.datasets",
+                "nndl.interchange"),
+    "nndl.backends": ("nndl.frontend", "nndl.commands", "nndl.compiler", "nndl.grammar",
+                      "nndl.interchange"),
     "nndl.runtime": ("nndl.backends", "nndl.frontend", "nndl.commands", "nndl.compiler",
-                     "nndl.grammar"),
+                     "nndl.grammar", "nndl.interchange"),
+    # exporters read the IR and the weight arrays; the importer checks what it writes with the
+    # front end and builds its synapses with the runtime: none of them runs a backend
+    "nndl.interchange": ("nndl.backends", "nndl.commands", "nndl.compiler", "nndl.summary",
+                         "nndl.plot", "nndl.drawing", "nndl.datasets"),
 }
 
 
@@ -73,6 +79,7 @@ def test_the_modules_are_found():
                  "nndl.editors.pygments_lexer", "nndl.grammar"):
         assert name in MODULES
     assert "nndl.ir" in GRAPH["nndl.frontend.semantic"]
+    assert "nndl.interchange.weights" in GRAPH["nndl.interchange.nir_export"]
 
 
 @pytest.mark.parametrize("stage", sorted(FORBIDDEN))

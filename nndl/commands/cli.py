@@ -107,6 +107,31 @@ def _parser() -> argparse.ArgumentParser:
                            "matplotlib without it) or NAME.dot (DOT text, needs neither); - "
                            "writes DOT to stdout (default: FILE.svg)")
     draw.set_defaults(run=cmd_graph)
+
+    export = sub.add_parser("export", parents=[common],
+                            help="write the network as NIR (neuromorphic tools) or ONNX")
+    export.add_argument("--to", choices=("nir", "onnx"), required=True)
+    export.add_argument("-o", "--output", help="output file (default: FILE.nir or FILE.onnx)")
+    export.add_argument("--network", help="which network, when the file declares several")
+    export.add_argument("--weights", help="a weight file (.npz) to export (default: the "
+                                          "initial weights of the network's seed)")
+    export.add_argument("--dt", type=_seconds, help="NIR: seconds per tick (default 1e-4, "
+                                                    "as snnTorch assumes)")
+    export.add_argument("--ticks", type=_positive, default=1,
+                        help="ONNX: how many ticks the model unrolls (default %(default)s)")
+    export.set_defaults(run=cmd_export)
+
+    imp = sub.add_parser("import", help="read a NIR graph as an .nndl file and its weights")
+    imp.add_argument("file", help="a .nir file (HDF5, as nir.write writes it)")
+    imp.add_argument("-o", "--output", help="the .nndl file (default: FILE.nndl); its weights "
+                                            "go beside it as .npz")
+    imp.add_argument("--weights", help="the weight file (default: OUTPUT with .npz)")
+    imp.add_argument("--name", default="imported",
+                     help="the network's name, where the graph does not give one")
+    imp.add_argument("--dt", type=_seconds,
+                     help="seconds per tick (default: the graph's, else 1e-4)")
+    imp.add_argument("--concise", action="store_true", help=argparse.SUPPRESS)
+    imp.set_defaults(run=cmd_import)
     return parser
 
 
@@ -117,6 +142,16 @@ def _positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more; got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds; got {text!r}")
     return value
 
 
@@ -318,6 +353,50 @@ def cmd_graph(args) -> int:
           f"{len(network.projections)} connections)")
     if drawn_by in drawing.DREW_WITH:
         sys.stderr.write(drawing.DREW_WITH[drawn_by] + "\n")
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from nndl import interchange  # nir / onnx are optional: only this command needs them
+
+    program = _load(args)
+    network = select_network(program, args.network)
+    out = Path(args.output or f"{Path(args.file).stem}.{args.to}")
+    refuse_overwriting([out], [args.file, args.weights])
+    weights = args.weights
+    if weights is not None and not Path(weights).is_file():
+        raise UsageError(f"cannot read {weights}: no such file")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", interchange.InterchangeWarning)
+        if args.to == "nir":
+            graph = interchange.write_nir(out, network, weights, args.dt)
+            what = f"{len(graph.nodes)} NIR nodes, {len(graph.edges)} edges, " \
+                   f"dt = {graph.metadata['dt']:g} s per tick"
+        else:
+            model = interchange.write_onnx(out, network, weights, args.ticks)
+            what = f"ONNX opset {model.opset_import[0].version}, {len(model.graph.node)} " \
+                   f"operators, {args.ticks} tick{'s' * (args.ticks != 1)}"
+    for w in said:
+        print(f"warning: {w.message}", file=sys.stderr)
+    print(f"wrote {out} (network {network.name}: {what})")
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from nndl import interchange
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"cannot read {args.file}: no such file")
+    out = Path(args.output or path.with_suffix(".nndl").name)
+    weights = Path(args.weights) if args.weights else out.with_suffix(".npz")
+    refuse_overwriting([out, weights], [args.file])
+    imported = interchange.from_nir(path, name=args.name, dt=args.dt)
+    imported.write(out, weights)
+    for note in imported.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {out} and {weights} (network {imported.name}, dt = {imported.dt:g} s "
+          "per tick)")
     return EXIT_OK
 
 
