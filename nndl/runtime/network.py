@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from nndl import ir
-from nndl.runtime import philox, resources, rewiring, training, weightfile
+from nndl.runtime import philox, recording, resources, rewiring, training, weightfile
 from nndl.runtime.build import build_all, initial_biases, initial_states, neuron_levels, report
 from nndl.runtime.errors import InputError, WeightFileError
 from nndl.runtime.inputs import by_name, prepare_inputs
@@ -55,9 +55,19 @@ class NetworkBase:
         raise NotImplementedError
 
     def _run(self, inputs: dict[str, np.ndarray], ticks: int, batch: int,
-             every_tick: bool, reset: bool) -> dict[str, np.ndarray]:
-        """Outputs as (ticks, batch, size), or (batch, size) for the last tick only."""
+             every_tick: bool, reset: bool,
+             recorder: recording.Recorder | None = None) -> dict[str, np.ndarray]:
+        """Outputs as (ticks, batch, size), or (batch, size) for the last tick only; fills
+        `recorder` (when given) at every tick."""
         raise NotImplementedError
+
+    def _recorder(self, chosen: tuple, ticks: int, batch: int) -> recording.Recorder:
+        """Where a run records what it is asked to: host arrays (the CuPy backend's are on the
+        device)."""
+        return recording.Recorder(chosen, ticks, batch, self.dtype)
+
+    def _to_host(self, array) -> np.ndarray:
+        return np.asarray(array)
 
     # ---- random numbers of neuron models (nndl.runtime.philox) ----
 
@@ -74,28 +84,35 @@ class NetworkBase:
     # ---- the API ----
 
     def run(self, inputs: dict | None = None, /, *, ticks: int | None = None,
-            every_tick: bool = False, reset: bool = True,
-            **named_inputs) -> dict[str, np.ndarray]:
+            every_tick: bool = False, reset: bool = True, record=(),
+            **named_inputs) -> recording.Run:
         """Run the network; returns every output group at the last tick, or at every tick.
 
         Each run starts from the groups' `init` outputs and the models' starting states;
         `reset=False` continues from where the previous run (of the same batch size) ended.
+        `record=["exc", "exc.v"]` also keeps every tick of those groups' outputs and model
+        states: the result (a dict of the outputs, as without it) holds them in `.recorded`,
+        each (ticks, batch, *shape), and the spikes of 0/1 outputs in `.spikes`.
         """
         given = by_name(self.SPEC.inputs, inputs, "run")
         for name in named_inputs:
             if name in given:
                 raise InputError(f"input `{name}` is given twice")
         given.update(named_inputs)
+        chosen = recording.items(self.SPEC, record)  # unknown names: refused before the run
         prepared, steps, batch = prepare_inputs(self.SPEC, given, ticks, np.dtype(self.dtype))
-        resources.check(self.SPEC, batch, steps, backend=self.BACKEND)
+        resources.check(self.SPEC, batch, steps, backend=self.BACKEND,
+                        recorded=recording.sizes(chosen, steps, batch, self.dtype))
         if not reset and getattr(self, "_batch", batch) != batch:
             raise InputError(f"reset=False continues the previous run, which had a batch of "
                              f"{self._batch}; this one has {batch}")
         reset = reset or not hasattr(self, "_batch")
         self._batch = batch
-        flat = self._run(prepared, steps, batch, every_tick, reset)
-        return {g.name: np.asarray(flat[g.name]).reshape(flat[g.name].shape[:-1] + g.shape)
-                for g in self.SPEC.outputs}
+        recorder = self._recorder(chosen, steps, batch) if chosen else None
+        flat = self._run(prepared, steps, batch, every_tick, reset, recorder=recorder)
+        outputs = {g.name: np.asarray(flat[g.name]).reshape(flat[g.name].shape[:-1] + g.shape)
+                   for g in self.SPEC.outputs}
+        return recording.Run(outputs, recorder.result(self._to_host) if recorder else None)
 
     def loss_and_grad(self, inputs: dict, targets: dict, /, *, loss: str | None = None,
                       every_tick: bool | None = None, ticks: int | None = None,
