@@ -84,7 +84,7 @@ class NetworkBase:
     # ---- the API ----
 
     def run(self, inputs: dict | None = None, /, *, ticks: int | None = None,
-            every_tick: bool = False, reset: bool = True, record=(),
+            every_tick: bool = False, reset: bool = True, record=(), batch: int | None = None,
             **named_inputs) -> recording.Run:
         """Run the network; returns every output group at the last tick, or at every tick.
 
@@ -92,7 +92,9 @@ class NetworkBase:
         `reset=False` continues from where the previous run (of the same batch size) ended.
         `record=["exc", "exc.v"]` also keeps every tick of those groups' outputs and model
         states: the result (a dict of the outputs, as without it) holds them in `.recorded`,
-        each (ticks, batch, *shape), and the spikes of 0/1 outputs in `.spikes`.
+        each (ticks, batch, *shape), and the spikes of 0/1 outputs in `.spikes`. `batch`
+        sets how many samples a network without inputs runs (1 by default; with inputs, they
+        set it).
         """
         given = by_name(self.SPEC.inputs, inputs, "run")
         for name in named_inputs:
@@ -100,7 +102,8 @@ class NetworkBase:
                 raise InputError(f"input `{name}` is given twice")
         given.update(named_inputs)
         chosen = recording.items(self.SPEC, record)  # unknown names: refused before the run
-        prepared, steps, batch = prepare_inputs(self.SPEC, given, ticks, np.dtype(self.dtype))
+        prepared, steps, batch = prepare_inputs(self.SPEC, given, ticks, np.dtype(self.dtype),
+                                                batch)
         resources.check(self.SPEC, batch, steps, backend=self.BACKEND,
                         recorded=recording.sizes(chosen, steps, batch, self.dtype))
         if not reset and getattr(self, "_batch", batch) != batch:
