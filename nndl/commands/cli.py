@@ -301,6 +301,13 @@ def cmd_train(args) -> int:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if result.data is None:  # a regime without data
+        print(f"network {result.network}, regime {result.regime}, {result.backend} backend: ran "
+              f"on its own (no data) and learned by its local rules in {result.seconds:.1f} s")
+        print(f"saved {result.weights}, {result.history_file}"
+              + (f" and {result.plot}" if result.plot else
+                 " (no plot: pip install matplotlib for one)"))
+        return EXIT_OK
     print(f"network {result.network}, regime {result.regime}, {result.backend} backend: trained "
           f"on {result.train_samples} samples of {result.data} in {result.seconds:.1f} s")
     which = "the training samples (the data set has no others)" if result.test_is_train else \

@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 
 from nndl import ir
-from nndl.runtime import philox, recording, resources, rewiring, training, weightfile
+from nndl.runtime import (free_running, philox, recording, resources, rewiring, training,
+                          weightfile)
 from nndl.runtime.build import build_all, initial_biases, initial_states, neuron_levels, report
 from nndl.runtime.errors import InputError, WeightFileError
 from nndl.runtime.inputs import by_name, prepare_inputs
@@ -146,7 +147,8 @@ class NetworkBase:
             return total, None
         return total, self._backward(seeds_out, seeds_net)
 
-    def fit(self, inputs: dict, targets: dict | None = None, /, *, regime: str | None = None,
+    def fit(self, inputs: dict | None = None, targets: dict | None = None, /, *,
+            regime: str | None = None,
             epochs: int | None = None, batch: int | None = None, ticks: int | None = None,
             loss: str | None = None, optimizer: tuple[str, dict] | None = None,
             validation: tuple[dict, dict] | None = None, checkpoint=None,
@@ -158,18 +160,33 @@ class NetworkBase:
         = (inputs, targets) is given. `checkpoint=PATH` saves one after every epoch;
         `resume=True` continues from it when it exists. `on_epoch(epoch, history)` is called
         after each epoch. Stops with a TrainingError naming the group and tick where a NaN or
-        infinity appeared."""
+        infinity appeared.
+
+        A network without inputs, given no data (`fit()`), runs on its own for `ticks` ticks
+        per epoch and learns by its regime's local rules after every tick (see
+        nndl.runtime.free_running)."""
         inputs = {name: np.asarray(x)
                   for name, x in by_name(self.SPEC.inputs, inputs, "fit").items()}
         targets = by_name(self.SPEC.outputs, targets, "fit", "targets")
         settings = training.settings(self.SPEC, regime, epochs=epochs, batch=batch, ticks=ticks,
                                      loss=loss, optimizer=optimizer, targets=targets)
+        if not self.SPEC.inputs and not inputs and not targets:  # a regime without data
+            return self._fit_without_data(settings, validation, checkpoint, progress, on_epoch)
         needed = settings.loss is not None or any(rule.kind == "perceptron"
                                                    for rule in settings.learn)
         targets = check_targets(self.SPEC, targets, needed)
         return training.fit(self, inputs, targets, settings, validation=validation,
                             checkpoint=checkpoint, resume=resume, progress=progress,
                             on_epoch=on_epoch)
+
+    def _fit_without_data(self, settings, validation, checkpoint, progress, on_epoch):
+        free_running.check(self.SPEC, settings)
+        for given, what in ((validation, "validation"), (checkpoint, "checkpoint")):
+            if given is not None:
+                raise InputError(f"a regime without data takes no {what}: the network runs "
+                                 "on its own, and its activity is not saved between epochs")
+        return free_running.fit(self, settings, on_epoch=on_epoch,
+                                progress_bar=lambda total: training.progress_bar(total, progress))
 
     def evaluate(self, inputs: dict, targets: dict, /, *, loss: str | None = None,
                  ticks: int | None = None, every_tick: bool | None = None,
