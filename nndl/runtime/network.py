@@ -172,6 +172,10 @@ class NetworkBase:
                                      loss=loss, optimizer=optimizer, targets=targets)
         if not self.SPEC.inputs and not inputs and not targets:  # a regime without data
             return self._fit_without_data(settings, validation, checkpoint, progress, on_epoch)
+        if self.SPEC.inputs and not inputs:
+            names = ", ".join(f"`{g.name}`" for g in self.SPEC.inputs)
+            raise InputError(f"fit() needs data for the inputs of network `{self.SPEC.name}` "
+                             f"({names}); only a network without inputs runs on its own")
         needed = settings.loss is not None or any(rule.kind == "perceptron"
                                                    for rule in settings.learn)
         targets = check_targets(self.SPEC, targets, needed)
