@@ -120,7 +120,8 @@ class NetworkBase:
 
     def loss_and_grad(self, inputs: dict, targets: dict, /, *, loss: str | None = None,
                       every_tick: bool | None = None, ticks: int | None = None,
-                      regime: str | None = None, backward: bool = True):
+                      regime: str | None = None, backward: bool = True,
+                      batch: int | None = None):
         """The loss of a run on `inputs` against `targets` ({output group: array}), and its
         exact gradient for every weight and bias, keyed like the weight file (`NAME.w`,
         `GROUP.bias`), by backpropagation through the ticks.
@@ -129,6 +130,7 @@ class NetworkBase:
         when none is named), else cross-entropy on softmax outputs and mse otherwise. Targets
         are (batch, *shape) or class indices (batch,), with a leading ticks axis for a loss on
         every tick. `backward=False` computes the loss alone (and returns no gradients).
+        `batch` is the batch of a network without inputs, as in `run`.
         """
         spec = self.SPEC
         chosen = training.regime_of(spec, regime)
@@ -139,7 +141,8 @@ class NetworkBase:
             every_tick = bool(chosen and chosen.every_tick)
         training.check_loss(loss)
         inputs = by_name(spec.inputs, inputs, "loss_and_grad")
-        prepared, steps, batch = prepare_inputs(spec, inputs, ticks, np.dtype(self.dtype))
+        prepared, steps, batch = prepare_inputs(spec, inputs, ticks, np.dtype(self.dtype),
+                                                batch)
         resources.check(spec, batch, steps, training=True, backend=self.BACKEND)
         self._forward_for_grad(prepared, steps, batch)
         total, seeds_out, seeds_net = loss_and_seeds(self, targets, loss, every_tick, batch)
