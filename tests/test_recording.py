@@ -3,9 +3,12 @@ the same values in every backend, spikes as index arrays, names and memory check
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import nndl
 from nndl.runtime.errors import InputError
 from nndl.runtime.recording import Run, Spikes
 from nndl.runtime.resources import MemoryLimitError
@@ -37,6 +40,7 @@ network spiking {
 """
 
 TICKS, BATCH = 30, 2
+EXAMPLES = Path(__file__).parent.parent / "examples"
 KEYS = ["x", "noise", "cells", "cells.v", "rate"]
 
 
@@ -147,3 +151,35 @@ def test_recordings_count_in_the_memory_check(compile_text, monkeypatch):
                        r"run would fit: record fewer groups or states, fewer ticks or a smaller "
                        r"batch \(the largest, recording `noise`, needs 3.9 MiB\)"):
         net.run(x=x, ticks=1000, record=["cells.v", "noise"])
+
+
+@pytest.mark.parametrize("example", ["group_dag", "bursting"])
+def test_every_group_and_state_of_an_example_is_recorded_alike(backend, example):
+    """Neuron-level steps inside a group, skip links, softmax (group_dag); model states
+    (bursting): every group and state, in every backend, as the NumPy backend records them."""
+    path = EXAMPLES / f"{example}.nndl"
+    runs = {}
+    for name in dict.fromkeys(("numpy", backend)):
+        net = nndl.compile(path, backend=name).Network(dtype="float64")
+        keys = [g.name for g in net.SPEC.groups] + [
+            f"{group}.{var}" for group, states in net.start_states.items() for var in states]
+        x = {g.name: np.random.default_rng(1).normal(size=(6, 2) + g.shape)
+             for g in net.SPEC.inputs}
+        runs[name] = net.run(x, record=keys).recorded
+    assert len(runs["numpy"]) == len(keys) > 3
+    for key in keys:
+        np.testing.assert_allclose(runs[backend][key], runs["numpy"][key], rtol=1e-9,
+                                   atol=1e-12, err_msg=key)
+
+
+def test_an_input_named_like_a_keyword_of_run_is_warned_of_and_works_in_a_dict(compile_text):
+    from nndl.frontend import check_text
+
+    text = "network n {\n input record[2]\n output y[1] : identity\n connect record -> y : full\n}\n"
+    _, diags = check_text(text, "n.nndl")
+    assert [d.message for d in diags.warnings] == [
+        "`record` is a keyword argument of Network.run: this input can only be given in a "
+        "dict, run({'record': x})"]
+    net = compile_text(text, "numpy").Network()
+    assert net.run({"record": np.ones((3, 2))}, record=["record"]).recorded["record"].shape == \
+        (1, 3, 2)
