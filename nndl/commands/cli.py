@@ -356,8 +356,7 @@ def cmd_run(args) -> int:
             line += f"  from {values.min():.4g} to {values.max():.4g}"
         print(line)
     drawn = ", ".join(str(p) for p in done.plots)
-    print(f"saved {done.file}" + (f" and {drawn}" if drawn else "" if args.no_plot or
-                                  not done.result.recorded else
+    print(f"saved {done.file}" + (f" and {drawn}" if drawn else "" if done.plotting else
                                   " (no plot: pip install matplotlib for one)"))
     return EXIT_OK
 
