@@ -175,7 +175,8 @@ def test_every_group_and_state_of_an_example_is_recorded_alike(backend, example)
 def test_an_input_named_like_a_keyword_of_run_is_warned_of_and_works_in_a_dict(compile_text):
     from nndl.frontend import check_text
 
-    text = "network n {\n input record[2]\n output y[1] : identity\n connect record -> y : full\n}\n"
+    text = ("network n {\n input record[2]\n output y[1] : identity\n"
+            " connect record -> y : full\n}\n")
     _, diags = check_text(text, "n.nndl")
     assert [d.message for d in diags.warnings] == [
         "`record` is a keyword argument of Network.run: this input can only be given in a "

@@ -1,4 +1,5 @@
-"""`nndlc`: check, compile, list, compare, train and run NNDL programs. Only this module writes to the terminal.
+"""`nndlc`: check, compile, list, compare, train and run NNDL programs. Only this module writes
+to the terminal.
 
 Exit codes: 0 success, 1 an error in the user's program or data (or backends that disagree),
 2 a wrong command line.
