@@ -175,6 +175,8 @@ GENERATED_NAMES = {
     "Network", "cp", "CUDA", "KERNELS", "Kernels", "to_device", "Wiring", "InputError",
     "local_rules", "synapse_changes", "tap_layout", "tap_weights", "stencil_launch",  # cupy's
     "noise",  # not a module's: the draws that a model function using rand() or randn() takes
+    "ScalarNoise",  # the OO module's draws
+    "Recorder",  # cupy's recordings, on the device
 }
 
 

@@ -8,10 +8,14 @@
 - `activity(outputs, path)`: each group's output over the ticks, as a heat map;
 - `receptive_field(net, projection, neuron, path)`: one neuron's incoming weights on its
   source's grid;
-- `kernel(net, projection, path)`: a shared kernel, one small image per pair of maps.
+- `kernel(net, projection, path)`: a shared kernel, one small image per pair of maps;
+- `raster(recording, path)`: a recorded group's spikes as dots at (tick, neuron), with the
+  population rate below; `traces(recording, "exc.v", path, neurons=[...])`: recorded values
+  of a few neurons over the ticks (`run(..., record=[...])`).
 
 Files only, never a window: the Agg backend draws without a display. Every function saves a PNG
-and closes its figure.
+and closes its figure; `raster` and `traces` without a path return the Figure instead (to
+inspect or draw on; close it with `plt.close(fig)`).
 """
 
 from __future__ import annotations
@@ -377,6 +381,130 @@ def synapse_counts(history: dict, path: str | os.PathLike, *, start: int | None 
         moved.set_ylim(0, 1.3 * max(1, *pruned, *grown))  # headroom for the legend
         moved.legend(fontsize=8, loc="upper right", ncol=2)
     _finish(fig, path, title)
+
+
+# ---- recordings: spikes and traces ----------------------------------------------------------
+
+
+def raster(recording, path: str | os.PathLike | None = None, *, group: str | None = None,
+           sample: int = 0, title: str = ""):
+    """A raster plot: a dot at (tick, neuron) for each spike of one sample, and below it the
+    population rate (the fraction of the group's neurons that fired, per tick).
+
+    `recording` is what `run(..., record=[...])` returns (`group` picks a recorded group whose
+    outputs are 0/1; it may be left out when only one is), a `Spikes`, or one recorded array
+    (ticks, batch, *shape) of 0s and 1s. The figure is 10 x 6 inches; without `path` it is
+    returned, else saved and closed."""
+    name, spikes = _spikes_of(recording, group)
+    if not 0 <= sample < spikes.batch:
+        raise ValueError(f"sample {sample} is not in a batch of {spikes.batch}")
+    tick, neuron = spikes.of_sample(sample)
+    rate = spikes.rate(sample)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True,
+                                      gridspec_kw={"height_ratios": (3, 1)})
+    if spikes.size <= 50:  # few neurons: a short bar per spike, as in a textbook raster
+        top.scatter(tick, neuron, s=40, c="black", marker="|", linewidths=0.8)
+    else:  # many: dots, smaller the more there are
+        top.scatter(tick, neuron, s=max(0.3, min(4.0, 20000 / max(1, tick.size))),
+                    c="black", marker=".", linewidths=0)
+    top.set_ylim(-0.5, spikes.size - 0.5)
+    top.set_ylabel("neuron")
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top.set_title(f"{name}: {tick.size:,} spikes of {spikes.size:,} neurons over "
+                  f"{spikes.ticks:,} ticks, sample {sample} (mean rate {rate.mean():.3g} per "
+                  "neuron per tick)", fontsize=10, loc="left")
+    bottom.plot(np.arange(spikes.ticks), rate, color="tab:red", linewidth=0.8)
+    bottom.set_xlim(-0.5, spikes.ticks - 0.5)
+    bottom.set_ylabel("fraction firing")
+    bottom.set_xlabel("tick")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    bottom.grid(alpha=0.3)
+    return _done(fig, path, title)
+
+
+def _spikes_of(recording, group: str | None):
+    """(name, Spikes) from a run's result, a Spikes or a recorded array."""
+    from nndl.runtime.recording import Spikes, is_spiking
+
+    if isinstance(recording, Spikes):
+        return group or "spikes", recording
+    if hasattr(recording, "spikes") and hasattr(recording, "recorded"):
+        spiking = recording.spikes
+        if group is None:
+            if len(spiking) != 1:
+                raise ValueError("raster() needs group=NAME: the recorded groups with 0/1 "
+                                 f"outputs are {', '.join(spiking) or 'none'}")
+            group = next(iter(spiking))
+        if group not in spiking:
+            why = "was not recorded" if group not in recording.recorded else \
+                "has outputs other than 0 and 1"
+            raise ValueError(f"no spikes of `{group}` to draw: it {why} (groups with spikes: "
+                             f"{', '.join(spiking) or 'none'})")
+        return group, spiking[group]
+    values = np.asarray(recording)
+    if values.ndim < 3 or not is_spiking(values):
+        raise ValueError("raster() draws spikes: a run's recording, a Spikes, or an array "
+                         f"(ticks, batch, *shape) of 0s and 1s; got shape {values.shape}"
+                         + ("" if values.ndim < 3 else " with other values"))
+    return group or "spikes", Spikes.of(values)
+
+
+def traces(recording, key: str | None = None, path: str | os.PathLike | None = None, *,
+           neurons=None, sample: int = 0, title: str = ""):
+    """One line per neuron: a recorded output or state (`"exc.v"`) of one sample over the
+    ticks. `recording` is what `run(..., record=[...])` returns (then `key` names what to
+    draw) or one recorded array (ticks, batch, *shape). `neurons` lists flat indices or
+    coordinate tuples (default: the first five). The figure is 10 x 4 inches; without `path`
+    it is returned, else saved and closed."""
+    if hasattr(recording, "recording"):
+        if key is None:
+            raise ValueError("traces() needs the key of a recording: one of "
+                             + ", ".join(recording.recorded))
+        values = recording.recording(key)
+    else:
+        values = np.asarray(recording)
+    if values.ndim < 3:
+        raise ValueError(f"traces() expects a recording (ticks, batch, *shape); got shape "
+                         f"{values.shape}")
+    if not 0 <= sample < values.shape[1]:
+        raise ValueError(f"sample {sample} is not in a batch of {values.shape[1]}")
+    shape = values.shape[2:]
+    flat = values[:, sample].reshape(values.shape[0], -1)
+    shown = list(range(min(5, flat.shape[1]))) if neurons is None else list(neurons)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for neuron in shown:
+        index = _flat_index(shape, neuron)
+        ax.plot(np.arange(flat.shape[0]), flat[:, index], linewidth=1,
+                label=f"neuron {_coords(shape, index) if len(shape) > 1 else index}")
+    ax.set_xlabel("tick")
+    ax.set_ylabel(key or "value")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(f"{key or 'recording'}, sample {sample}", fontsize=10, loc="left")
+    return _done(fig, path, title)
+
+
+def _flat_index(shape, neuron) -> int:
+    size = math.prod(shape)
+    if isinstance(neuron, (tuple, list)):
+        if len(neuron) != len(shape) or not all(0 <= int(c) < s for c, s in zip(neuron, shape)):
+            raise ValueError(f"neuron {tuple(neuron)} is not in a group of shape {list(shape)}")
+        return int(np.ravel_multi_index(tuple(int(c) for c in neuron), shape))
+    if not 0 <= int(neuron) < size:
+        raise ValueError(f"neuron {neuron} is not in a group of {size}")
+    return int(neuron)
+
+
+def _done(fig, path, title: str):
+    """Save and close (returning None), or, without a path, lay out and return the figure."""
+    if path is not None:
+        _finish(fig, path, title)
+        return None
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
 
 
 # ---- helpers --------------------------------------------------------------------------------

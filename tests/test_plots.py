@@ -295,3 +295,85 @@ def test_synapse_counts_of_a_rewiring_fit(tmp_path):
     check_png(tmp_path / "count.png", (5.5, 4))
     with pytest.raises(ValueError, match="no `synapses`"):
         plot.synapse_counts({"loss": [1.0]}, tmp_path / "x.png")
+
+
+# ---- recordings: rasters and traces ----
+
+SPIKING = """
+neuron lif {
+    param threshold = 1.0
+    state v = 0.0
+    v     = 0.9 * v + net
+    fired = v > threshold
+    out   = 1.0 if fired else 0.0
+    v     = 0.0 if fired else v
+}
+
+network pool {
+    seed 2
+    group  drive[40] : poisson(rate=0.2)
+    output cells[4, 5] : lif
+    connect drive -> cells : random(p=0.3) weight uniform(0.05, 0.25)
+}
+"""
+
+
+def spiking_run(tmp_path, ticks=200):
+    path = tmp_path / "pool.nndl"
+    path.write_text(SPIKING)
+    net = nndl.compile(path, backend="numpy").Network(dtype="float64")
+    return net.run(ticks=ticks, record=["drive", "cells", "cells.v"])
+
+
+def test_raster_draws_a_dot_at_every_spike_and_the_rate_below(tmp_path):
+    result = spiking_run(tmp_path)
+    fig = plot.raster(result, group="cells")
+    top, bottom = fig.axes
+    dots = top.collections[0].get_offsets()
+    spikes = result.spikes["cells"]
+    assert len(dots) == spikes.tick.size > 0
+    np.testing.assert_array_equal(dots[:, 0], spikes.tick)
+    np.testing.assert_array_equal(dots[:, 1], spikes.neuron)
+    x, y = bottom.lines[0].get_data()
+    np.testing.assert_array_equal(x, np.arange(200))
+    values = result.recorded["cells"].reshape(200, 20)
+    np.testing.assert_allclose(y, values.mean(axis=1))  # the fraction of neurons firing
+    assert top.get_title(loc="left").startswith(f"cells: {spikes.tick.size:,} spikes of 20")
+    plt.close(fig)
+    plot.raster(result, tmp_path / "raster.png", group="drive", title="pool.nndl")
+    check_png(tmp_path / "raster.png", (10, 6))
+
+
+def test_raster_takes_spikes_or_an_array_and_names_what_is_missing(tmp_path):
+    result = spiking_run(tmp_path, ticks=50)
+    for given in (result.spikes["drive"], result.recorded["drive"]):
+        fig = plot.raster(given)
+        assert len(fig.axes[0].collections[0].get_offsets()) == result.spikes["drive"].tick.size
+        plt.close(fig)
+    with pytest.raises(ValueError, match="needs group=NAME: .* are drive, cells"):
+        plot.raster(result)
+    with pytest.raises(ValueError, match="`cells.v` to draw: it has outputs other than 0 and 1"):
+        plot.raster(result, group="cells.v")
+    with pytest.raises(ValueError, match="of 0s and 1s"):
+        plot.raster(result.recorded["cells.v"])
+    with pytest.raises(ValueError, match="sample 3 is not in a batch of 1"):
+        plot.raster(result, group="cells", sample=3)
+
+
+def test_traces_draw_the_chosen_neurons_values(tmp_path):
+    result = spiking_run(tmp_path)
+    v = result.recorded["cells.v"]
+    fig = plot.traces(result, "cells.v", neurons=[0, (2, 3)])
+    lines = fig.axes[0].lines
+    assert len(lines) == 2
+    np.testing.assert_array_equal(lines[0].get_ydata(), v[:, 0, 0, 0])
+    np.testing.assert_array_equal(lines[1].get_ydata(), v[:, 0, 2, 3])
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == \
+        ["neuron [0, 0]", "neuron [2, 3]"]
+    plt.close(fig)
+    plot.traces(v, path=tmp_path / "traces.png")  # an array: the first five neurons
+    check_png(tmp_path / "traces.png", (10, 4))
+    with pytest.raises(KeyError, match="`cells.u` was not recorded .*did you mean `cells.v`"):
+        plot.traces(result, "cells.u")
+    with pytest.raises(ValueError, match=r"neuron \(4, 0\) is not in a group of shape \[4, 5\]"):
+        plot.traces(result, "cells.v", neurons=[(4, 0)])

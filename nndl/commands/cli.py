@@ -1,4 +1,5 @@
-"""`nndlc`: check, compile, list and compare NNDL programs. Only this module writes to the terminal.
+"""`nndlc`: check, compile, list, compare, train and run NNDL programs. Only this module writes
+to the terminal.
 
 Exit codes: 0 success, 1 an error in the user's program or data (or backends that disagree),
 2 a wrong command line.
@@ -98,6 +99,33 @@ def _parser() -> argparse.ArgumentParser:
                        help="generate the module afresh, neither reading nor writing the compile "
                             "cache (as NNDL_NO_CACHE=1 does)")
     train.set_defaults(run=cmd_train)
+
+    rec = sub.add_parser("run", parents=[common],
+                         help="run a network for some ticks, recording groups and states to .npz")
+    rec.add_argument("--ticks", type=_positive, required=True, help="how many ticks to run")
+    rec.add_argument("--record", action="append", metavar="GROUP[.STATE]",
+                     help="a group's output or a model state to record, every tick (repeat "
+                          "for more; default: every group that is not an input)")
+    rec.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
+                     help="an input's values, (batch, *shape) or (ticks, batch, *shape); every "
+                          "input of the network must be given")
+    rec.add_argument("--network", help="which network, when the file declares several")
+    rec.add_argument("--backend", choices=backends.BACKENDS, default="numpy")
+    rec.add_argument("--weights", help="a weight file to load first (.npz, as train saves)")
+    rec.add_argument("--seed", type=_natural, help="instead of the network's")
+    rec.add_argument("--dtype", choices=("float32", "float64"),
+                     help="default: the backend's (oo float64, numpy and cupy float32)")
+    rec.add_argument("--batch", type=_positive,
+                     help="samples run at once by a network without inputs (default 1)")
+    rec.add_argument("-o", "--output", help="the .npz to write (default: FILE_NETWORK_run.npz)")
+    rec.add_argument("--plot", help="where to draw the recordings (default: the output's name "
+                                    "with .png; one file per recording, NAME.KEY.png, when "
+                                    "there are several)")
+    rec.add_argument("--no-plot", action="store_true", help="save the recordings only")
+    rec.add_argument("--no-cache", action="store_true",
+                     help="generate the module afresh, neither reading nor writing the compile "
+                          "cache")
+    rec.set_defaults(run=cmd_run)
 
     draw = sub.add_parser("graph", parents=[common],
                           help="draw the network: groups, connections, synapse counts, cycles")
@@ -309,6 +337,13 @@ def cmd_train(args) -> int:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if result.data is None:  # a regime without data
+        print(f"network {result.network}, regime {result.regime}, {result.backend} backend: ran "
+              f"on its own (no data) and learned by its local rules in {result.seconds:.1f} s")
+        print(f"saved {result.weights}, {result.history_file}"
+              + (f" and {result.plot}" if result.plot else
+                 " (no plot: pip install matplotlib for one)"))
+        return EXIT_OK
     print(f"network {result.network}, regime {result.regime}, {result.backend} backend: trained "
           f"on {result.train_samples} samples of {result.data} in {result.seconds:.1f} s")
     which = "the training samples (the data set has no others)" if result.test_is_train else \
@@ -321,6 +356,44 @@ def cmd_train(args) -> int:
     print(f"saved {result.weights}, {result.history_file}"
           + (f" and {result.plot}" if result.plot else
              " (no plot: pip install matplotlib for one)"))
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    program = _load(args)  # report every diagnostic of the file first, as `check` would
+    if reason := backends.unavailable(args.backend):
+        raise UsageError(f"backend {args.backend} cannot run here: {reason}")
+    from nndl.commands.run import check_inputs, parse_inputs, run  # numpy-heavy
+    from nndl.runtime import recording
+    from nndl.runtime.errors import InputError
+
+    network = select_network(program, args.network)
+    try:  # names on the command line that the network does not have: a wrong command line
+        inputs = parse_inputs(args.input)
+        check_inputs(network, inputs)
+        recording.items(network, args.record or ())
+    except InputError as e:
+        raise UsageError(str(e)) from None
+    with warnings.catch_warnings():  # already reported, positioned, by _load
+        warnings.simplefilter("ignore", NNDLWarning)
+        done = run(args.file, ticks=args.ticks, record=args.record, network=args.network,
+                   backend=args.backend, weights=args.weights, seed=args.seed,
+                   dtype=args.dtype, batch=args.batch, inputs=inputs, out=args.output,
+                   plot=args.plot, draw=not args.no_plot, cache=not args.no_cache)
+    print(f"network {done.network}, {done.backend} backend ({done.dtype}, seed {done.seed}): "
+          f"ran {done.ticks} ticks of a batch of {done.batch} in {done.seconds:.1f} s")
+    for key, values in done.result.recorded.items():
+        line = f"  {key:<16} {tuple(values.shape)}"
+        if key in done.result.spikes:
+            spikes = done.result.spikes[key]
+            line += (f"  {spikes.tick.size:,} spikes, {spikes.rate().mean():.3g} per neuron "
+                     "per tick")
+        else:
+            line += f"  from {values.min():.4g} to {values.max():.4g}"
+        print(line)
+    drawn = ", ".join(str(p) for p in done.plots)
+    print(f"saved {done.file}" + (f" and {drawn}" if drawn else "" if done.plotting else
+                                  " (no plot: pip install matplotlib for one)"))
     return EXIT_OK
 
 

@@ -60,9 +60,10 @@ def compare(network: ir.Network, names: list[str], ticks: int = 1, batch: int = 
     for name, dtype in runs:
         net = modules[name].Network(seed=network.seed, dtype=dtype)
         label = name if dtype == "float64" else f"{name} {dtype}"
-        outputs[label] = net.run(inputs, ticks=ticks, every_tick=True)
+        outputs[label] = net.run(inputs, ticks=ticks, every_tick=True, batch=batch)
         losses[label], grads[label] = net.loss_and_grad(inputs, targets, loss="mse",
-                                                        every_tick=True, ticks=ticks)
+                                                        every_tick=True, ticks=ticks,
+                                                        batch=batch)
     reference = names[0]
     results = []
     for name in list(outputs)[1:]:

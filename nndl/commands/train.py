@@ -1,5 +1,6 @@
 """What `nndlc train` does: compile a network, load its regime's data, train, evaluate on the
-held-out samples, and save the weights, the history and a plot of its curves.
+held-out samples, and save the weights, the history and a plot of its curves. A network without
+inputs whose regime names no data runs on its own and learns by its local rules.
 
 It prints nothing itself (nndl.commands.cli does); `on_epoch` hears about each finished epoch.
 """
@@ -26,7 +27,7 @@ class Result:
     network: str
     regime: str
     backend: str
-    data: str
+    data: str | None  # None: a regime without data (the network runs on its own)
     train_samples: int
     test_samples: int
     history: dict
@@ -119,16 +120,13 @@ def train(path: str, *, regime: str | None = None, network: str | None = None,
     module = compile_file(path, backend=backend, network=network, cache=cache)
     spec: ir.Network = module.SPEC
     chosen = spec.regime(regime)
+    if not spec.inputs and data is None and chosen.data is None:  # it runs on its own
+        return _train_without_data(module, chosen, path, backend, out, epochs, seed, resume,
+                                   progress, on_epoch, started)
     dataset = find_data(chosen, path, data)
     source, target, shaped = fit_data(spec, chosen, dataset)
     x_train, x_test = shaped(dataset.x_train), shaped(dataset.x_test)
-    folder = Path(out) if out else Path("runs") / spec.name
-    outputs = [folder / name for name in (f"{spec.name}.npz", "checkpoint.npz", "history.json",
-                                          "loss.png")]
-    refuse_overwriting(outputs, [path, data_file(chosen, path, data)])
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"cannot write into {folder}: it is a file, not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _output_folder(spec, out, [path, data_file(chosen, path, data)])
     checkpoint = folder / "checkpoint.npz"
     if not resume:  # an earlier run's: a later --resume must not continue it from this run
         checkpoint.unlink(missing_ok=True)
@@ -145,16 +143,55 @@ def train(path: str, *, regime: str | None = None, network: str | None = None,
     write_text_atomically(history_file, json.dumps({"network": spec.name, "regime": chosen.name,
                                                     "backend": backend, "history": history,
                                                     "test": final}, indent=2) + "\n")
-    plot = None
-    try:
-        from nndl import plot as plotting
-    except ImportError:  # matplotlib is an optional extra
-        plotting = None
-    if plotting is not None:  # named loss.png also when the curves are of local rules
-        plot = folder / "loss.png"
-        plotting.training_curves(history, plot, title=f"{spec.name} ({chosen.name}, {backend})")
+    plot = _plot(history, folder, f"{spec.name} ({chosen.name}, {backend})")
     same = dataset.x_train.shape == dataset.x_test.shape and \
         np.array_equal(dataset.x_train, dataset.x_test)
     return Result(spec.name, chosen.name, backend, dataset.name, len(dataset.y_train),
                   len(dataset.y_test), history, final, same, time.perf_counter() - started,
                   weights, history_file, plot)
+
+
+def _plot(history: dict, folder: Path, title: str) -> Path | None:
+    """loss.png (named so also when the curves are of local rules); None without matplotlib."""
+    try:
+        import nndl.plot as plotting
+    except ImportError:  # matplotlib is an optional extra
+        return None
+    plot = folder / "loss.png"
+    plotting.training_curves(history, plot, title=title)
+    return plot
+
+
+def _output_folder(spec: ir.Network, out: str | None, inputs: list) -> Path:
+    """The folder for the results, made if need be; nothing in it may be one of `inputs`."""
+    folder = Path(out) if out else Path("runs") / spec.name
+    outputs = [folder / name for name in (f"{spec.name}.npz", "checkpoint.npz", "history.json",
+                                          "loss.png")]
+    refuse_overwriting(outputs, inputs)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot write into {folder}: it is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _train_without_data(module, chosen: ir.Regime, path: str, backend: str, out, epochs, seed,
+                        resume: bool, progress: bool, on_epoch, started: float) -> Result:
+    """A network without inputs, driven by its own groups, learning by its local rules: no
+    data set, no held-out samples, no checkpoint (its activity lives in the run)."""
+    spec: ir.Network = module.SPEC
+    if resume:
+        raise DataError(f"regime `{chosen.name}` has no data, and a run without data cannot "
+                        "resume: the network's activity is not in a checkpoint; start again "
+                        "without --resume")
+    folder = _output_folder(spec, out, [path])
+    net = module.Network(seed=seed)
+    history = net.fit(regime=chosen.name, epochs=epochs, progress=progress, on_epoch=on_epoch)
+    weights = folder / f"{spec.name}.npz"
+    net.save(weights)
+    history_file = folder / "history.json"
+    write_text_atomically(history_file, json.dumps({"network": spec.name, "regime": chosen.name,
+                                                    "backend": backend, "history": history,
+                                                    "test": {}}, indent=2) + "\n")
+    plot = _plot(history, folder, f"{spec.name} ({chosen.name}, {backend}, no data)")
+    return Result(spec.name, chosen.name, backend, None, 0, 0, history, {}, False,
+                  time.perf_counter() - started, weights, history_file, plot)

@@ -256,6 +256,8 @@ def _check_needs(block: s.TrainBlock, settings: dict[str, s.Setting], view: Netw
                     "(`learn SRC -> DST : hebb(rate=0.01)`)")
     if view is None:
         return
+    if not view.role("input"):  # nothing to feed data to: it learns from its own activity
+        _check_without_data(block, settings, view, diags)
     for role, needs in (("input", "data"), ("output", "loss")):
         groups = view.role(role)
         if needs in settings and role not in settings and len(groups) > 1:
@@ -263,6 +265,25 @@ def _check_needs(block: s.TrainBlock, settings: dict[str, s.Setting], view: Netw
             diags.error(f"ambiguous-{role}", f"network `{view.name}` has {len(groups)} {role}s "
                         f"({', '.join(groups)}): say which one the {what}", settings[needs].span,
                         f"add `{role} {groups[0]}` (or another {role}) to the train block")
+
+
+def _check_without_data(block: s.TrainBlock, settings: dict[str, s.Setting], view: NetworkView,
+                        diags: Diagnostics) -> None:
+    """A network without inputs runs on its own: no data set, and nothing that needs targets."""
+    hint = ("a network without inputs learns from its own activity, by local rules such as "
+            "`learn SRC -> DST : oja(rate=0.01)`")
+    if "data" in settings:
+        diags.error("data-without-input", f"network `{view.name}` has no input for the data "
+                    "to feed", settings["data"].span, hint)
+    if "loss" in settings:
+        diags.error("loss-without-data", f"a loss needs targets, and network `{view.name}` "
+                    "has no inputs to take the data they come with", settings["loss"].span,
+                    hint)
+    for st in block.statements:
+        if isinstance(st, s.Learn) and st.rule.func.name == "perceptron":
+            diags.error("loss-without-data", f"the perceptron rule learns from targets, and "
+                        f"network `{view.name}` has no inputs to take the data they come "
+                        "with", st.rule.span, hint)
 
 
 # ---- local rules and rewiring --------------------------------------------------------------

@@ -33,6 +33,8 @@ from nndl.frontend.signatures import (
 CONDITIONS = ("condition", "where")
 # Input names that `Network.run(**inputs)` could not take as keywords.
 RUN_KEYWORDS = ("ticks", "every_tick")
+# Keywords that Network.run took later: an input of such a name still works, given in a dict.
+LATER_RUN_KEYWORDS = ("reset", "record", "batch")
 
 
 def check_program(program: s.Program, source: str, sha256: str, diags: Diagnostics) -> ir.Program:
@@ -136,6 +138,10 @@ def _check_group(decl: s.GroupDecl, models: dict[str, ir.NeuronModel | None],
     if decl.role == "input" and name.name in RUN_KEYWORDS:
         diags.error("reserved-name", f"an input cannot be named `{name.name}`: "
                     "it is a keyword argument of Network.run", name.span)
+    if decl.role == "input" and name.name in LATER_RUN_KEYWORDS:
+        diags.warning("reserved-name", f"`{name.name}` is a keyword argument of Network.run: "
+                      f"this input can only be given in a dict, run({{'{name.name}': x}})",
+                      name.span, "rename the input")
     shape = _check_shape(decl, diags)
     kind, model, params = _check_model(decl, models, diags)
     bias, bias_init = _check_bias(decl, diags)

@@ -13,11 +13,13 @@ from nndl.runtime.locations import source_position
 
 
 def prepare_inputs(network: ir.Network, given: dict, ticks: int | None,
-                   dtype: np.dtype) -> tuple[dict[str, np.ndarray], int, int]:
+                   dtype: np.dtype, batch: int | None = None
+                   ) -> tuple[dict[str, np.ndarray], int, int]:
     """Each input as a (ticks, batch, size) array of `dtype`, plus (ticks, batch).
 
     A static input (batch, *shape) is repeated over the ticks (a broadcast view, not a copy);
-    a time-varying one is (ticks, batch, *shape).
+    a time-varying one is (ticks, batch, *shape). `batch`, where given, must be the inputs'
+    batch; it is the batch of a network without inputs (1 where not given).
     """
     expected = {g.name: g for g in network.inputs}
     for name in given:
@@ -31,9 +33,15 @@ def prepare_inputs(network: ir.Network, given: dict, ticks: int | None,
     if ticks is not None and (isinstance(ticks, bool)  # an int to Python, never a count here
                               or not isinstance(ticks, (int, np.integer)) or ticks < 1):
         raise InputError(f"ticks must be a whole number, 1 or more; got {ticks!r}")
+    if batch is not None and (isinstance(batch, bool)
+                              or not isinstance(batch, (int, np.integer)) or batch < 1):
+        raise InputError(f"batch must be a whole number, 1 or more; got {batch!r}")
     arrays = {name: _as_array(name, value, expected[name], network.source)
               for name, value in given.items()}
-    steps, batch = _agree(arrays, expected, ticks)
+    steps, found = _agree(arrays, expected, ticks)
+    if batch is not None and arrays and batch != found:
+        raise InputError(f"batch={batch} but the inputs have a batch of {found}")
+    batch = found if batch is None or arrays else int(batch)
     prepared = {}
     for name, x in arrays.items():
         group = expected[name]

@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 
 from nndl import ir
-from nndl.runtime import philox, resources, rewiring, training, weightfile
+from nndl.runtime import (free_running, philox, recording, resources, rewiring, training,
+                          weightfile)
 from nndl.runtime.build import build_all, initial_biases, initial_states, neuron_levels, report
 from nndl.runtime.errors import InputError, WeightFileError
 from nndl.runtime.inputs import by_name, prepare_inputs
@@ -55,9 +56,19 @@ class NetworkBase:
         raise NotImplementedError
 
     def _run(self, inputs: dict[str, np.ndarray], ticks: int, batch: int,
-             every_tick: bool, reset: bool) -> dict[str, np.ndarray]:
-        """Outputs as (ticks, batch, size), or (batch, size) for the last tick only."""
+             every_tick: bool, reset: bool,
+             recorder: recording.Recorder | None = None) -> dict[str, np.ndarray]:
+        """Outputs as (ticks, batch, size), or (batch, size) for the last tick only; fills
+        `recorder` (when given) at every tick."""
         raise NotImplementedError
+
+    def _recorder(self, chosen: tuple, ticks: int, batch: int) -> recording.Recorder:
+        """Where a run records what it is asked to: host arrays (the CuPy backend's are on the
+        device)."""
+        return recording.Recorder(chosen, ticks, batch, self.dtype)
+
+    def _to_host(self, array) -> np.ndarray:
+        return np.asarray(array)
 
     # ---- random numbers of neuron models (nndl.runtime.philox) ----
 
@@ -74,32 +85,43 @@ class NetworkBase:
     # ---- the API ----
 
     def run(self, inputs: dict | None = None, /, *, ticks: int | None = None,
-            every_tick: bool = False, reset: bool = True,
-            **named_inputs) -> dict[str, np.ndarray]:
+            every_tick: bool = False, reset: bool = True, record=(), batch: int | None = None,
+            **named_inputs) -> recording.Run:
         """Run the network; returns every output group at the last tick, or at every tick.
 
         Each run starts from the groups' `init` outputs and the models' starting states;
         `reset=False` continues from where the previous run (of the same batch size) ended.
+        `record=["exc", "exc.v"]` also keeps every tick of those groups' outputs and model
+        states: the result (a dict of the outputs, as without it) holds them in `.recorded`,
+        each (ticks, batch, *shape), and the spikes of 0/1 outputs in `.spikes`. `batch`
+        sets how many samples a network without inputs runs (1 by default; with inputs, they
+        set it).
         """
         given = by_name(self.SPEC.inputs, inputs, "run")
         for name in named_inputs:
             if name in given:
                 raise InputError(f"input `{name}` is given twice")
         given.update(named_inputs)
-        prepared, steps, batch = prepare_inputs(self.SPEC, given, ticks, np.dtype(self.dtype))
-        resources.check(self.SPEC, batch, steps, backend=self.BACKEND)
+        chosen = recording.items(self.SPEC, record)  # unknown names: refused before the run
+        prepared, steps, batch = prepare_inputs(self.SPEC, given, ticks, np.dtype(self.dtype),
+                                                batch)
+        resources.check(self.SPEC, batch, steps, backend=self.BACKEND,
+                        recorded=recording.sizes(chosen, steps, batch, self.dtype))
         if not reset and getattr(self, "_batch", batch) != batch:
             raise InputError(f"reset=False continues the previous run, which had a batch of "
                              f"{self._batch}; this one has {batch}")
         reset = reset or not hasattr(self, "_batch")
         self._batch = batch
-        flat = self._run(prepared, steps, batch, every_tick, reset)
-        return {g.name: np.asarray(flat[g.name]).reshape(flat[g.name].shape[:-1] + g.shape)
-                for g in self.SPEC.outputs}
+        recorder = self._recorder(chosen, steps, batch) if chosen else None
+        flat = self._run(prepared, steps, batch, every_tick, reset, recorder=recorder)
+        outputs = {g.name: np.asarray(flat[g.name]).reshape(flat[g.name].shape[:-1] + g.shape)
+                   for g in self.SPEC.outputs}
+        return recording.Run(outputs, recorder.result(self._to_host) if recorder else None)
 
     def loss_and_grad(self, inputs: dict, targets: dict, /, *, loss: str | None = None,
                       every_tick: bool | None = None, ticks: int | None = None,
-                      regime: str | None = None, backward: bool = True):
+                      regime: str | None = None, backward: bool = True,
+                      batch: int | None = None):
         """The loss of a run on `inputs` against `targets` ({output group: array}), and its
         exact gradient for every weight and bias, keyed like the weight file (`NAME.w`,
         `GROUP.bias`), by backpropagation through the ticks.
@@ -108,6 +130,7 @@ class NetworkBase:
         when none is named), else cross-entropy on softmax outputs and mse otherwise. Targets
         are (batch, *shape) or class indices (batch,), with a leading ticks axis for a loss on
         every tick. `backward=False` computes the loss alone (and returns no gradients).
+        `batch` is the batch of a network without inputs, as in `run`.
         """
         spec = self.SPEC
         chosen = training.regime_of(spec, regime)
@@ -118,7 +141,8 @@ class NetworkBase:
             every_tick = bool(chosen and chosen.every_tick)
         training.check_loss(loss)
         inputs = by_name(spec.inputs, inputs, "loss_and_grad")
-        prepared, steps, batch = prepare_inputs(spec, inputs, ticks, np.dtype(self.dtype))
+        prepared, steps, batch = prepare_inputs(spec, inputs, ticks, np.dtype(self.dtype),
+                                                batch)
         resources.check(spec, batch, steps, training=True, backend=self.BACKEND)
         self._forward_for_grad(prepared, steps, batch)
         total, seeds_out, seeds_net = loss_and_seeds(self, targets, loss, every_tick, batch)
@@ -126,7 +150,8 @@ class NetworkBase:
             return total, None
         return total, self._backward(seeds_out, seeds_net)
 
-    def fit(self, inputs: dict, targets: dict | None = None, /, *, regime: str | None = None,
+    def fit(self, inputs: dict | None = None, targets: dict | None = None, /, *,
+            regime: str | None = None,
             epochs: int | None = None, batch: int | None = None, ticks: int | None = None,
             loss: str | None = None, optimizer: tuple[str, dict] | None = None,
             validation: tuple[dict, dict] | None = None, checkpoint=None,
@@ -138,18 +163,37 @@ class NetworkBase:
         = (inputs, targets) is given. `checkpoint=PATH` saves one after every epoch;
         `resume=True` continues from it when it exists. `on_epoch(epoch, history)` is called
         after each epoch. Stops with a TrainingError naming the group and tick where a NaN or
-        infinity appeared."""
+        infinity appeared.
+
+        A network without inputs, given no data (`fit()`), runs on its own for `ticks` ticks
+        per epoch and learns by its regime's local rules after every tick (see
+        nndl.runtime.free_running)."""
         inputs = {name: np.asarray(x)
                   for name, x in by_name(self.SPEC.inputs, inputs, "fit").items()}
         targets = by_name(self.SPEC.outputs, targets, "fit", "targets")
         settings = training.settings(self.SPEC, regime, epochs=epochs, batch=batch, ticks=ticks,
                                      loss=loss, optimizer=optimizer, targets=targets)
+        if not self.SPEC.inputs and not inputs and not targets:  # a regime without data
+            return self._fit_without_data(settings, validation, checkpoint, progress, on_epoch)
+        if self.SPEC.inputs and not inputs:
+            names = ", ".join(f"`{g.name}`" for g in self.SPEC.inputs)
+            raise InputError(f"fit() needs data for the inputs of network `{self.SPEC.name}` "
+                             f"({names}); only a network without inputs runs on its own")
         needed = settings.loss is not None or any(rule.kind == "perceptron"
                                                    for rule in settings.learn)
         targets = check_targets(self.SPEC, targets, needed)
         return training.fit(self, inputs, targets, settings, validation=validation,
                             checkpoint=checkpoint, resume=resume, progress=progress,
                             on_epoch=on_epoch)
+
+    def _fit_without_data(self, settings, validation, checkpoint, progress, on_epoch):
+        free_running.check(self.SPEC, settings)
+        for given, what in ((validation, "validation"), (checkpoint, "checkpoint")):
+            if given is not None:
+                raise InputError(f"a regime without data takes no {what}: the network runs "
+                                 "on its own, and its activity is not saved between epochs")
+        return free_running.fit(self, settings, on_epoch=on_epoch,
+                                progress_bar=lambda total: training.progress_bar(total, progress))
 
     def evaluate(self, inputs: dict, targets: dict, /, *, loss: str | None = None,
                  ticks: int | None = None, every_tick: bool | None = None,

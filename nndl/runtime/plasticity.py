@@ -60,10 +60,16 @@ class Learner:
     def rewired(self, synapses: dict) -> None:
         self.wiring = {name: (syn.pre, syn.post, syn.tie) for name, syn in synapses.items()}
 
-    def changes(self, targets: dict, where: str) -> dict[str, np.ndarray]:
+    def changes(self, targets: dict, where: str, outputs=None) -> dict[str, np.ndarray]:
+        """Each rule's change from the last run (`outputs(group)`, (ticks, batch, size) on the
+        host, where given: a run without data keeps its own; see free_running)."""
         spec = self.net.SPEC
         with np.errstate(over="ignore", invalid="ignore"):  # a runaway is reported below
-            if hasattr(self.net, "_local_changes"):  # a backend's own (on its device)
+            if outputs is not None:
+                result, mistakes = local_rules.changes(spec, self.rules, targets,
+                                                       self.net._trainable(), self.wiring,
+                                                       outputs)
+            elif hasattr(self.net, "_local_changes"):  # a backend's own (on its device)
                 result, mistakes = self.net._local_changes(self.rules, targets)
             else:
                 result, mistakes = local_rules.changes(spec, self.rules, targets,

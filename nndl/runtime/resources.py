@@ -14,7 +14,8 @@ layout; with training also its gradient and the optimiser's two running averages
 group's neurons (bias, state, row pointers; in the OO backend a Python object each); plus, for
 a run, what it keeps of every tick (its bookkeeping and the output groups' values; the OO
 backend also keeps each neuron's net input and output), and for training what backpropagation
-keeps of every tick: each neuron's output, net input and gradient for every sample of the batch.
+keeps of every tick: each neuron's output, net input and gradient for every sample of the batch;
+plus what a run records (`run(..., record=...)`: ticks x batch x neurons values of each).
 
 The limit: NNDL_MEMORY_LIMIT (bytes, or with a unit: "512MB", "8GiB"), else 80% of this machine's
 physical memory.
@@ -81,9 +82,10 @@ def synapse_bound(network: ir.Network, p: ir.Projection) -> int:
 
 
 def estimate(network: ir.Network, batch: int = 0, ticks: int = 0, training: bool = False,
-             backend: str = "") -> Estimate:
+             backend: str = "", recorded: dict[str, int] | None = None) -> Estimate:
     """Bytes for the network's synapses and neurons in `backend` (any but "oo" cost the same);
-    with `ticks`, also for a run of a batch over them (training: backpropagation through it)."""
+    with `ticks`, also for a run of a batch over them (training: backpropagation through it);
+    `recorded` adds the recordings' bytes, by a label naming each."""
     per_synapse = BYTES_PER_SYNAPSE_TRAINING if training else BYTES_PER_SYNAPSE
     parts = {f"projection `{p.name}`, up to {_count(synapse_bound(network, p))} synapses":
              (synapse_bound(network, p) * per_synapse, p.loc) for p in network.projections}
@@ -98,6 +100,7 @@ def estimate(network: ir.Network, batch: int = 0, ticks: int = 0, training: bool
     elif ticks:
         parts[f"a run of {ticks:,} ticks of a batch of {batch:,}"] = (
             _run_bytes(network, batch, ticks, backend), None)
+    parts.update({label: (n, None) for label, n in (recorded or {}).items()})
     if not parts:
         return Estimate(0, "nothing", 0)
     largest = max(parts, key=lambda part: parts[part][0])
@@ -167,10 +170,21 @@ def too_large(network: ir.Network, need: Estimate) -> str | None:
 
 
 def check(network: ir.Network, batch: int = 0, ticks: int = 0, training: bool = False,
-          backend: str = "") -> None:
+          backend: str = "", recorded: dict[str, int] | None = None) -> None:
     """Raise MemoryLimitError before allocating anything that would not fit."""
-    need = estimate(network, batch, ticks, training, backend)
+    need = estimate(network, batch, ticks, training, backend, recorded)
     message = too_large(network, need)
     if message:
         where = f" (declared at {source_position(network.source, need.loc)})" if need.loc else ""
-        raise MemoryLimitError(message + where)
+        raise MemoryLimitError(message + where + _record_less(recorded, need.total))
+
+
+def _record_less(recorded: dict[str, int] | None, total: int) -> str:
+    """What to record less of, when the recordings are what does not fit."""
+    if not recorded:
+        return ""
+    largest = max(recorded, key=recorded.get)
+    fits = total - sum(recorded.values()) <= limit()[0]
+    return (f"; {'without the recordings the run would fit: ' if fits else ''}record fewer "
+            f"groups or states, fewer ticks or a smaller batch (the largest, "
+            f"{largest.partition(' (')[0]}, needs {size(recorded[largest])})")

@@ -148,7 +148,7 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
     if resume and checkpoint is not None and os.path.exists(checkpoint):
         done, history = load_checkpoint(net, checkpoint, optimizer, rng, settings.name)
     batches = math.ceil(n / settings.batch)
-    bar = _progress(total=(settings.epochs - done) * batches, enabled=progress)
+    bar = progress_bar(total=(settings.epochs - done) * batches, enabled=progress)
     try:
         for epoch in range(done, settings.epochs):
             order = rng.permutation(n)
@@ -274,7 +274,7 @@ class _Silent:
         pass
 
 
-def _progress(total: int, enabled: bool):
+def progress_bar(total: int, enabled: bool):
     """A tqdm bar on a terminal, else one that shows nothing."""
     if not enabled:
         return _Silent()

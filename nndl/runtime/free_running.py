@@ -1,0 +1,109 @@
+"""A regime without data: a network with no inputs, driven by its own groups (`poisson` sources,
+noisy models), runs and learns by its local rules alone.
+
+Each epoch runs the regime's `ticks` ticks, continuing from where the previous epoch ended (the
+first starts from the starting states; rand() counts the ticks on, so every tick draws anew), for
+the regime's `batch` samples side by side (each draws its own numbers). After every tick, each
+`learn` rule changes its weights from that tick's activity, the mean over the samples — what it
+does after a data set's batch, with the tick as the batch's run — and the new weights act from
+the next tick on. A delayed connection's rule sees its source as the synapse delivered it, d
+ticks earlier. `rewire ... every N` counts ticks. A loss or a perceptron needs targets, which
+need data: they are refused.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from nndl import ir
+from nndl.runtime import recording, resources
+from nndl.runtime.errors import InputError
+from nndl.runtime.plasticity import Learner, Rewirer
+
+
+def check(spec: ir.Network, settings) -> None:
+    """InputError unless the settings can train without data: local rules, none a perceptron."""
+    needs = "the loss " + settings.loss if settings.loss else "the perceptron rule" if any(
+        rule.kind == "perceptron" for rule in settings.learn) else None
+    if needs:
+        raise InputError(f"regime `{settings.name}` trains by {needs}, which compares the "
+                         f"outputs with targets; network `{spec.name}` has no inputs and none "
+                         "were given, so there are none: without data a regime learns by local "
+                         "rules (hebb, oja) alone")
+    if not settings.learn:
+        raise InputError(f"regime `{settings.name}` has no local rule (`learn SRC -> DST : "
+                         "oja(rate=0.01)`), and without data nothing else can train "
+                         f"network `{spec.name}`")
+
+
+def fit(net, settings, *, progress_bar, on_epoch=None) -> dict:
+    """Run and learn for the settings' epochs; returns the per-epoch history (the local rules'
+    mean weight change, and the rewiring's synapse counts)."""
+    spec = net.SPEC
+    ticks, batch = settings.ticks or 1, settings.batch
+    resources.check(spec, batch, 1, backend=net.BACKEND)
+    learner = Learner(net, settings.learn)
+    rewirer = Rewirer(net, settings.rewire, _NoOptimizer(), learner) if settings.rewire else None
+    activity = Activity(net, settings.learn, batch)
+    history: dict[str, list] = {}
+    bar = progress_bar(settings.epochs * ticks)
+    step = 0
+    try:
+        for epoch in range(settings.epochs):
+            bar.set_description(f"epoch {epoch + 1}/{settings.epochs}")
+            for t in range(ticks):
+                activity.tick(reset=step == 0)
+                step += 1
+                changes = learner.changes({}, f"epoch {epoch + 1}, tick {t + 1}",
+                                          activity.outputs)
+                params = net._trainable()
+                for key, change in changes.items():
+                    params[key] += change.astype(params[key].dtype)
+                net._trained(params)
+                if rewirer:
+                    rewirer.step(step)
+                bar.update(1)
+            for key, value in learner.epoch_summary(batch).items():
+                history.setdefault(key, []).append(value)
+            if rewirer:
+                for key, value in rewirer.epoch_summary().items():
+                    history.setdefault(key, []).append(value)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, history)
+    finally:
+        bar.close()
+    return history
+
+
+class Activity:
+    """The outputs the rules read, of the last few ticks (as many as their delays need)."""
+
+    def __init__(self, net, rules: tuple, batch: int):
+        spec = net.SPEC
+        projections = [next(p for p in spec.projections if p.name == rule.projection)
+                       for rule in rules]
+        groups = list(dict.fromkeys(g for p in projections for g in (p.src, p.dst)))
+        self.net, self.batch = net, batch
+        self.items = recording.items(spec, groups)
+        self.recent = deque(maxlen=1 + max(p.delay for p in projections))
+
+    def tick(self, reset: bool) -> None:
+        """Run one more tick (the first from the starting states) and keep what it did."""
+        recorder = self.net._recorder(self.items, 1, self.batch)
+        self.net._run({}, 1, self.batch, False, reset, recorder=recorder)
+        self.net._batch = self.batch  # for states() and run(..., reset=False) afterwards
+        self.recent.append({key: values.reshape(1, self.batch, -1)
+                            for key, values in recorder.result(self.net._to_host).items()})
+
+    def outputs(self, group: str) -> np.ndarray:
+        """(ticks kept, batch, size) in float64: what `local_rules.changes` reads."""
+        return np.concatenate([tick[group] for tick in self.recent]).astype(np.float64)
+
+
+class _NoOptimizer:
+    """Rewiring tells the optimiser where synapses moved; local rules keep no optimiser state."""
+
+    def remap(self, key: str, source) -> None:
+        pass
