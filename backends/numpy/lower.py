@@ -23,6 +23,8 @@ from nndl.backends.numpy.backward import (back_layouts, lower_backward, noise_ca
 from nndl.backends.numpy.layouts import (
     comment_lines,
     cpu_kind,
+    event_driven,
+    flat_weights,
     gpu_kind,
     synapse_weights,
     wrap_call,
@@ -67,7 +69,26 @@ def _axes_argument(p: ir.Projection) -> str:
 
 
 def _setup(p: ir.Projection, network: ir.Network, cpu: bool = False) -> dict:
-    """The lines that store one projection's parameters in its layout."""
+    """The lines that store one projection's parameters in its layout (and, from a spiking
+    group, its spike table: see _events)."""
+    found = _stored(p, network, cpu)
+    if event_driven(network, p):
+        found["lines"] += _events(p, network, cpu)
+        found["comment"] += comment_lines(f"spikes of {p.src}: event-driven, source-major "
+                                          "(the layout above for backpropagation)")
+    return found
+
+
+def _events(p: ir.Projection, network: ir.Network, cpu: bool) -> list[str]:
+    """The spike table of a projection from a spiking group: each source's targets and weight
+    slots, padded (nndl.runtime.layout.spike_layout)."""
+    sizes = f"{network.group(p.src).size}, {network.group(p.dst).size}"
+    make = "SpikeTable" if cpu else "spike_layout"
+    return wrap_call(f"self.events[{p.name!r}] = {make}(syn.pre, syn.post, syn.tie, {sizes})")
+
+
+def _stored(p: ir.Projection, network: ir.Network, cpu: bool) -> dict:
+    """The lines that store one projection's weights in its layout."""
     key, n_dst = repr(p.name), network.group(p.dst).size
     shape = (n_dst, network.group(p.src).size)
     layout = layout_of(network, p, cpu)
@@ -119,6 +140,11 @@ def driven(network: ir.Network, p: ir.Projection, cpu: bool) -> bool:
 def _term(p: ir.Projection, network: ir.Network, cpu: bool = False) -> str:
     """The whole target group's input through one projection, (batch, post)."""
     key, src = repr(p.name), _source(p)
+    if event_driven(network, p):  # only the synapses of the sources that fired
+        if cpu:
+            return f"self.events[{key}].sum({src})"
+        n_dst = network.group(p.dst).size  # the CuPy module's kernel (backends/cupy/kernels.py)
+        return f"event_sum({src}, self.events[{key}], {flat_weights(network, p)}, {n_dst})"
     if driven(network, p, cpu):
         return f"drive[{key}]"
     layout = layout_of(network, p, cpu)
@@ -320,6 +346,7 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
     for step in steps:  # the lines, broken to fit the generated code's 100 columns
         step["lines"] = wrap_lines(step["lines"])
     kinds = {layout_of(network, p, cpu) for p in network.projections}
+    events = [p for p in network.projections if event_driven(network, p)]
     backs = back_layouts(network, cpu)
     helpers, backward = _helpers(kinds, plans, backs, cpu)
     if any(g.activation == "softmax" for g in network.groups):
@@ -344,4 +371,6 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
                    if driven(network, p, cpu)],
         "cpu": cpu,
         "any_level": bool(plans),
+        "event_weights": [{"key": repr(p.name), "weights": flat_weights(network, p)}
+                          for p in events] if cpu else [],
     }

@@ -267,3 +267,55 @@ class LevelProducts:
         """The matrices with the current weights (taken once per run)."""
         np.take(w, self.positions, out=self.buffer)
         return self.matrices
+
+
+def spike_layout(pre: np.ndarray, post: np.ndarray, tie: np.ndarray | None, n_pre: int,
+                 n_post: int) -> tuple[np.ndarray, np.ndarray]:
+    """A projection source-major, for event-driven sums: (targets, slots), each (n_pre, K) with
+    K the largest fan-out (at least 1). Row i holds the targets of source i's synapses (in CSR
+    order) and the places of their weights in the weight vector (a synapse's CSR position, or
+    its kernel entry when tied); pads aim at target `n_post`, which no sum keeps, with slot 0."""
+    order = np.argsort(pre, kind="stable")  # by source, each source's in CSR order
+    counts = np.bincount(pre, minlength=n_pre)
+    width = max(int(counts.max(initial=0)), 1)
+    column = np.arange(pre.size) - np.repeat(row_pointers(pre, n_pre)[:-1], counts)
+    targets = np.full((n_pre, width), n_post, dtype=np.int64)
+    slots = np.zeros((n_pre, width), dtype=np.int64)
+    targets[pre[order], column] = post[order]
+    slots[pre[order], column] = order if tie is None else tie[order]
+    return targets, slots
+
+
+class SpikeTable:
+    """The NumPy module's event-driven sum over a projection from a spiking group, in the
+    layout of `spike_layout`, with the weights copied into a table of the same shape (see
+    `weights`): a tick visits only the synapses of the sources that fired, as one row pick of
+    each table and one bincount into the targets (pads fall into a last bin, dropped)."""
+
+    def __init__(self, pre: np.ndarray, post: np.ndarray, tie: np.ndarray | None, n_pre: int,
+                 n_post: int):
+        self.targets, self.slots = spike_layout(pre, post, tie, n_pre, n_post)
+        self.n_post = n_post
+        self.table = None  # the weights in the layout of `targets`, from `weights`
+
+    def weights(self, w: np.ndarray) -> np.ndarray:
+        """(sources, width): each table entry's weight, taken anew from the weight vector `w`
+        (once per run: training changes the weights between runs)."""
+        self.table = w[self.slots]
+        return self.table
+
+    def sum(self, x: np.ndarray) -> np.ndarray:
+        """(batch, pre) spikes (0 or 1) -> (batch, post): each target's summed weights of the
+        sources that fired (a spike of sample b reaches sample b alone), summed in float64 by
+        bincount and returned in x's dtype."""
+        if x.shape[0] == 1:  # one sample: its spikes index the table directly
+            fired = np.flatnonzero(x)
+            total = np.bincount(self.targets[fired].ravel(), self.table[fired].ravel(),
+                                self.n_post + 1)
+            return total[None, :self.n_post].astype(x.dtype, copy=False)
+        sample, fired = np.nonzero(x)
+        bins = self.targets[fired] + (sample * (self.n_post + 1))[:, None]
+        total = np.bincount(bins.ravel(), self.table[fired].ravel(),
+                            x.shape[0] * (self.n_post + 1))
+        total = total.reshape(x.shape[0], self.n_post + 1)[:, :self.n_post]
+        return total.astype(x.dtype, copy=False)
