@@ -162,7 +162,8 @@ class NumpyArrays(ScalarPython):
 GENERATED_NAMES = {
     "np", "math", "ir", "NetworkBase", "Synapses", "Adjoints", "Tape", "memory_before",
     "gather_layout", "level_plan", "row_pointers", "source_order", "Memory", "Stencil",
-    "LevelProducts", "SparseLevels", "all_ticks", "SparseProduct",
+    "LevelProducts", "SparseLevels", "all_ticks", "SparseProduct", "SpikeTable", "spike_layout",
+    "event_sum", "SpikingNeuron",
     "stencil_sum", "stencil_back", "stencil_grads", "csr_back", "csr_grads",
     "stacked", "tied",
     "SOURCE", "SOURCE_SHA256", "NETWORK", "BACKEND", "SPEC",
