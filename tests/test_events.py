@@ -10,7 +10,7 @@ import pytest
 
 from nndl import backends, compiler
 from nndl.ir import expr as e
-from nndl.runtime.layout import SpikeTable, spike_layout
+from nndl.runtime.layout import SpikeTable, spike_indices, spike_layout
 
 LIF = """
 neuron lif {
@@ -92,13 +92,18 @@ def test_spike_layout_lists_each_sources_synapses():
     targets, slots = spike_layout(pre, post, None, 4, 3)
     assert targets.tolist() == [[1, 3, 3], [0, 1, 2], [1, 3, 3], [3, 3, 3]]
     assert slots[:3].tolist() == [[1, 0, 0], [0, 2, 4], [3, 0, 0]]
-    table = SpikeTable(pre, post, None, 4, 3)
-    table.weights(np.array([1.0, 2.0, 4.0, 8.0, 16.0]))
+    # two projections into one group of 3: the one above and a tied one from 2 sources
+    table = SpikeTable([(pre, post, None, 4), (np.array([0, 1]), np.array([2, 2]),
+                                              np.array([1, 0]), 2)], 3)
+    table.weights([np.array([1.0, 2.0, 4.0, 8.0, 16.0]), np.array([32.0, 64.0])])
     x = np.array([[0, 1, 1, 0], [1, 0, 0, 0]], dtype=np.float32)
-    got = table.sum(x)
+    y = np.array([[1, 1], [0, 1]], dtype=np.float32)
+    fired = [spike_indices(x), spike_indices(y)]
+    got = table.sum(fired, 2, np.float32)
     assert got.dtype == np.float32
-    assert got.tolist() == [[1.0, 12.0, 16.0], [0.0, 2.0, 0.0]]
-    assert table.sum(x[:1]).tolist() == [[1.0, 12.0, 16.0]]
+    assert got.tolist() == [[1.0, 12.0, 112.0], [0.0, 2.0, 32.0]]
+    one = table.sum([spike_indices(x[:1]), spike_indices(y[:1])], 1, np.float64)
+    assert one.tolist() == [[1.0, 12.0, 112.0]]
 
 
 def run_both(compile_text, backend, dtype, batch=3, ticks=25, text=RULES):
@@ -127,9 +132,13 @@ def test_event_driven_equals_dense(compile_text, backend, dtype):
 def test_event_driven_modules_say_so(compile_text):
     numpy_source = backends.generate(
         compile_text(RULES.replace("OUT", SPIKE), "numpy").SPEC, "numpy")
-    assert "self.events['a->b'].sum(out['a'])" in numpy_source
-    assert "self.events['b->y'].sum(memory.earlier('b', 3))" in numpy_source
+    assert "fired['a', 0] = spike_indices(out['a'])" in numpy_source
+    assert "fired['b', 3] = spike_indices(memory.earlier('b', 3))" in numpy_source
+    assert "self.spike_tables['y'].sum([fired['a', 0], fired['b', 3]], batch" in numpy_source
     assert "csr_sum(out['a']" not in numpy_source
+    cupy_source = backends.generate(
+        compile_text(RULES.replace("OUT", SPIKE), "numpy").SPEC, "cupy")
+    assert "event_sum(out['a'], self.events['a->b'], W['a->b'], 16)" in cupy_source
     dense = backends.generate(compile_text(RULES.replace("OUT", OPAQUE), "numpy").SPEC, "numpy")
     assert "self.events[" not in dense
     oo = backends.generate(compile_text(RULES.replace("OUT", SPIKE), "oo").SPEC, "oo")

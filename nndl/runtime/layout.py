@@ -286,36 +286,63 @@ def spike_layout(pre: np.ndarray, post: np.ndarray, tie: np.ndarray | None, n_pr
     return targets, slots
 
 
-class SpikeTable:
-    """The NumPy module's event-driven sum over a projection from a spiking group, in the
-    layout of `spike_layout`, with the weights copied into a table of the same shape (see
-    `weights`): a tick visits only the synapses of the sources that fired, as one row pick of
-    each table and one bincount into the targets (pads fall into a last bin, dropped)."""
+def spike_indices(x: np.ndarray) -> np.ndarray:
+    """Where a (batch, neurons) spike array holds a spike, as flat indices b * neurons + i."""
+    return np.flatnonzero(x)
 
-    def __init__(self, pre: np.ndarray, post: np.ndarray, tie: np.ndarray | None, n_pre: int,
-                 n_post: int):
-        self.targets, self.slots = spike_layout(pre, post, tie, n_pre, n_post)
-        self.n_post = n_post
+
+class SpikeTable:
+    """The NumPy module's event-driven input of one group: the spike layouts (`spike_layout`)
+    of every projection into it from a spiking group, stacked as one table whose rows are
+    their sources one after another, with the weights copied into a table of the same shape
+    (see `weights`). A tick then visits only the synapses of the sources that fired: one row
+    pick of each table and one bincount into the targets (pads fall into a last bin, dropped),
+    however many projections bring spikes."""
+
+    def __init__(self, parts: list, n_post: int):
+        """`parts`: (pre, post, tie, n_pre) of each projection, in the order `sum` gets them."""
+        layouts = [spike_layout(pre, post, tie, n_pre, n_post) for pre, post, tie, n_pre in parts]
+        width = max(targets.shape[1] for targets, _ in layouts)
+        self.targets = np.concatenate([_widened(targets, width, n_post) for targets, _ in layouts])
+        self.slots = [slots for _, slots in layouts]
+        self.width, self.n_post = width, n_post
+        self.sizes = [n_pre for *_, n_pre in parts]
+        self.starts = np.cumsum([0] + self.sizes[:-1]).tolist()  # each part's first row
         self.table = None  # the weights in the layout of `targets`, from `weights`
 
-    def weights(self, w: np.ndarray) -> np.ndarray:
-        """(sources, width): each table entry's weight, taken anew from the weight vector `w`
-        (once per run: training changes the weights between runs)."""
-        self.table = w[self.slots]
+    def weights(self, ws: list) -> np.ndarray:
+        """Each table entry's weight, taken anew from each projection's weight vector (once
+        per run: training changes the weights between runs, never during one); pads weigh
+        nothing, since their bin is dropped."""
+        self.table = np.concatenate([_widened(w[slots], self.width, 0)
+                                     for w, slots in zip(ws, self.slots)])
         return self.table
 
-    def sum(self, x: np.ndarray) -> np.ndarray:
-        """(batch, pre) spikes (0 or 1) -> (batch, post): each target's summed weights of the
-        sources that fired (a spike of sample b reaches sample b alone), summed in float64 by
-        bincount and returned in x's dtype."""
-        if x.shape[0] == 1:  # one sample: its spikes index the table directly
-            fired = np.flatnonzero(x)
-            total = np.bincount(self.targets[fired].ravel(), self.table[fired].ravel(),
-                                self.n_post + 1)
-            return total[None, :self.n_post].astype(x.dtype, copy=False)
-        sample, fired = np.nonzero(x)
-        bins = self.targets[fired] + (sample * (self.n_post + 1))[:, None]
-        total = np.bincount(bins.ravel(), self.table[fired].ravel(),
-                            x.shape[0] * (self.n_post + 1))
-        total = total.reshape(x.shape[0], self.n_post + 1)[:, :self.n_post]
-        return total.astype(x.dtype, copy=False)
+    def sum(self, fired: list, batch: int, dtype) -> np.ndarray:
+        """(batch, post): each target's summed weights of the sources that fired; `fired` holds
+        each part's spike_indices. A spike of sample b reaches sample b alone. Summed in
+        float64 (bincount), returned in `dtype`."""
+        stride = self.n_post + 1
+        if batch == 1:  # one sample: the spikes index the table's rows directly
+            rows = [f + start if start else f for f, start in zip(fired, self.starts)]
+            rows = rows[0] if len(rows) == 1 else np.concatenate(rows)
+            bins = self.targets[rows]
+        else:
+            rows, samples = [], []
+            for f, start, size in zip(fired, self.starts, self.sizes):
+                sample, source = np.divmod(f, size)
+                rows.append(source + start)
+                samples.append(sample)
+            rows, samples = np.concatenate(rows), np.concatenate(samples)
+            bins = self.targets[rows] + (samples * stride)[:, None]
+        total = np.bincount(bins.ravel(), self.table[rows].ravel(), batch * stride)
+        return total.reshape(batch, stride)[:, :self.n_post].astype(dtype, copy=False)
+
+
+def _widened(table: np.ndarray, width: int, pad) -> np.ndarray:
+    """A table padded with `pad` to `width` columns."""
+    if table.shape[1] == width:
+        return table
+    wide = np.full((table.shape[0], width), pad, dtype=table.dtype)
+    wide[:, :table.shape[1]] = table
+    return wide
