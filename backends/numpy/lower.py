@@ -13,6 +13,12 @@ Each projection gets the cheapest layout for its rule, and only its synapses are
                the NumPy module itself, scipy's CSR x dense product;
   levels       delay-0 links inside a neuron-level step: the CSR rows of each topological level
                (see nndl.runtime.schedule), summed level by level.
+
+A projection from a spiking group (ir.Network.event_driven) is summed event-driven instead, its
+layout above kept for backpropagation: in the NumPy module, every such projection into a group
+is one source-major SpikeTable (nndl.runtime.layout), and each tick finds each source's spikes
+once (`fired`), picks their rows and bincounts their weights into the targets; in the portable
+lowering, one `event_sum` a projection (the CuPy module's kernel, over spike_layout's tables).
 """
 
 from __future__ import annotations
