@@ -200,3 +200,42 @@ def test_event_kernel_compiles_with_nvcc(compile_text, tmp_path):
     assert "void event_sum(" in code
     files = compile_ptx(tmp_path, {"events": code})
     assert all(f.with_suffix(".ptx").exists() for f in files)
+
+
+LEVELS = LIF + """
+network levels {
+    seed 2
+    input x[6]
+    group a[12] : lif(threshold=0.6)
+    group blob[10] : tanh
+    group cells[10] : lif
+    output y[3]
+    connect x -> a : full weight uniform(0, 0.5)
+    connect a -> blob : random(p=0.5)
+    connect blob -> blob : random(p=0.4, where=pre.index < post.index)
+    connect a -> cells : random(p=0.5) weight uniform(0, 1)
+    connect cells -> cells : random(p=0.4, where=pre.index < post.index) weight uniform(0, 1)
+    connect blob -> y : full
+    connect cells -> y : full delay 1
+}
+"""
+
+
+def test_spikes_into_neuron_level_steps(compile_text, backend):
+    """Spikes from outside into groups computed neuron by neuron (an activation group, whose
+    NumPy step is neuron-major, and a spiking one, whose delay-0 link among its own neurons
+    keeps its level-by-level sum)."""
+    runs = []
+    for out in (SPIKE, OPAQUE):
+        module = compile_text(LEVELS.replace("OUT", out), backend)
+        x = np.random.default_rng(5).random((20, 2, 6))
+        runs.append(module.Network(seed=3, dtype="float64").run({"x": x}, ticks=20,
+                                                                every_tick=True)["y"])
+    spec = module.SPEC
+    events = {p.name for p in spec.projections if p.name in ("a->blob", "a->cells")}
+    assert events == {"a->blob", "a->cells"}
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-12, atol=1e-12)
+    event_spec = compile_text(LEVELS.replace("OUT", SPIKE), "numpy").SPEC
+    assert event_spec.event_driven(event_spec.projections[1])  # a -> blob
+    assert not event_spec.event_driven(event_spec.projections[4])  # cells -> cells, inside
+    assert event_spec.event_driven(event_spec.projections[6])  # cells -> y, delay 1
