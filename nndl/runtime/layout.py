@@ -288,7 +288,9 @@ def spike_layout(pre: np.ndarray, post: np.ndarray, tie: np.ndarray | None, n_pr
 
 def spike_indices(x: np.ndarray) -> np.ndarray:
     """Where a (batch, neurons) spike array holds a spike, as flat indices b * neurons + i."""
-    return np.flatnonzero(x)
+    # np.flatnonzero, but through a truth array: NumPy finds the nonzero entries of one about
+    # four times faster than those of a float array (2.5 against 10 us for 3200 neurons)
+    return (x.ravel() != 0).nonzero()[0]
 
 
 class SpikeTable:
