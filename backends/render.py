@@ -144,6 +144,10 @@ class NumpyArrays(ScalarPython):
         return super().unary(node)
 
     def conditional(self, node: e.IfElse) -> tuple[str, int]:
+        if node.then == e.Num(1.0) and node.other == e.Num(0.0) and \
+                not self.is_scalar(node.cond):  # a spike: the truth values as numbers
+            return f"{self.wrap(node.cond, PRECEDENCE['atom'])}.astype(net.dtype)", \
+                PRECEDENCE["atom"]
         then = self.array(node.then) if self.is_scalar(node.then) else self.render(node.then)
         other = self.array(node.other) if self.is_scalar(node.other) else self.render(node.other)
         return f"np.where({self.render(node.cond)}, {then}, {other})", PRECEDENCE["atom"]
@@ -162,7 +166,8 @@ class NumpyArrays(ScalarPython):
 GENERATED_NAMES = {
     "np", "math", "ir", "NetworkBase", "Synapses", "Adjoints", "Tape", "memory_before",
     "gather_layout", "level_plan", "row_pointers", "source_order", "Memory", "Stencil",
-    "LevelProducts", "SparseLevels", "all_ticks", "SparseProduct",
+    "LevelProducts", "SparseLevels", "all_ticks", "SparseProduct", "SpikeTable", "spike_layout",
+    "event_sum", "SpikingNeuron", "spike_indices", "ScalarNoise",
     "stencil_sum", "stencil_back", "stencil_grads", "csr_back", "csr_grads",
     "stacked", "tied",
     "SOURCE", "SOURCE_SHA256", "NETWORK", "BACKEND", "SPEC",

@@ -21,7 +21,8 @@ from benchmarks import harness, report
 from benchmarks.load import THRESHOLD, LoadMeter, load_average
 
 WORKLOADS = {"W1": "w1_mlp", "W2": "w2_local", "W3": "w3_recurrent", "W4": "w4_dag",
-             "W5": "w5_rate", "C": "compile_time", "M": "memory"}  # M: peak RSS, context only
+             "W5": "w5_rate", "W5L": "w5_lif", "C": "compile_time",
+             "M": "memory"}  # M: peak RSS, context only
 
 
 def main(argv=None) -> int:

@@ -45,3 +45,44 @@ def test_examples_with_time_agree_over_100_ticks(name, capsys):
     path = ROOT / "examples" / f"{name}.nndl"
     assert main(["equiv", str(path), "--ticks", "100", "--batch", "2"]) == 0
     assert capsys.readouterr().out.rstrip().endswith("the backends agree")
+
+
+def test_balanced_network_runs_event_driven_asynchronous_and_irregular():
+    """examples/balanced.nndl: every projection carries spikes (event-driven); after a start
+    of 100 ticks the excitatory neurons (the output) fire at a few spikes per second,
+    irregularly (the coefficient of variation of their intervals near 1, as a Poisson process)
+    and never all together."""
+    import numpy as np
+
+    import nndl
+
+    module = nndl.compile(ROOT / "examples" / "balanced.nndl", backend="numpy")
+    assert all(module.SPEC.event_driven(p) for p in module.SPEC.projections)
+    out = module.Network().run(ticks=600, every_tick=True)
+    spikes = out["exc"][100:, 0]
+    rate = spikes.mean() * 1000  # a tick is 1 ms
+    assert 2 < rate < 30, rate
+    intervals = [np.diff(np.flatnonzero(cell)) for cell in spikes.T]
+    cv = np.mean([d.std() / d.mean() for d in intervals if d.size >= 3])
+    assert 0.5 < cv < 1.5, cv
+    assert spikes.mean(axis=1).max() < 0.1  # no tick where a tenth of the network fires
+
+
+def test_balanced_network_spikes_agree_in_oo_and_numpy(tmp_path):
+    """The same network a tenth the size (the same number of synapses per neuron): the OO
+    backend, whose neurons hand their spikes to their outgoing synapses, fires the NumPy
+    backend's spikes, spike for spike."""
+    import numpy as np
+
+    import nndl
+
+    text = (ROOT / "examples" / "balanced.nndl").read_text()
+    for big, small in [("[3200]", "[320]"), ("[800]", "[80]"), ("[1000]", "[100]"),
+                       ("p=0.02", "p=0.2"), ("p=0.05", "p=0.5")]:
+        assert big in text
+        text = text.replace(big, small)
+    (tmp_path / "small.nndl").write_text(text)
+    runs = [nndl.compile(tmp_path / "small.nndl", backend=b).Network(dtype="float64")
+            .run(ticks=60, every_tick=True) for b in ("oo", "numpy")]
+    np.testing.assert_array_equal(runs[0]["exc"], runs[1]["exc"])
+    assert runs[1]["exc"].sum() > 0

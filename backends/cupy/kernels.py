@@ -107,6 +107,20 @@ extern "C" __global__ void gather_sum(long long batch, long long rows, long long
     total[k] = sum;
 }
 ''',
+    "event_sum": '''
+// spikes (0 or 1): thread (b, i) does nothing unless source i fired in sample b; then it adds
+// the weight of each of its synapses to its target (row i of the source-major table; pads aim
+// at target n_post, which does not exist)
+extern "C" __global__ void event_sum(long long batch, long long n_pre, long long n_post,
+        long long width, const real* x, const long long* targets, const long long* slots,
+        const real* w, real* total) {
+    long long k = NNDL_THREAD;
+    if (k >= batch * n_pre || x[k] == 0) return;
+    long long b = k / n_pre, i = k % n_pre;
+    for (long long c = i * width; c < (i + 1) * width; ++c)
+        if (targets[c] < n_post) atomicAdd(&total[b * n_post + targets[c]], w[slots[c]]);
+}
+''',
     "csr_sum": '''
 // CSR rows: target j sums w[i] * x[b, pre[i]] over its synapses i
 extern "C" __global__ void csr_sum(long long batch, long long rows, long long n_x,

@@ -19,7 +19,7 @@ from nndl.backends.numpy.lower import lower as numpy_lower
 from nndl import ir
 
 # Helpers of the NumPy module that the CuPy module defines as kernel launches.
-KERNEL_HELPERS = ("gather_sum", "csr_sum", "rows_sum", "stencil_sum", "synapse_grads",
+KERNEL_HELPERS = ("event_sum", "gather_sum", "csr_sum", "rows_sum", "stencil_sum", "synapse_grads",
                   "spread_back", "rows_backward", "stencil_back", "stencil_grads")
 # NumPy's array functions in the tick's lines, the same in CuPy.
 _NUMPY = re.compile(r"(?<![\w.'])np\.")
@@ -42,7 +42,8 @@ def lower(network: ir.Network) -> dict:
     steps = _on_device(context["steps"])
     backward_steps = _on_device(context["backward_steps"])
     sums = _used(steps + backward_steps, KERNEL_HELPERS)
-    sums = (["tap_source"] if "stencil_sum" in sums else []) + sums  # the stencils' helper
+    stencils = any(name.startswith("stencil_") for name in sums)
+    sums = (["tap_source"] if stencils else []) + sums  # the stencils' helper
     local_rules = any(r.learn for r in network.regimes)
     sums += ["local_rule"] if local_rules else []
     source = network_source(network, sums)

@@ -56,6 +56,27 @@ def gpu_kind(network: ir.Network, p: ir.Projection) -> str:
     return "stencil" if lay.src_grid == lay.dst_grid else layout
 
 
+def event_driven(network: ir.Network, p: ir.Projection) -> bool:
+    """Whether a projection's forward sum is event-driven (ir.Network.event_driven): a spike
+    table (nndl.runtime.layout.SpikeTable); its weights keep the layout of `kind`, which
+    backpropagation uses."""
+    return network.event_driven(p)
+
+
+def listed(network: ir.Network, p: ir.Projection) -> str:
+    """How `nndlc ir` shows a projection's layouts: the NumPy module's and the CuPy module's."""
+    if event_driven(network, p):
+        return (f"numpy: event ({cpu_kind(network, p)} backwards); "
+                f"cupy: event ({gpu_kind(network, p)} backwards)")
+    return f"numpy: {cpu_kind(network, p)}; cupy: {gpu_kind(network, p)}"
+
+
+def flat_weights(network: ir.Network, p: ir.Projection) -> str:
+    """The weight vector that a spike table's slots index (a dense matrix as a flat view)."""
+    key = repr(p.name)
+    return f"W[{key}].reshape(-1)" if kind(network, p) == "dense" else f"W[{key}]"
+
+
 def synapse_weights(network: ir.Network, p: ir.Projection) -> str:
     """Each synapse's weight, in CSR order."""
     key = repr(p.name)

@@ -13,6 +13,12 @@ Each projection gets the cheapest layout for its rule, and only its synapses are
                the NumPy module itself, scipy's CSR x dense product;
   levels       delay-0 links inside a neuron-level step: the CSR rows of each topological level
                (see nndl.runtime.schedule), summed level by level.
+
+A projection from a spiking group (ir.Network.event_driven) is summed event-driven instead, its
+layout above kept for backpropagation: in the NumPy module, every such projection into a group
+is one source-major SpikeTable (nndl.runtime.layout), and each tick finds each source's spikes
+once (`fired`), picks their rows and bincounts their weights into the targets; in the portable
+lowering, one `event_sum` a projection (the CuPy module's kernel, over spike_layout's tables).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from nndl.backends.numpy.backward import (back_layouts, lower_backward, noise_ca
 from nndl.backends.numpy.layouts import (
     comment_lines,
     cpu_kind,
+    event_driven,
+    flat_weights,
     gpu_kind,
     synapse_weights,
     wrap_call,
@@ -67,7 +75,65 @@ def _axes_argument(p: ir.Projection) -> str:
 
 
 def _setup(p: ir.Projection, network: ir.Network, cpu: bool = False) -> dict:
-    """The lines that store one projection's parameters in its layout."""
+    """The lines that store one projection's parameters in its layout (and, from a spiking
+    group, its spike table: see _events)."""
+    found = _stored(p, network, cpu)
+    if event_driven(network, p):
+        found["comment"] += comment_lines(f"spikes of {p.src}: event-driven, source-major "
+                                          "(the layout above for backpropagation)")
+        if not cpu:  # the NumPy module stacks them per target group (see _spike_tables)
+            sizes = f"{network.group(p.src).size}, {network.group(p.dst).size}"
+            found["lines"] += wrap_call(f"self.events[{p.name!r}] = spike_layout(syn.pre, "
+                                        f"syn.post, syn.tie, {sizes})")
+    return found
+
+
+def _spiking_into(network: ir.Network, g: ir.Group) -> list[ir.Projection]:
+    return [p for p in network.incoming(g.name) if event_driven(network, p)]
+
+
+def _spike_tables(network: ir.Network) -> list[dict]:
+    """The NumPy module's spike table of each group that spikes reach: every event-driven
+    projection into it in one table (nndl.runtime.layout.SpikeTable), and the weight vectors
+    it copies at the start of each run."""
+    tables = []
+    for g in network.groups:
+        found = _spiking_into(network, g)
+        if not found:
+            continue
+        parts = ", ".join(f"(synapses[{p.name!r}].pre, synapses[{p.name!r}].post, "
+                          f"synapses[{p.name!r}].tie, {network.group(p.src).size})"
+                          for p in found)
+        weights = ", ".join(flat_weights(network, p) for p in found)
+        tables.append({
+            "lines": wrap_call(f"self.spike_tables[{g.name!r}] = SpikeTable([{parts}], "
+                               f"{g.size})"),
+            "refresh": wrap_call(f"self.spike_tables[{g.name!r}].weights([{weights}])"),
+        })
+    return tables
+
+
+def _terms(network: ir.Network, g: ir.Group, projections, cpu: bool,
+           fired: set) -> tuple[list[str], list[str]]:
+    """(lines that find the spikes it needs, the terms of its net input): in the NumPy module,
+    the spikes of every event-driven projection are one term, first, from the spikes of each
+    source found once a tick (`fired`: those found already, by group and delay)."""
+    spiking = [p for p in projections if cpu and event_driven(network, p)]
+    terms = [_term(p, network, cpu) for p in projections if p not in spiking]
+    if not spiking:
+        return [], terms
+    lines = []
+    for p in spiking:
+        if (p.src, p.delay) not in fired:
+            fired.add((p.src, p.delay))
+            lines.append(f"fired[{p.src!r}, {p.delay}] = spike_indices({_source(p)})")
+    found = ", ".join(f"fired[{p.src!r}, {p.delay}]" for p in spiking)
+    term = f"self.spike_tables[{g.name!r}].sum([{found}], batch, self.dtype)"
+    return lines, [term] + terms
+
+
+def _stored(p: ir.Projection, network: ir.Network, cpu: bool) -> dict:
+    """The lines that store one projection's weights in its layout."""
     key, n_dst = repr(p.name), network.group(p.dst).size
     shape = (n_dst, network.group(p.src).size)
     layout = layout_of(network, p, cpu)
@@ -119,6 +185,9 @@ def driven(network: ir.Network, p: ir.Projection, cpu: bool) -> bool:
 def _term(p: ir.Projection, network: ir.Network, cpu: bool = False) -> str:
     """The whole target group's input through one projection, (batch, post)."""
     key, src = repr(p.name), _source(p)
+    if event_driven(network, p):  # only the synapses of the sources that fired (cpu: _terms)
+        n_dst = network.group(p.dst).size  # the CuPy module's kernel (backends/cupy/kernels.py)
+        return f"event_sum({src}, self.events[{key}], {flat_weights(network, p)}, {n_dst})"
     if driven(network, p, cpu):
         return f"drive[{key}]"
     layout = layout_of(network, p, cpu)
@@ -174,26 +243,29 @@ def _describe_group(g: ir.Group) -> str:
     return f"{g.name}{list(g.shape)}, neuron model {g.model}({params})"
 
 
-def _group_step(network: ir.Network, g: ir.Group, cpu: bool) -> dict:
+def _group_step(network: ir.Network, g: ir.Group, cpu: bool, fired: set) -> dict:
     incoming = network.incoming(g.name)
     sources = ", ".join(f"{p.src} ({p.rule.kind}{f', delay {p.delay}' if p.delay else ''})"
                         for p in incoming) or "nothing"
     if cpu:  # a CSR product first: its (batch, post) result is neuron-major underneath, so the
         # net input and output are too, and the next tick's product reads them without a copy
         incoming = sorted(incoming, key=lambda p: cpu_kind(network, p) != "csr")
-    lines = _net(g, [_term(p, network, cpu) for p in incoming], cpu) + [f"nets[{g.name!r}] = net"]
+    lines, terms = _terms(network, g, incoming, cpu, fired)
+    lines += _net(g, terms, cpu) + [f"nets[{g.name!r}] = net"]
     lines += _apply(network, g)
     return {"comment": comment_lines(f"{_describe_group(g)}, from {sources}"), "lines": lines}
 
 
-def _level_step(network: ir.Network, index: int, step: ir.Step, cpu: bool) -> dict:
+def _level_step(network: ir.Network, index: int, step: ir.Step, cpu: bool,
+                fired: set) -> dict:
     """A neuron-level step: the outside input first, then the step's own neurons level by level."""
     inner = inner_projections(network, step)
     lines = ["external = {}"]
     for name in step.groups:
         g = network.group(name)
         outside = [p for p in network.incoming(name) if p not in inner]
-        lines += _net(g, [_term(p, network, cpu) for p in outside], cpu)
+        found, terms = _terms(network, g, outside, cpu, fired)
+        lines += found + _net(g, terms, cpu)
         lines += [f"external[{name!r}] = net",
                   f"out[{name!r}] = np.zeros((batch, {g.size}), dtype=self.dtype)",
                   f"nets[{name!r}] = np.zeros((batch, {g.size}), dtype=self.dtype)"]
@@ -226,7 +298,7 @@ def sparse_levels(network: ir.Network, step: ir.Step, cpu: bool) -> bool:
                                              for n in step.groups)
 
 
-def _sparse_level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
+def _sparse_level_step(network: ir.Network, index: int, step: ir.Step, fired: set) -> dict:
     """A neuron-level step, neuron-major (rows are neurons) and reordered level by level: each
     level's rows of a group are one contiguous block, summed by one scipy product per inner
     projection into the net input's block itself."""
@@ -236,7 +308,8 @@ def _sparse_level_step(network: ir.Network, index: int, step: ir.Step) -> dict:
     for name in step.groups:
         g = network.group(name)
         outside = [p for p in network.incoming(name) if p not in inner]
-        lines += _net(g, [_term(p, network, True) for p in outside], True)
+        found, terms = _terms(network, g, outside, True, fired)
+        lines += found + _net(g, terms, True)
         lines += [f"net_t[{name!r}] = net.T[reordered.order[{name!r}]]",
                   "# empty: a row is read only after its level wrote it",
                   f"out_t[{name!r}] = np.empty(({g.size}, batch), dtype=self.dtype)"]
@@ -307,16 +380,17 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
     GPU backend runs line for line."""
     check_names(network)  # before any name is written into code
     steps, plans, products = [], [], []
+    fired: set = set()  # the spikes found so far in a tick, by group and delay (see _terms)
     for index, step in enumerate(network.schedule):
         if sparse_levels(network, step, cpu):
-            steps.append(_sparse_level_step(network, index, step))
+            steps.append(_sparse_level_step(network, index, step, fired))
             products += _product_lines(network, index, step)
         elif step.neuron_level:
-            steps.append(_level_step(network, index, step, cpu))
+            steps.append(_level_step(network, index, step, cpu, fired))
         if step.neuron_level:
             plans.append({"index": index, "value": _plan(network, index, step)})
         else:
-            steps.append(_group_step(network, network.group(step.groups[0]), cpu))
+            steps.append(_group_step(network, network.group(step.groups[0]), cpu, fired))
     for step in steps:  # the lines, broken to fit the generated code's 100 columns
         step["lines"] = wrap_lines(step["lines"])
     kinds = {layout_of(network, p, cpu) for p in network.projections}
@@ -344,4 +418,6 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
                    if driven(network, p, cpu)],
         "cpu": cpu,
         "any_level": bool(plans),
+        "spike_tables": _spike_tables(network) if cpu else [],
+        "fired": bool(fired),
     }

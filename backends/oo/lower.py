@@ -43,6 +43,8 @@ def _constructor(network: ir.Network, g: ir.Group) -> str:
         functions = f"{model_function_name(model)}, {model_backward_name(model)}"
         if model.draws:  # its rand() and randn() are keyed by the seed and the group
             extra += f",{indent}noise_key=self._noise_key({g.name!r}), dtype=self.dtype"
+        if network.spiking(g.name):  # its neurons hand their spikes to outgoing synapses
+            extra += ", spikes=True"
         return (f"ModelGroup({indent}{args}, {functions},{indent}{literal(params)},"
                 f"{indent}self._starting_states({g.name!r}){extra})")
     if g.activation is None:
@@ -81,7 +83,8 @@ def lower(network: ir.Network) -> dict:
         "shared": any(is_shared(p) for p in network.projections),
         "projections": [
             {"key": repr(p.name), "src": repr(p.src), "dst": repr(p.dst), "comment": describe(p),
-             "delay": f", delay={p.delay}" if p.delay else ""}
+             "delay": (f", delay={p.delay}" if p.delay else "")
+             + (", spikes=True" if network.event_driven(p) else "")}
             for p in network.projections
         ],
     }

@@ -230,8 +230,7 @@ def cmd_compile(args) -> int:
 
 def cmd_ir(args) -> int:
     # here, not at the top: `check` and `compile` start faster without the backends' lowering
-    from nndl.backends.numpy.layouts import gpu_kind
-    from nndl.backends.numpy.lower import kind as numpy_layout
+    from nndl.backends.numpy.layouts import listed
     from nndl import datasets
     from nndl.ir.listing import network_listing
 
@@ -242,8 +241,7 @@ def cmd_ir(args) -> int:
     listings = []
     for network in program.networks:
         counts = surveys[network.name].counts  # counted or built once, by the check
-        layouts = {p.name: f"numpy: {numpy_layout(network, p)}; cupy: {gpu_kind(network, p)}"
-                   for p in network.projections}
+        layouts = {p.name: listed(network, p) for p in network.projections}
         listings.append(network_listing(network, counts, layouts, datasets.SEQUENCE_TICKS))
     sys.stdout.write("\n".join(listings))
     return EXIT_OK

@@ -96,6 +96,14 @@ class NeuronModel:
 
         return any(expr.draws(expr.from_dict(value)) for _, value in self.statements)
 
+    @functools.cached_property
+    def spikes(self) -> bool:
+        """Whether its `out` is always 0 or 1 (a spike or none), as nndl.ir.expr.spikes proves
+        from its statements: then its groups send spikes, computed event by event."""
+        from nndl.ir import expr
+
+        return expr.spikes([(target, expr.from_dict(value)) for target, value in self.statements])
+
     @classmethod
     def from_dict(cls, d: dict) -> NeuronModel:
         return cls(d["name"], dict(d["params"]), dict(d["states"]),
@@ -345,6 +353,23 @@ class Network:
 
     def step_of(self, group: str) -> Step:
         return self._step_of[group]
+
+    def spiking(self, group: str) -> bool:
+        """Whether a group's output is a spike train: a model that `spikes`, starting from no
+        spike (`init 0`). Its outgoing projections are then computed event-driven: each tick
+        only the synapses of the neurons that fired (see docs/language.md)."""
+        g = self.group(group)
+        return g.model is not None and g.init == 0.0 and self.model(g.model).spikes
+
+    def event_driven(self, p: Projection) -> bool:
+        """Whether a projection's forward sum is event-driven in every backend: its source is
+        `spiking`, so each tick visits only the synapses of the neurons that fired. A delay-0
+        link inside a neuron-level step (summed neuron by neuron) and a projection that a
+        regime rewires (its synapse set changes) keep their own sums."""
+        step = self.step_of(p.dst)
+        inner = p.delay == 0 and step.neuron_level and p.src in step.groups
+        rewired = any(r.projection == p.name for regime in self.regimes for r in regime.rewire)
+        return self.spiking(p.src) and not inner and not rewired
 
     @functools.cached_property
     def _step_of(self) -> dict[str, Step]:

@@ -132,6 +132,38 @@ def draws(e: Expr) -> bool:
     return any(found)
 
 
+def binary(e: Expr, known: frozenset[str] = frozenset()) -> bool:
+    """Whether a number expression is always 0 or 1, whatever its variables hold: 0, 1, a truth
+    value as a number, a choice between two such, their product, `step(x)`, or a variable in
+    `known` (one assigned such a value earlier in the tick). What this cannot prove is False."""
+    if isinstance(e, Num):
+        return e.value in (0.0, 1.0)
+    if isinstance(e, Var):
+        return e.name in known
+    if isinstance(e, Unary):
+        return e.op == "num"
+    if isinstance(e, IfElse):
+        return binary(e.then, known) and binary(e.other, known)
+    if isinstance(e, Binary):
+        return e.op == "*" and binary(e.left, known) and binary(e.right, known)
+    return isinstance(e, Call) and e.func == "step"
+
+
+def spikes(statements) -> bool:
+    """Whether a neuron model's statements (target, expression) always leave `out` at 0 or 1:
+    every assignment to `out` is `binary`, given the names assigned such values before it in
+    the tick (a name read before its assignment holds the last tick's value: not known)."""
+    known: set[str] = set()
+    for target, value in statements:
+        if binary(value, frozenset(known)):
+            known.add(target)
+        elif target == "out":
+            return False
+        else:
+            known.discard(target)
+    return "out" in known
+
+
 def map_children(e: Expr, f) -> Expr:
     """The same node with `f` applied to each of its direct subexpressions."""
     if isinstance(e, Unary):

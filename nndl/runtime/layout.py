@@ -267,3 +267,84 @@ class LevelProducts:
         """The matrices with the current weights (taken once per run)."""
         np.take(w, self.positions, out=self.buffer)
         return self.matrices
+
+
+def spike_layout(pre: np.ndarray, post: np.ndarray, tie: np.ndarray | None, n_pre: int,
+                 n_post: int) -> tuple[np.ndarray, np.ndarray]:
+    """A projection source-major, for event-driven sums: (targets, slots), each (n_pre, K) with
+    K the largest fan-out (at least 1). Row i holds the targets of source i's synapses (in CSR
+    order) and the places of their weights in the weight vector (a synapse's CSR position, or
+    its kernel entry when tied); pads aim at target `n_post`, which no sum keeps, with slot 0."""
+    order = np.argsort(pre, kind="stable")  # by source, each source's in CSR order
+    counts = np.bincount(pre, minlength=n_pre)
+    width = max(int(counts.max(initial=0)), 1)
+    column = np.arange(pre.size) - np.repeat(row_pointers(pre, n_pre)[:-1], counts)
+    targets = np.full((n_pre, width), n_post, dtype=np.int64)
+    slots = np.zeros((n_pre, width), dtype=np.int64)
+    targets[pre[order], column] = post[order]
+    slots[pre[order], column] = order if tie is None else tie[order]
+    return targets, slots
+
+
+def spike_indices(x: np.ndarray) -> np.ndarray:
+    """Where a (batch, neurons) spike array holds a spike, as flat indices b * neurons + i."""
+    # np.flatnonzero, but through a truth array: NumPy finds the nonzero entries of one about
+    # four times faster than those of a float array (2.5 against 10 us for 3200 neurons)
+    return (x.ravel() != 0).nonzero()[0]
+
+
+class SpikeTable:
+    """The NumPy module's event-driven input of one group: the spike layouts (`spike_layout`)
+    of every projection into it from a spiking group, stacked as one table whose rows are
+    their sources one after another, with the weights copied into a table of the same shape
+    (see `weights`). A tick then visits only the synapses of the sources that fired: one row
+    pick of each table and one bincount into the targets (pads fall into a last bin, dropped),
+    however many projections bring spikes."""
+
+    def __init__(self, parts: list, n_post: int):
+        """`parts`: (pre, post, tie, n_pre) of each projection, in the order `sum` gets them."""
+        layouts = [spike_layout(pre, post, tie, n_pre, n_post) for pre, post, tie, n_pre in parts]
+        width = max(targets.shape[1] for targets, _ in layouts)
+        self.targets = np.concatenate([_widened(targets, width, n_post) for targets, _ in layouts])
+        self.slots = [slots for _, slots in layouts]
+        self.width, self.n_post = width, n_post
+        self.sizes = [n_pre for *_, n_pre in parts]
+        self.starts = np.cumsum([0] + self.sizes[:-1]).tolist()  # each part's first row
+        self.table = None  # the weights in the layout of `targets`, from `weights`
+
+    def weights(self, ws: list) -> np.ndarray:
+        """Each table entry's weight, taken anew from each projection's weight vector (once
+        per run: training changes the weights between runs, never during one); pads weigh
+        nothing, since their bin is dropped."""
+        self.table = np.concatenate([_widened(w[slots], self.width, 0)
+                                     for w, slots in zip(ws, self.slots)])
+        return self.table
+
+    def sum(self, fired: list, batch: int, dtype) -> np.ndarray:
+        """(batch, post): each target's summed weights of the sources that fired; `fired` holds
+        each part's spike_indices. A spike of sample b reaches sample b alone. Summed in
+        float64 (bincount), returned in `dtype`."""
+        stride = self.n_post + 1
+        if batch == 1:  # one sample: the spikes index the table's rows directly
+            rows = [f + start if start else f for f, start in zip(fired, self.starts)]
+            rows = rows[0] if len(rows) == 1 else np.concatenate(rows)
+            bins = self.targets[rows]
+        else:
+            rows, samples = [], []
+            for f, start, size in zip(fired, self.starts, self.sizes):
+                sample, source = np.divmod(f, size)
+                rows.append(source + start)
+                samples.append(sample)
+            rows, samples = np.concatenate(rows), np.concatenate(samples)
+            bins = self.targets[rows] + (samples * stride)[:, None]
+        total = np.bincount(bins.ravel(), self.table[rows].ravel(), batch * stride)
+        return total.reshape(batch, stride)[:, :self.n_post].astype(dtype, copy=False)
+
+
+def _widened(table: np.ndarray, width: int, pad) -> np.ndarray:
+    """A table padded with `pad` to `width` columns."""
+    if table.shape[1] == width:
+        return table
+    wide = np.full((table.shape[0], width), pad, dtype=table.dtype)
+    wide[:, :table.shape[1]] = table
+    return wide
