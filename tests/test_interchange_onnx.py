@@ -22,6 +22,15 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.nndl"))
 REFUSED = {"blob": "group `blob` feeds its own neurons without a delay"}
 
 
+def draws(path: Path) -> bool:
+    """Whether an example's network draws random numbers (Poisson sources, noise), which ONNX
+    cannot draw as NNDL does."""
+    return any(m.draws for m in load_program(path).networks[0].models)
+
+
+REFUSED.update({p.stem: "draws random numbers" for p in EXAMPLES if draws(p)})
+
+
 def outputs_agree(path: Path, ticks: int, batch: int = 3):
     net = nndl.compile(path, backend="numpy", cache=False).Network(dtype="float64")
     model = to_onnx(net, ticks=ticks)
