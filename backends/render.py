@@ -165,7 +165,7 @@ GENERATED_NAMES = {
     "LevelProducts", "SparseLevels", "all_ticks", "SparseProduct",
     "stencil_sum", "stencil_back", "stencil_grads", "csr_back", "csr_grads",
     "stacked", "tied",
-    "SOURCE", "SOURCE_SHA256", "NETWORK", "BACKEND", "SPEC",
+    "SOURCE", "SOURCE_SHA256", "NETWORK", "BACKEND", "SPEC", "TRAINABLE",
     *ir.ACTIVATIONS, *(f"{a}_slope" for a in ir.ACTIVATIONS),
     "sqrt", "log", "exp", "floor", "ceil", "minimum", "maximum", "power", "divide",
     "remainder",  # the OO module's scalar math

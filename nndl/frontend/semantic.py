@@ -13,7 +13,8 @@ from nndl.ir import expr
 from nndl.frontend import syntax as s
 from nndl.frontend.conditions import check_condition
 from nndl.diagnostics import Diagnostics, Span, suggest
-from nndl.frontend.neuron_models import BUILTIN_SOURCE, builtin_text, check_model
+from nndl.frontend.neuron_models import (BUILTIN_SOURCE, builtin_text, check_model,
+                                         model_arguments)
 from nndl.frontend.ordering import schedule_groups
 from nndl.frontend.parser import parse
 from nndl.frontend.regimes import check_regimes
@@ -137,7 +138,7 @@ def _check_group(decl: s.GroupDecl, models: dict[str, ir.NeuronModel | None],
         diags.error("reserved-name", f"an input cannot be named `{name.name}`: "
                     "it is a keyword argument of Network.run", name.span)
     shape = _check_shape(decl, diags)
-    kind, model, params = _check_model(decl, models, diags)
+    kind, model, params = _check_model(decl, models, shape, diags)
     bias, bias_init = _check_bias(decl, diags)
     init = _check_init_value(decl, diags)
     if shape is None or kind is None:
@@ -161,7 +162,7 @@ def _check_shape(decl: s.GroupDecl, diags: Diagnostics) -> tuple[int, ...] | Non
 
 
 def _check_model(decl: s.GroupDecl, models: dict[str, ir.NeuronModel | None],
-                 diags: Diagnostics):
+                 shape: tuple[int, ...] | None, diags: Diagnostics):
     """(activation or "model", model name or None, parameters), or Nones after an error."""
     if decl.model is None:
         return ("identity" if decl.role == "output" else "input"), None, {}
@@ -170,8 +171,7 @@ def _check_model(decl: s.GroupDecl, models: dict[str, ir.NeuronModel | None],
         model = models[name.name]
         if model is None:  # its block has errors, already reported
             return None, None, None
-        signature = tuple(Param(p, "number", default) for p, default in model.params.items())
-        params = bind(decl.model, signature, f"neuron model `{name.name}`", diags)
+        params = model_arguments(decl.model, model, shape, diags)
         return ("model", name.name, params) if params is not None else (None, None, None)
     if name.name not in ACTIVATIONS:
         diags.error("unknown-activation", f"unknown activation or neuron model `{name.name}`",
