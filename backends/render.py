@@ -174,6 +174,7 @@ GENERATED_NAMES = {
     "Synapse", "SharedSynapse", "Neuron", "ModelNeuron", "Group", "SoftmaxGroup", "ModelGroup",
     "Network", "cp", "CUDA", "KERNELS", "Kernels", "to_device", "Wiring", "InputError",
     "local_rules", "synapse_changes", "tap_layout", "tap_weights", "stencil_launch",  # cupy's
+    "ScalarNoise",  # the OO module's draws (nndl.runtime.philox)
     "noise",  # not a module's: the draws that a model function using rand() or randn() takes
 }
 

@@ -47,6 +47,8 @@ def compare(network: ir.Network, names: list[str], ticks: int = 1, batch: int = 
     """Outputs of every backend in `names` against the first, in float64, at every tick; then
     an mse loss over every tick against random targets, and its gradient for every weight and
     bias. The cupy backend runs in float32 too (to DESIGN.md's 1e-4), as it runs on a GPU."""
+    if not network.inputs:  # a network that drives itself runs one sample, so one target
+        batch = 1
     for name in names:  # before drawing inputs for every tick of the batch
         resources.check(network, batch, ticks, training=True, backend=name)
     inputs = random_inputs(network, batch, ticks, seed)

@@ -43,6 +43,7 @@ class Start:
             return e.Var("index")
         if node.name in self.later:
             kind, decl = self.later[node.name]
+            kind = {"param": "parameter"}.get(kind, kind)
             diags.error("used-before-declared", f"{self.what} reads {kind} `{node.name}`, "
                         "which is declared after it", node.span,
                         "a starting value reads only the parameters (and states) declared "

@@ -88,9 +88,14 @@ def build_values(spec: ir.Network, seed: int):
 
 
 def not_finite(spec: ir.Network, values: dict) -> str | None:
-    """A message naming the first parameter or starting state that is not finite, if any."""
+    """A message naming the first parameter or starting state computed by an expression that
+    is not finite at some neuron, if any (a number written as such, even 1e999, is as meant)."""
     for group, (params, states) in values.items():
-        for name, a in [*params.items(), *states.items()]:
+        g = spec.group(group)
+        model = spec.model(g.model)
+        computed = [*((n, a) for n, a in params.items() if isinstance(g.params[n], dict)),
+                    *((n, a) for n, a in states.items() if isinstance(model.states[n], dict))]
+        for name, a in computed:
             if not np.isfinite(a).all():
                 index = int(np.argmax(~np.isfinite(a)))
                 return (f"`{group}.{name}` is {float(a[index])!r} at neuron {index}: its "
