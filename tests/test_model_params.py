@@ -241,3 +241,40 @@ def test_a_value_that_is_not_finite_is_refused_at_build(compile_text):
     module = compile_text(text, "numpy")
     with pytest.raises(BuildError, match=r"`inh\.d` is nan at neuron 0"):
         module.Network()
+
+
+def test_a_trainable_parameter_that_nothing_reads_is_warned_of():
+    text = """
+neuron m {
+    param gain = 1.0 trainable
+    state v = 0.0
+    v   = 0.5 * v + net
+    out = v
+}
+network n {
+    input  x[2]
+    output y[2] : m
+    connect x -> y : one_to_one
+}
+"""
+    program, diags = check_text(text)
+    assert program is not None
+    assert [(w.code, w.span.line) for w in diags.warnings] == [("unused-trainable", 3)]
+    assert "always 0" in diags.warnings[0].message
+
+
+@pytest.mark.parametrize("body, code", [
+    ("param p = rand()\n    state v = p * index + coord[0]\n    out = v + net", None),
+    ("state v = net\n    out = v", "bad-start"),
+    ("state v = w\n    param w = 1\n    out = v + w", "used-before-declared"),
+    ("param index = 1\n    out = net", "reserved-name"),
+    ("param bias = 1\n    out = net", "reserved-name"),
+    ("param t = 1 trainable\n    param u = 2 * t\n    out = net * t * u", "bad-trainable"),
+    ("state v = pre.index\n    out = v", "bad-expression"),
+    ("state v = true\n    out = v", "bad-value"),
+])
+def test_starting_values_are_checked(body, code):
+    text = f"neuron m {{\n    {body}\n}}\nnetwork n {{\n    input x[2]\n    output y[2] : m\n" \
+           "    connect x -> y : one_to_one\n}\n"
+    program, diags = check_text(text)
+    assert [d.code for d in diags.errors] == ([code] if code else []), diags.render()

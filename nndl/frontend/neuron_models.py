@@ -79,6 +79,12 @@ def check_model(block: s.NeuronBlock, source: str, diags: Diagnostics) -> ir.Neu
         diags.error("no-out", f"neuron model `{block.name.name}` never assigns `out`",
                     block.name.span, "every model ends a tick with `out = ...`")
     trainable = _check_trainable(block, diags)
+    read = set().union(*(e.variables(e.from_dict(value)) for _, value in statements))
+    for st in block.statements:
+        if isinstance(st, s.VarDecl) and st.trainable and st.name.name not in read:
+            diags.warning("unused-trainable", f"trainable parameter `{st.name.name}` is read by "
+                          "no statement: its gradient is always 0", st.span,
+                          "use it in the model's statements, or drop `trainable`")
     if len(diags.errors) > before:
         return None
     return ir.NeuronModel(block.name.name, params, states, tuple(statements), source,

@@ -102,12 +102,32 @@ def _check_network(block: s.NetworkBlock, models: dict[str, ir.NeuronModel | Non
     checked = _check_connections(connects, groups, diags)
     projections = [p for p, _ in checked]
     spans = {p.name: conn.span for p, conn in checked}
+    _check_file_keys(decls, groups, models, checked, diags)
     order, schedule = schedule_groups([g for g in groups.values() if g], projections, spans, diags)
     drawing = {name for name, g in groups.items() if g and g.model and models[g.model].draws}
     _warn_unconnected(decls, connects, drawing, diags)
     used = sorted({g.model for g in order if g.model})
     return ir.Network(block.name.name, seed, tuple(order), tuple(projections), source, sha256,
                       tuple(schedule), tuple(models[name] for name in used), regimes)
+
+
+def _check_file_keys(decls: list[s.GroupDecl], groups: dict[str, ir.Group | None],
+                     models: dict[str, ir.NeuronModel | None], checked, diags: Diagnostics):
+    """A connection named like a model group would share weight-file keys with it
+    (`NAME.w` of the connection and `GROUP.w` of a state or parameter `w`)."""
+    suffixes = {"pre", "post", "w", "tie"}
+    for p, conn in checked:
+        g = groups.get(p.name)
+        if g is None or not g.model or not conn.alias:
+            continue
+        model = models[g.model]
+        clash = sorted(suffixes & ({*model.states} | {*model.per_neuron(g)}))
+        if clash:
+            decl = next(d for d in decls if d.name.name == g.name)
+            diags.error("duplicate", f"connection `{p.name}` and group `{g.name}` would both keep "
+                        f"`{p.name}.{clash[0]}` in the weight file", conn.alias[0].span,
+                        "give the connection another name",
+                        notes=[("the group", decl.name.span)])
 
 
 def _check_seed(seeds: list[s.SeedStmt], diags: Diagnostics) -> int:
