@@ -278,3 +278,23 @@ def test_starting_values_are_checked(body, code):
            "    connect x -> y : one_to_one\n}\n"
     program, diags = check_text(text)
     assert [d.code for d in diags.errors] == ([code] if code else []), diags.render()
+
+
+# A model group in a neuron-level step (delay-0 links among its own neurons): its per-neuron
+# and trainable parameters are picked row by row, forwards and backwards.
+LEVELS = PLIF.replace("connect a -> b : full", "connect a -> b : full\n"
+                      "    connect b -> b : where(pre.index < post.index) weight constant(0.3)")
+
+
+def test_per_neuron_parameters_in_a_neuron_level_step(compile_text, backend):
+    module = compile_text(LEVELS, backend)
+    assert any(step.neuron_level for step in module.SPEC.schedule)
+    inputs, targets, options = plif_problem()
+    net = module.Network(dtype="float64")
+    reference = compile_text(LEVELS, "numpy").Network(dtype="float64")
+    loss, grads = net.loss_and_grad(inputs, targets, **options)
+    want_loss, want = reference.loss_and_grad(inputs, targets, **options)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    for key in want:
+        assert np.allclose(grads[key], want[key], rtol=1e-9, atol=1e-12), key
+    check_finite_differences(net, inputs, targets, options, np.random.default_rng(2))

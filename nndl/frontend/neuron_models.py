@@ -206,14 +206,16 @@ def model_arguments(call: s.Call, model: ir.NeuronModel, shape: tuple[int, ...] 
         value = starting_value(given[name], scope, diags)
         params[name] = 0.0 if value is None else value
     if shape:
-        _check_axes(call, model, params, len(shape), diags)
+        defaults = [p for p in names if given[p] is None]
+        _check_axes(call, model, defaults, len(shape), diags)
     return params if len(diags.errors) == before else None
 
 
-def _check_axes(call: s.Call, model: ir.NeuronModel, params: dict, rank: int,
+def _check_axes(call: s.Call, model: ir.NeuronModel, defaults: list[str], rank: int,
                 diags: Diagnostics) -> None:
-    """A model's own starting values may read coord[K] for a K that this group lacks."""
-    values = [*((f"parameter `{p}`", v) for p, v in params.items() if v is model.params[p]),
+    """A model's own starting values (the defaults a group keeps, and its states') may read
+    coord[K] for a K that this group lacks."""
+    values = [*((f"parameter `{p}`", model.params[p]) for p in defaults),
               *((f"state `{v}`", value) for v, value in model.states.items())]
     for what, value in values:
         bad = [k for k in coord_axes(value) if not -rank <= k < rank]
