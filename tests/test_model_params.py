@@ -298,3 +298,30 @@ def test_per_neuron_parameters_in_a_neuron_level_step(compile_text, backend):
     for key in want:
         assert np.allclose(grads[key], want[key], rtol=1e-9, atol=1e-12), key
     check_finite_differences(net, inputs, targets, options, np.random.default_rng(2))
+
+
+REWIRED = PLIF.replace("connect x -> a : full", "connect x -> a : random(p=0.6)") + """
+train grow {
+    loss mse
+    optimizer adam(lr=0.05)
+    rewire x -> a : prune(below=0.3) grow(count=2) every 1
+    batch 8
+    epochs 3
+    ticks 5
+}
+"""
+
+
+def test_rewiring_keeps_what_training_made_of_the_parameters(compile_text, backend):
+    """Rewiring rebuilds the backend's arrays; a learnt parameter must come through it."""
+    inputs, targets, _ = plif_problem(batch=8)
+    rewired = compile_text(REWIRED, backend).Network(dtype="float64")
+    rewired.fit(inputs, targets, progress=False)
+    plain = compile_text(REWIRED.replace("    rewire x -> a : prune(below=0.3) grow(count=2) "
+                                         "every 1\n", ""), backend).Network(dtype="float64")
+    plain.fit(inputs, targets, progress=False)
+    start = compile_text(REWIRED, backend).Network(dtype="float64").parameters()
+    for key in ("a.w", "b.w"):  # both moved away from where they started, by about as much
+        moved = np.abs(rewired.parameters()[key] - start[key])
+        assert moved.min() > 0.02, key
+        assert moved.max() < 3 * np.abs(plain.parameters()[key] - start[key]).max() + 0.1
