@@ -202,7 +202,8 @@ def model_arguments(call: s.Call, model: ir.NeuronModel, shape: tuple[int, ...] 
             continue
         later = {p: ("parameter", None) for p in names[i + 1:]}
         scope = Start(names[:i], later, f"argument `{name}` of {what}",
-                      rank=len(shape) if shape else None, refused=list(model.states))
+                      rank=len(shape) if shape else None, refused=list(model.states),
+                      argument=True)
         value = starting_value(given[name], scope, diags)
         params[name] = 0.0 if value is None else value
     if shape:

@@ -28,8 +28,12 @@ class Start:
     the names in `known` (earlier parameters, and for a state earlier states)."""
 
     def __init__(self, known: list[str], later: dict[str, tuple[str, s.Ident]], what: str,
-                 rank: int | None = None, refused: list[str] = ()):
+                 rank: int | None = None, refused: list[str] = (), argument: bool = False):
         self.known = known
+        self.readable = ("an argument may read index, coord[K], rand(), randn() and the model's "
+                         "parameters before it") if argument else \
+            "a starting value may read index, coord[K], rand(), randn() and the parameters " \
+            "declared above it"
         self.refused = refused  # states, which a parameter's value cannot read
         self.later = later  # name -> (kind, where declared or None): declared after this value
         self.what = what  # "the starting value of state `u`", for messages
@@ -45,9 +49,8 @@ class Start:
             kind, decl = self.later[node.name]
             kind = {"param": "parameter"}.get(kind, kind)
             diags.error("used-before-declared", f"{self.what} reads {kind} `{node.name}`, "
-                        "which is declared after it", node.span,
-                        "a starting value reads only the parameters (and states) declared "
-                        "above it", notes=[("declared here", decl.span)] if decl else [])
+                        "which is declared after it", node.span, self.readable,
+                        notes=[("declared here", decl.span)] if decl else [])
         elif node.name in self.refused:
             diags.error("bad-start", f"{self.what} reads state `{node.name}`", node.span,
                         "a parameter is computed from parameters alone; a state's starting "
@@ -55,13 +58,11 @@ class Start:
         elif node.name in RUNNING:
             diags.error("bad-start", f"`{node.name}` exists only while the network runs; "
                         f"{self.what} is computed before the first tick", node.span,
-                        "a starting value may read index, coord[K], rand(), randn() and the "
-                        "parameters declared above it")
+                        self.readable)
         else:
             diags.error("unknown-variable", f"unknown variable `{node.name}` in {self.what}",
                         node.span, suggest(node.name, [*self.known, *NEURON_FIELDS]) or
-                        "a starting value may read index, coord[K], rand(), randn() and the "
-                        "parameters declared above it")
+                        self.readable)
         return PLACEHOLDER
 
     def subscript(self, node: s.Subscript, diags: Diagnostics) -> e.Expr:
