@@ -225,4 +225,6 @@ def common_context(network: ir.Network, backend: str) -> dict:
         "version": repr(__version__),
         "spec": literal(network.to_dict()),
         "title": quoted_text(network.name),  # in docstrings
+        "trainable": repr({g.name: network.model(g.model).trainable for g in network.groups
+                           if g.model and network.model(g.model).trainable}),
     }

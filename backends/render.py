@@ -170,7 +170,7 @@ GENERATED_NAMES = {
     "event_sum", "SpikingNeuron", "spike_indices", "ScalarNoise",
     "stencil_sum", "stencil_back", "stencil_grads", "csr_back", "csr_grads",
     "stacked", "tied",
-    "SOURCE", "SOURCE_SHA256", "NETWORK", "BACKEND", "SPEC",
+    "SOURCE", "SOURCE_SHA256", "NETWORK", "BACKEND", "SPEC", "TRAINABLE",
     *ir.ACTIVATIONS, *(f"{a}_slope" for a in ir.ACTIVATIONS),
     "sqrt", "log", "exp", "floor", "ceil", "minimum", "maximum", "power", "divide",
     "remainder",  # the OO module's scalar math
@@ -179,6 +179,7 @@ GENERATED_NAMES = {
     "Synapse", "SharedSynapse", "Neuron", "ModelNeuron", "Group", "SoftmaxGroup", "ModelGroup",
     "Network", "cp", "CUDA", "KERNELS", "Kernels", "to_device", "Wiring", "InputError",
     "local_rules", "synapse_changes", "tap_layout", "tap_weights", "stencil_launch",  # cupy's
+    "ScalarNoise",  # the OO module's draws (nndl.runtime.philox)
     "noise",  # not a module's: the draws that a model function using rand() or randn() takes
     "ScalarNoise",  # the OO module's draws
     "Recorder",  # cupy's recordings, on the device

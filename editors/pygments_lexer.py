@@ -50,7 +50,7 @@ STATEMENT_KEYWORDS = tuple(w for w in _KEYWORD_ORDER if w not in _BLOCKS)
 _NAME_FIRST = frozenset(["input", "group", "output", "connect", "param", "state", "learn", "rewire"])
 _SPEC_FIRST = frozenset(["data", "loss", "optimizer"])
 # words inside a statement or a block header: `train t for net`, `bias 0`, `weight normal(0, 1)`
-CLAUSE_KEYWORDS = ("for", "bias", "init", "weight", "delay", "as", "every")
+CLAUSE_KEYWORDS = ("for", "bias", "init", "weight", "delay", "as", "every", "trainable")
 CONDITIONAL_KEYWORDS = ("if", "else")
 WORD_OPERATORS = ("and", "or", "not")
 CONSTANTS = ("true", "false")
@@ -133,6 +133,8 @@ class NNDLLexer(RegexLexer):
             (r":", Operator, "spec"),
             (r"weight" + _CLAUSE_FOLLOWS, Keyword, "spec"),
             (r"as" + _CLAUSE_FOLLOWS, Keyword, "name"),
+            # `param w = 0.5 trainable`: last on its line, after a value (not an operator)
+            (r"(?<=[\w)\]] )trainable(?=[ \t]*(?:#|\n|\}|$))", Keyword),
             (words(CLAUSE_KEYWORDS, suffix=_CLAUSE_FOLLOWS), Keyword),
             (r"[(\[]", Punctuation, "brackets"),
             (r"[)\]]", Punctuation),

@@ -29,7 +29,7 @@ import numpy as np
 from nndl import ir
 from nndl.ir import listing
 from nndl.ir.listing import call_text
-from nndl.runtime import resources
+from nndl.runtime import resources, weightfile
 
 # Parameters of rules and optimisers left out of their short form when they have these values.
 RULE_DEFAULTS = {"local": {"metric": "euclidean", "wrap": False, "shared": False}}
@@ -246,7 +246,7 @@ def _projection_row(p: ir.Projection, synapses: int, weights: int | None,
 
 def _weight_file_bytes(spec: ir.Network, rows, shared: set[str], itemsize: int) -> int:
     """What `Network.parameters()` will hold: pre, post (and tie) per synapse, each weight,
-    bias and starting state."""
+    bias and starting state, and each model parameter held as an array."""
     total = 0
     for r in rows:
         total += 2 * INDEX_BYTES * r.synapses + itemsize * r.weights
@@ -256,6 +256,7 @@ def _weight_file_bytes(spec: ir.Network, rows, shared: set[str], itemsize: int) 
         total += itemsize * g.bias_count
         if g.model:
             total += itemsize * g.size * len(spec.model(g.model).states)
+            total += itemsize * sum(size for _, size in weightfile.param_sizes(spec, g))
     return total
 
 

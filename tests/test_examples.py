@@ -86,3 +86,24 @@ def test_balanced_network_spikes_agree_in_oo_and_numpy(tmp_path):
             .run(ticks=60, every_tick=True) for b in ("oo", "numpy")]
     np.testing.assert_array_equal(runs[0]["exc"], runs[1]["exc"])
     assert runs[1]["exc"].sum() > 0
+
+
+def test_izhikevich_network_shows_its_alpha_rhythm():
+    """Izhikevich 2003's 1000 neurons, drawn in the language: over 1000 ticks (1 ms each) the
+    excitatory population's rate has its strongest frequency in 5-15 Hz, as in the paper."""
+    import numpy as np
+
+    import nndl
+
+    module = nndl.compile(ROOT / "examples" / "izhikevich_network.nndl", backend="numpy")
+    net = module.Network(dtype="float64")
+    params = net.parameters()
+    c, d = params["exc.c"], params["exc.d"]
+    assert -65 <= c.min() and c.max() < -50 and np.allclose(d, 8 - 0.4 * (c + 65))
+    assert np.allclose(net.start_states["inh"]["u"], -65 * params["inh.b"])
+    spikes = net.run(ticks=1000, every_tick=True)["exc"][:, 0]  # (ticks, 800)
+    assert 2 < spikes.mean() * 1000 < 20  # a few spikes per neuron and second
+    rate = spikes.sum(axis=1)
+    power = np.abs(np.fft.rfft(rate - rate.mean())) ** 2
+    frequency = np.fft.rfftfreq(rate.size, d=1e-3)
+    assert 5 <= frequency[np.argmax(power)] <= 15

@@ -277,6 +277,10 @@ def _live(statements: list[tuple[str, e.Expr]], results: list[str | None]) -> li
     return kept[::-1]
 
 
+# A model parameter in a kernel: one value for all (count 1) or one per column of the (batch,
+# columns) arrays, i.e. per neuron (count = columns; rows of a neuron-level step pick theirs).
+HELD = "{0}_in[{0}_count == 1 ? 0 : i % {0}_count]"
+
 # What a kernel that draws takes after its parameters (Kernels.map's `noise`): the columns of
 # its (batch, columns) arrays, each column's neuron, the Philox key and the tick.
 NOISE_PARAMS = ["long long noise_columns", "const long long* noise_neurons",
@@ -285,15 +289,19 @@ NOISE_PARAMS = ["long long noise_columns", "const long long* noise_neurons",
 
 def elementwise_kernel(name: str, arrays: list[str], params: list[str],
                        statements: list[tuple[str, e.Expr]], results: list[str | None],
-                       comment: str, draws: bool = False) -> str:
+                       comment: str, draws: bool = False, held: bool = False) -> str:
     """A kernel `name(n, *arrays, *params, [*NOISE_PARAMS,] *results)`: each thread reads its
     element of every array, runs the statements in order and writes its element of every
-    result (None: 0). One that `draws` knows its element's neuron and sample."""
+    result (None: 0). One that `draws` knows its element's neuron and sample. A `held` one (a
+    neuron model's) takes each parameter as values and their number (HELD)."""
     statements = _live(statements, results)
     names = {v: c_name(v) for v in [*arrays, *params, *(t for t, _ in statements)]}
     writer = CudaC(names)
+    scalars = [part for p in params for part in
+               ([f"const real* {names[p]}_in", f"long long {names[p]}_count"] if held
+                else [f"real {names[p]}"])]
     signature = ["long long n", *(f"const real* {names[a]}_in" for a in arrays),
-                 *(f"real {names[p]}" for p in params), *(NOISE_PARAMS if draws else []),
+                 *scalars, *(NOISE_PARAMS if draws else []),
                  *(f"real* result{i}" for i in range(len(results)))]
     lines = [f"// {comment}", f'extern "C" __global__ void {name}(']
     lines += [f"        {part}," for part in signature[:-1]] + [f"        {signature[-1]}) {{"]
@@ -303,6 +311,8 @@ def elementwise_kernel(name: str, arrays: list[str], params: list[str],
                   "    long long noise_neuron = noise_neurons[i % noise_columns];"]
     read = set(results).union(*(e.variables(node) for _, node in statements))
     lines += [f"    real {names[a]} = {names[a]}_in[i];" for a in arrays if a in read]
+    lines += [f"    real {names[p]} = {HELD.format(names[p])};" for p in params
+              if held and p in read]
     temporaries = [t for t in dict.fromkeys(t for t, _ in statements)
                    if t not in arrays and t not in params]
     lines += [f"    real {names[t]} = 0;" for t in temporaries]
@@ -358,7 +368,7 @@ def model_kernels(model: ir.NeuronModel) -> dict[str, str]:
     forward = elementwise_kernel(
         model_function_name(model), ["net", "out", *model.states], list(model.params),
         statements, ["out", *model.states], f"neuron model {model.name}: one tick",
-        model.draws)
+        model.draws, held=True)
     back = backward_of(model)
     n_before = 2 + len(model.states)
     arrays = [*back.inputs[:n_before], *back.inputs[n_before + len(model.params):]]
@@ -366,7 +376,7 @@ def model_kernels(model: ir.NeuronModel) -> dict[str, str]:
         model_backward_name(model), arrays, list(back.inputs[n_before:n_before +
                                                              len(model.params)]),
         list(back.statements), list(back.outputs), f"neuron model {model.name}: backwards",
-        model.draws)
+        model.draws, held=True)
     return {model_function_name(model): forward, model_backward_name(model): backward}
 
 
@@ -380,12 +390,13 @@ def network_source(network: ir.Network, sums: list[str]) -> str:
 
 
 def _call(name: str, kernel: str, arrays: int, scalars: int, at: int, results: int,
-          doc: str, single: bool = True, draws: bool = False) -> dict:
+          doc: str, single: bool = True, draws: bool = False, held: bool = False) -> dict:
     """A Python wrapper's facts: its kernel reads `arrays` arrays and `scalars` scalars, which
     the wrapper's arguments hold from position `at`, and writes `results` arrays (a `single`
     one is returned alone, not in a tuple). One that `draws` takes the draws last (a
     nndl.runtime.philox.Noise)."""
     given, noise = ("args[:-1]", ", noise=args[-1]") if draws else ("args", "")
+    noise += ", held=True" if held else ""
     call = (f"KERNELS.map({kernel!r}, {given}, arrays={arrays}, at={at}, results={results}"
             f"{noise})")
     call += "[0]" if single else ""
@@ -417,9 +428,10 @@ def kernel_calls(network: ir.Network) -> list[dict]:
                            len(model.params), 2 + n, 1 + n,
                            f"Neuron model `{model.name}` ({_where(model)}): one tick; returns "
                            "(out, *states).",
-                           single=False, draws=model.draws))
+                           single=False, draws=model.draws, held=True))
         calls.append(_call(model_backward_name(model), model_backward_name(model), 3 + 2 * n,
                            len(model.params), 2 + n, len(back.outputs),
-                           f"Model `{model.name}` backwards: d loss / d (net, out, *states).",
-                           single=False, draws=model.draws))
+                           f"Model `{model.name}` backwards: d loss / d (net, out, *states"
+                           f"{', *trainable' if model.trainable else ''}).",
+                           single=False, draws=model.draws, held=True))
     return calls

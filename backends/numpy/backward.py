@@ -118,15 +118,45 @@ def _model_call(network: ir.Network, g: ir.Group, rows: str | None, k: str = "")
     pick = f"[:, {rows}]" if rows else ""
     states = [f"state{k}[{var!r}]{pick}" for var in model.states]
     carried = [f"carried{k}[{i}]{pick}" for i in range(len(model.states))]
-    params = [number(g.params[name]) for name in model.params]
+    params = param_arguments(network, g, rows)
     gout = f"g_out[{key}]{pick}" if rows else f"adj.take(t, {key}, out[{key}])"
     # the tick replayed draws what it drew forwards: the tape's tick t is the run's tick t
     noise = [noise_call(key, "t", rows, f"len(nets[{key}])")] if model.draws else []
     arguments = ", ".join([f"nets[{key}]{pick}", f"last{k}{pick}", *states, *params, gout,
                            *carried, *noise])
     d_last = f"d_last{k}{pick}" if back.outputs[1] is not None else "_"
-    results = ", ".join(["dnet", d_last, *carried]) if states else f"dnet, {d_last}"
-    return wrap_call(f"{results} = {model_backward_name(model)}({arguments})")
+    n_before = 2 + len(model.states)
+    learned = [(name, f"d_{i}") for i, name in enumerate(model.trainable)
+               if back.outputs[n_before + i] is not None]
+    d_params = [dict(learned).get(name, "_") for name in model.trainable]
+    results = ", ".join(["dnet", d_last, *carried, *d_params])
+    if len(model.states) + len(d_params) == 0:
+        results = f"dnet, {d_last}"
+    lines = wrap_call(f"{results} = {model_backward_name(model)}({arguments})")
+    for name, d in learned:  # a parameter's gradient: over the samples, and for a shared one
+        # over its neurons too
+        grad = f"self._gP[{key}][{name!r}]"
+        if isinstance(g.params[name], dict):
+            lines.append(f"{grad}{f'[{rows}]' if rows else ''} += {d}.sum(axis=0)")
+        else:
+            lines.append(f"{grad} += {d}.sum()")
+    return lines
+
+
+def param_arguments(network: ir.Network, g: ir.Group, rows: str | None) -> list[str]:
+    """The model parameters of a group as its model function takes them: a number written
+    into the code, or the group's array (`self.P`) for one held per neuron or trained."""
+    model = network.model(g.model)
+    held = model.per_neuron(g)
+    key = repr(g.name)
+    arguments = []
+    for name in model.params:
+        if name not in held:
+            arguments.append(number(g.params[name]))
+            continue
+        pick = f"[{rows}]" if rows and isinstance(g.params[name], dict) else ""
+        arguments.append(f"self.P[{key}][{name!r}]{pick}")
+    return arguments
 
 
 def _model_setup(network: ir.Network, g: ir.Group, level: bool, k: str = "") -> list[str]:

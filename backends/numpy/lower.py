@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from nndl.backends.codegen import check_names, common_context, number
 from nndl.backends.numpy.backward import (back_layouts, lower_backward, noise_call,
-                                          weight_grad_lines)
+                                          param_arguments, weight_grad_lines)
 from nndl.backends.numpy.layouts import (
     comment_lines,
     cpu_kind,
@@ -54,6 +54,7 @@ from nndl.backends.render import (
 )
 
 from nndl import ir
+from nndl.ir.listing import value_text
 from nndl.runtime.schedule import inner_projections
 from nndl.runtime.weightfile import is_shared
 
@@ -228,7 +229,7 @@ def _apply(network: ir.Network, g: ir.Group, rows: str | None = None) -> list[st
     model = network.model(g.model)
     pick = f"[:, {rows}]" if rows else ""
     states = [f"state[{var!r}]{pick}" for var in model.states]
-    params = [number(g.params[name]) for name in model.params]
+    params = param_arguments(network, g, rows)
     noise = [noise_call(key, "memory.tick", rows)] if model.draws else []
     arguments = ", ".join([f"memory.last[{key}]{pick}", *states, *params, *noise])
     results = ", ".join([target, *states]) + ("" if states else ",")  # unpack (out,) too
@@ -239,7 +240,7 @@ def _apply(network: ir.Network, g: ir.Group, rows: str | None = None) -> list[st
 def _describe_group(g: ir.Group) -> str:
     if g.model is None:
         return f"{g.name}{list(g.shape)}, {g.activation}"
-    params = ", ".join(f"{k}={v:g}" for k, v in g.params.items())
+    params = ", ".join(f"{k}={value_text(v)}" for k, v in g.params.items())
     return f"{g.name}{list(g.shape)}, neuron model {g.model}({params})"
 
 

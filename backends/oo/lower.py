@@ -38,15 +38,18 @@ def _constructor(network: ir.Network, g: ir.Group) -> str:
                      f", memory={network.max_delay(g.name)}" if network.max_delay(g.name) else ""])
     if g.model is not None:
         model = network.model(g.model)
-        params = {name: float(g.params[name]) for name in model.params}
+        held = model.per_neuron(g)  # None: the neuron's own value (see _held_params)
+        params = {name: None if name in held else float(g.params[name])
+                  for name in model.params}
         indent = "\n" + " " * 16  # the constructor's arguments, one kind per line
         functions = f"{model_function_name(model)}, {model_backward_name(model)}"
         if model.draws:  # its rand() and randn() are keyed by the seed and the group
             extra += f",{indent}noise_key=self._noise_key({g.name!r}), dtype=self.dtype"
         if network.spiking(g.name):  # its neurons hand their spikes to outgoing synapses
             extra += ", spikes=True"
-        return (f"ModelGroup({indent}{args}, {functions},{indent}{literal(params)},"
-                f"{indent}self._starting_states({g.name!r}){extra})")
+        held_params = f"self._held_params({g.name!r})" if held else "{}"
+        return (f"ModelGroup({indent}{args}, {functions},{indent}{literal(params)}, "
+                f"{held_params},{indent}self._starting_states({g.name!r}){extra})")
     if g.activation is None:
         return f"Group({args}{extra})"
     if g.activation == "softmax":

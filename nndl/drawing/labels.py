@@ -7,6 +7,7 @@ import math
 
 from nndl import ir
 from nndl.ir import graph
+from nndl.ir.listing import value_text
 from nndl.summary import Summary, count_text, model_text, shape_text
 
 FONT = "Helvetica,Arial,sans-serif"
@@ -48,7 +49,7 @@ def node_text(spec: ir.Network, g: ir.Group) -> list[tuple[str, str]]:
     elif g.model:
         text.append(("s", f"neuron model {g.model}"))
         if g.params:
-            params = ", ".join(f"{k}={v:g}" for k, v in g.params.items())
+            params = ", ".join(f"{k}={value_text(v)}" for k, v in g.params.items())
             text += [("s", line) for line in _wrap(params, 28)]
     else:
         text.append(("", model_text(spec, g)))

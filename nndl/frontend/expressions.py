@@ -39,6 +39,8 @@ def convert(node: s.Expr, scope: Scope, diags: Diagnostics) -> e.Expr:
         return scope.field(node, None, diags)
     if isinstance(node, s.Subscript) and isinstance(node.base, s.Attr):
         return scope.field(node.base, node.index, diags)
+    if isinstance(node, s.Subscript) and hasattr(scope, "subscript"):  # `coord[K]`
+        return scope.subscript(node, diags)
     if isinstance(node, s.Unary):
         operand = convert(node.operand, scope, diags)
         return operand if node.op == "+" else e.Unary(node.op, operand)

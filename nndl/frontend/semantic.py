@@ -13,7 +13,8 @@ from nndl.ir import expr
 from nndl.frontend import syntax as s
 from nndl.frontend.conditions import check_condition
 from nndl.diagnostics import Diagnostics, Span, suggest
-from nndl.frontend.neuron_models import BUILTIN_SOURCE, builtin_text, check_model
+from nndl.frontend.neuron_models import (BUILTIN_SOURCE, builtin_text, check_model,
+                                         model_arguments)
 from nndl.frontend.ordering import schedule_groups
 from nndl.frontend.parser import parse
 from nndl.frontend.regimes import check_regimes
@@ -103,12 +104,32 @@ def _check_network(block: s.NetworkBlock, models: dict[str, ir.NeuronModel | Non
     checked = _check_connections(connects, groups, diags)
     projections = [p for p, _ in checked]
     spans = {p.name: conn.span for p, conn in checked}
+    _check_file_keys(decls, groups, models, checked, diags)
     order, schedule = schedule_groups([g for g in groups.values() if g], projections, spans, diags)
     drawing = {name for name, g in groups.items() if g and g.model and models[g.model].draws}
     _warn_unconnected(decls, connects, drawing, diags)
     used = sorted({g.model for g in order if g.model})
     return ir.Network(block.name.name, seed, tuple(order), tuple(projections), source, sha256,
                       tuple(schedule), tuple(models[name] for name in used), regimes)
+
+
+def _check_file_keys(decls: list[s.GroupDecl], groups: dict[str, ir.Group | None],
+                     models: dict[str, ir.NeuronModel | None], checked, diags: Diagnostics):
+    """A connection named like a model group would share weight-file keys with it
+    (`NAME.w` of the connection and `GROUP.w` of a state or parameter `w`)."""
+    suffixes = {"pre", "post", "w", "tie"}
+    for p, conn in checked:
+        g = groups.get(p.name)
+        if g is None or not g.model or not conn.alias:
+            continue
+        model = models[g.model]
+        clash = sorted(suffixes & ({*model.states} | {*model.per_neuron(g)}))
+        if clash:
+            decl = next(d for d in decls if d.name.name == g.name)
+            diags.error("duplicate", f"connection `{p.name}` and group `{g.name}` would both keep "
+                        f"`{p.name}.{clash[0]}` in the weight file", conn.alias[0].span,
+                        "give the connection another name",
+                        notes=[("the group", decl.name.span)])
 
 
 def _check_seed(seeds: list[s.SeedStmt], diags: Diagnostics) -> int:
@@ -143,7 +164,7 @@ def _check_group(decl: s.GroupDecl, models: dict[str, ir.NeuronModel | None],
                       f"this input can only be given in a dict, run({{'{name.name}': x}})",
                       name.span, "rename the input")
     shape = _check_shape(decl, diags)
-    kind, model, params = _check_model(decl, models, diags)
+    kind, model, params = _check_model(decl, models, shape, diags)
     bias, bias_init = _check_bias(decl, diags)
     init = _check_init_value(decl, diags)
     if shape is None or kind is None:
@@ -167,7 +188,7 @@ def _check_shape(decl: s.GroupDecl, diags: Diagnostics) -> tuple[int, ...] | Non
 
 
 def _check_model(decl: s.GroupDecl, models: dict[str, ir.NeuronModel | None],
-                 diags: Diagnostics):
+                 shape: tuple[int, ...] | None, diags: Diagnostics):
     """(activation or "model", model name or None, parameters), or Nones after an error."""
     if decl.model is None:
         return ("identity" if decl.role == "output" else "input"), None, {}
@@ -176,8 +197,7 @@ def _check_model(decl: s.GroupDecl, models: dict[str, ir.NeuronModel | None],
         model = models[name.name]
         if model is None:  # its block has errors, already reported
             return None, None, None
-        signature = tuple(Param(p, "number", default) for p, default in model.params.items())
-        params = bind(decl.model, signature, f"neuron model `{name.name}`", diags)
+        params = model_arguments(decl.model, model, shape, diags)
         return ("model", name.name, params) if params is not None else (None, None, None)
     if name.name not in ACTIVATIONS:
         diags.error("unknown-activation", f"unknown activation or neuron model `{name.name}`",

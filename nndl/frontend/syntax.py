@@ -146,6 +146,7 @@ class VarDecl:
     name: Ident
     value: Expr
     span: Span
+    trainable: bool = False  # `param tau = 0.9 trainable`
 
 
 @dataclass(frozen=True)

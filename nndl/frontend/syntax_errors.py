@@ -184,6 +184,8 @@ def _mistake_hint(tok: Token, accepts: set[str], source: str, start: int) -> str
     if str(tok) == "[" and statement in ("input", "output") and "_NL" in accepts:
         return (f"in a `train` block, `{statement} NAME` names one of the network's "
                 f"{statement}s; declare the group itself in the `network` block")
+    if str(tok) == "trainable" and statement != "param":
+        return "only a parameter can be trainable: `param NAME = VALUE trainable`"
     if str(tok) == "=" and "COMPARE" in accepts:
         return "compare with `==`; a single `=` names an argument"
     if str(tok) == "}" and _unclosed_brace(source[:start]) is None:

@@ -129,7 +129,8 @@ class ToAst(Transformer):
         return s.NeuronBlock(_ident(name), tuple(statements), Span.of(meta))
 
     def param_decl(self, meta, children):
-        return s.VarDecl("param", _ident(children[0]), children[1], Span.of(meta))
+        return s.VarDecl("param", _ident(children[0]), children[1], Span.of(meta),
+                         trainable=len(children) > 2)
 
     def state_decl(self, meta, children):
         return s.VarDecl("state", _ident(children[0]), children[1], Span.of(meta))

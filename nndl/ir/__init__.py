@@ -40,8 +40,9 @@ class Group:
     shape: tuple[int, ...]
     role: str  # "input", "hidden" or "output"
     activation: str | None  # one of ACTIVATIONS; None for inputs and model groups
-    # the activation's arguments (leaky_relu's slope) or the model's parameters, overrides applied
-    params: dict[str, float] = field(default_factory=dict)
+    # the activation's arguments (leaky_relu's slope) or the model's parameters, overrides applied:
+    # a model parameter may be an expression evaluated per neuron (see NeuronModel.params)
+    params: dict[str, float | dict] = field(default_factory=dict)
     bias: bool = True  # inputs never have one
     bias_init: float = 0.0
     loc: Loc | None = None
@@ -83,11 +84,22 @@ class NeuronModel:
     """
 
     name: str
-    params: dict[str, float]  # defaults, in declaration order
-    states: dict[str, float]  # starting values, in declaration order
+    # defaults, in declaration order: a number, or an expression evaluated per neuron at build
+    # time (nndl.ir.expr's dict form, over `index`, `coord.K`, draws and earlier parameters)
+    params: dict[str, float | dict]
+    # starting values, in declaration order: numbers or expressions as `params` (which may also
+    # read the earlier states)
+    states: dict[str, float | dict]
     statements: tuple[tuple[str, dict], ...]
     source: str = ""
     loc: Loc | None = None
+    trainable: tuple[str, ...] = ()  # parameters that backpropagation learns
+
+    def per_neuron(self, group: "Group") -> tuple[str, ...]:
+        """The parameters that a group of this model holds as arrays (saved as GROUP.NAME):
+        those given as expressions, and the trainable ones."""
+        return tuple(p for p in self.params
+                     if p in self.trainable or isinstance(group.params[p], dict))
 
     @property
     def draws(self) -> bool:
@@ -108,7 +120,7 @@ class NeuronModel:
     def from_dict(cls, d: dict) -> NeuronModel:
         return cls(d["name"], dict(d["params"]), dict(d["states"]),
                    tuple((target, value) for target, value in d["statements"]), d["source"],
-                   Loc.from_dict(d["loc"]))
+                   Loc.from_dict(d["loc"]), tuple(d.get("trainable", ())))
 
 
 @dataclass(frozen=True)

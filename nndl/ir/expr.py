@@ -184,6 +184,8 @@ def render(e: Expr) -> str:
     if isinstance(e, Bool):
         return "true" if e.value else "false"
     if isinstance(e, Var):
+        if e.name.startswith("coord."):  # a neuron's own coordinate, in a starting value
+            return f"coord[{e.name[6:]}]"
         side, _, rest = e.name.partition(".")
         if rest.startswith("coord."):
             return f"{side}.coord[{rest[6:]}]"

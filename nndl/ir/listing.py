@@ -26,7 +26,8 @@ def model_text(g: ir.Group) -> str:
     return call_text(g.activation, g.params)
 
 
-def _value(value) -> str:
+def value_text(value) -> str:
+    """A parameter's value as source text: a number, a name, or an expression."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):  # a condition, in the expression IR's dict form
@@ -36,7 +37,7 @@ def _value(value) -> str:
 
 def call_text(kind: str, params: dict) -> str:
     """A rule or initialiser as source text: `local(radius=1.5, metric=euclidean, ...)`."""
-    shown = [_value(v) if k == "condition" else f"{k}={_value(v)}"
+    shown = [value_text(v) if k == "condition" else f"{k}={value_text(v)}"
              for k, v in params.items() if v is not None]
     return f"{kind}({', '.join(shown)})" if shown else kind
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from nndl import ir
 from nndl.diagnostics import Diagnostics, Span
-from nndl.runtime import resources
+from nndl.runtime import resources, starting
 from nndl.runtime.errors import RuntimeNNDLError
 from nndl.runtime.locations import source_position
 from nndl.runtime.schedule import (CYCLE_HINT, CycleError, Level, cycle_message,
@@ -39,11 +39,15 @@ def initial_biases(spec: ir.Network) -> dict[str, np.ndarray]:
     return {g.name: initial_bias(g) for g in spec.groups if g.bias}
 
 
-def initial_states(spec: ir.Network) -> dict[str, dict[str, np.ndarray]]:
-    """Each model group's starting state, per neuron: the model's declared values."""
-    return {g.name: {var: np.full(g.size, float(value))
-                     for var, value in spec.model(g.model).states.items()}
-            for g in spec.groups if g.model}
+def initial_values(spec: ir.Network, seed: int) -> tuple[dict, dict]:
+    """Each model group's parameters held as arrays and its starting states, per neuron:
+    ({group: {param: array}}, {group: {state: array}}), see nndl.runtime.starting."""
+    values = starting.build_values(spec, seed)
+    message = starting.not_finite(spec, values)
+    if message:
+        raise BuildError(message)
+    return ({name: params for name, (params, _) in values.items()},
+            {name: states for name, (_, states) in values.items()})
 
 
 def locate(spec: ir.Network, finding: Finding) -> str:

@@ -36,7 +36,7 @@ def load_checkpoint(net, path, optimizer, rng, regime: str) -> tuple[int, dict]:
 
     def optimizer_keys(archive: npzfile.Archive, meta: dict) -> list[str]:
         _check_run(meta, path, net.seed, regime, kind, rng)
-        return _check_optimizer_members(archive, path, kind)
+        return _check_optimizer_members(archive, path, kind, trainable_arrays(net.SPEC))
 
     arrays, meta = weightfile.load(path, net.SPEC, net.dtype, extra=optimizer_keys)
     state = meta["checkpoint"]
@@ -78,7 +78,16 @@ def _check_run(meta: dict, path, seed: int, regime: str, kind: str, rng) -> None
                              f"({npzfile.reason(e)})") from None
 
 
-def _check_optimizer_members(archive: npzfile.Archive, path, kind: str) -> list[str]:
+def trainable_arrays(spec) -> set[str]:
+    """The arrays of a weight file that an optimiser updates: every `.w` and `.bias`, and the
+    trainable model parameters (`GROUP.PARAM`)."""
+    keys = {f"{p.name}.w" for p in spec.projections} | \
+        {f"{g.name}.bias" for g in spec.groups if g.bias}
+    return keys | set(weightfile.trainable_keys(spec))
+
+
+def _check_optimizer_members(archive: npzfile.Archive, path, kind: str,
+                             trainable: set[str]) -> list[str]:
     """The optimiser's arrays, from their headers: each slot of a trainable array has that
     array's shape and holds floats; Adam also has its step count."""
     keys = [k for k in archive.keys if k.startswith(weightfile.OPTIMIZER)]
@@ -98,14 +107,15 @@ def _check_optimizer_members(archive: npzfile.Archive, path, kind: str) -> list[
         raise _damaged(path, f"it holds optimiser state {_listed(unknown)} that {kind} has not")
     for slot, params in slots.items():
         for key in sorted(params):
-            _check_slot(archive, path, f"{weightfile.OPTIMIZER}{slot}.{key}", key)
+            _check_slot(archive, path, f"{weightfile.OPTIMIZER}{slot}.{key}", key, trainable)
     if len({frozenset(params) for params in slots.values()}) > 1:
         raise _damaged(path, f"its {' and '.join(SLOTS[kind])} state cover different arrays")
     return keys
 
 
-def _check_slot(archive: npzfile.Archive, path, name: str, key: str) -> None:
-    if key not in archive.keys or not key.endswith((".w", ".bias")):
+def _check_slot(archive: npzfile.Archive, path, name: str, key: str,
+                trainable: set[str]) -> None:
+    if key not in archive.keys or key not in trainable:
         raise _damaged(path, f"`{name}` is the state of `{key}`, which is no trainable array "
                              "of this file")
     want, member = archive.header(key), archive.header(name)

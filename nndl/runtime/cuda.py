@@ -22,6 +22,7 @@ class Kernels:
         self.cupy, self.source = cupy, source
         self.modules: dict[str, object] = {}
         self.functions: dict[tuple[str, str], object] = {}
+        self.constants: dict[tuple[float, str], object] = {}  # model parameters, on the device
 
     def function(self, name: str, dtype):
         dtype = np.dtype(dtype).name
@@ -41,17 +42,23 @@ class Kernels:
         blocks = (threads + THREADS - 1) // THREADS
         self.function(name, dtype)((blocks,), (THREADS,), args)
 
-    def map(self, name: str, args: tuple, arrays: int, at: int, results: int, noise=None):
+    def map(self, name: str, args: tuple, arrays: int, at: int, results: int, noise=None,
+            held: bool = False):
         """An elementwise kernel over same-shaped arrays: `args` holds `arrays` arrays with
         the scalars from position `at`; returns its `results` new arrays. A kernel that draws
         random numbers gets `noise` (a nndl.runtime.philox.Noise) as its columns' neurons, the
-        key and the tick (backends/cupy/kernels.py, NOISE_PARAMS)."""
+        key and the tick (backends/cupy/kernels.py, NOISE_PARAMS). A `held` kernel (a neuron
+        model's) takes each scalar as an array and its length: a number (one value) or a
+        value per column (per neuron: see backends/cupy/kernels.py, HELD)."""
         cp = self.cupy
         scalars = args[at:at + len(args) - arrays]
         inputs = [cp.ascontiguousarray(a) for a in (*args[:at], *args[at + len(scalars):])]
         dtype = inputs[0].dtype
         outputs = [cp.empty(inputs[0].shape, dtype=dtype) for _ in range(results)]
-        scalars = [dtype.type(s) for s in scalars]
+        if held:
+            scalars = [part for s in scalars for part in self.held(s, dtype)]
+        else:
+            scalars = [dtype.type(s) for s in scalars]
         if noise is not None:
             neurons = cp.ascontiguousarray(noise.neurons.reshape(-1).astype(cp.int64))
             scalars += [np.int64(neurons.size), neurons,
@@ -59,6 +66,19 @@ class Kernels:
         size = inputs[0].size
         self.launch(name, size, dtype, np.int64(size), *inputs, *scalars, *outputs)
         return tuple(outputs)
+
+    def held(self, value, dtype) -> tuple:
+        """A model parameter as a kernel takes it: (values on the device, their number). A
+        number is copied to the device once and kept."""
+        cp = self.cupy
+        if isinstance(value, (int, float, np.floating)):
+            key = (float(value), np.dtype(dtype).name)
+            if key not in self.constants:
+                self.constants[key] = cp.full((1,), value, dtype=dtype)
+            values = self.constants[key]
+        else:
+            values = cp.ascontiguousarray(value.reshape(-1).astype(dtype, copy=False))
+        return values, np.int64(values.size)
 
 
 def to_device(cupy, value):

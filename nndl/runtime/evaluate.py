@@ -34,8 +34,11 @@ BINARY = {
 }
 
 
-def evaluate(node: e.Expr, env: dict[str, np.ndarray]):
-    """The value of `node` with variables taken from `env` (arrays broadcast together)."""
+def evaluate(node: e.Expr, env: dict[str, np.ndarray], draw=None):
+    """The value of `node` with variables taken from `env` (arrays broadcast together) and
+    random draws from `draw(node)` (where the expression may draw: starting values)."""
+    if isinstance(node, e.Draw):
+        return draw(node)
     if isinstance(node, e.Num):
         return node.value
     if isinstance(node, e.Bool):
@@ -43,15 +46,16 @@ def evaluate(node: e.Expr, env: dict[str, np.ndarray]):
     if isinstance(node, e.Var):
         return env[node.name]
     if isinstance(node, e.Unary):
-        value = evaluate(node.operand, env)
+        value = evaluate(node.operand, env, draw)
         if node.op == "num":  # a truth value as the number 1 or 0
             return np.asarray(value, dtype=float)
         return np.logical_not(value) if node.op == "not" else np.negative(value)
     if isinstance(node, e.Binary):
-        return BINARY[node.op](evaluate(node.left, env), evaluate(node.right, env))
+        return BINARY[node.op](evaluate(node.left, env, draw), evaluate(node.right, env, draw))
     if isinstance(node, e.Call):
-        return FUNCTIONS[node.func](*(evaluate(a, env) for a in node.args))
-    return np.where(evaluate(node.cond, env), evaluate(node.then, env), evaluate(node.other, env))
+        return FUNCTIONS[node.func](*(evaluate(a, env, draw) for a in node.args))
+    return np.where(evaluate(node.cond, env, draw), evaluate(node.then, env, draw),
+                    evaluate(node.other, env, draw))
 
 
 def condition(node: e.Expr, env: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 from nndl import ir
 from nndl.runtime import (free_running, philox, recording, resources, rewiring, training,
                           weightfile)
-from nndl.runtime.build import build_all, initial_biases, initial_states, neuron_levels, report
+from nndl.runtime.build import build_all, initial_biases, initial_values, neuron_levels, report
 from nndl.runtime.errors import InputError, WeightFileError
 from nndl.runtime.inputs import by_name, prepare_inputs
 from nndl.runtime.schedule import CycleError
@@ -39,8 +39,9 @@ class NetworkBase:
         resources.check(spec, backend=self.BACKEND)  # refuse, in microseconds, what won't fit
         synapses, findings = build_all(spec, self.seed)
         report(spec, findings)
-        # each model neuron's state before the first tick (saved as GROUP.STATE)
-        self.start_states = initial_states(spec)
+        # each model neuron's state before the first tick (saved as GROUP.STATE), and the
+        # parameters a group holds per neuron or trains (GROUP.PARAM)
+        self.model_params, self.start_states = initial_values(spec, self.seed)
         self._install(synapses, initial_biases(spec))
 
     def _install(self, synapses: dict[str, Synapses], biases: dict[str, np.ndarray]):
@@ -54,6 +55,11 @@ class NetworkBase:
 
     def _get_parameters(self) -> tuple[dict[str, Synapses], dict[str, np.ndarray]]:
         raise NotImplementedError
+
+    def _get_model_params(self) -> dict[str, dict[str, np.ndarray]]:
+        """{group: {param: array}}: the parameters held as arrays, as they are now (a backend
+        that trains them in arrays of its own returns those)."""
+        return self.model_params
 
     def _run(self, inputs: dict[str, np.ndarray], ticks: int, batch: int,
              every_tick: bool, reset: bool,
@@ -255,7 +261,8 @@ class NetworkBase:
 
     def parameters(self) -> dict[str, np.ndarray]:
         """The weight file's arrays: `NAME.pre`, `NAME.post`, `NAME.w` (and `NAME.tie` for shared
-        kernels), `GROUP.bias`, and `GROUP.STATE` for each state variable of a model group."""
+        kernels), `GROUP.bias`, `GROUP.STATE` for each state variable of a model group, and
+        `GROUP.PARAM` for each parameter it holds per neuron or trains."""
         synapses, biases = self._get_parameters()
         arrays = {}
         for name, syn in synapses.items():
@@ -269,6 +276,9 @@ class NetworkBase:
         for name, states in self.start_states.items():
             for var, values in states.items():
                 arrays[f"{name}.{var}"] = np.asarray(values, dtype=self.dtype)
+        for name, params in self._get_model_params().items():
+            for param, values in params.items():
+                arrays[f"{name}.{param}"] = np.asarray(values, dtype=self.dtype)
         return arrays
 
     def metadata(self) -> dict:
@@ -300,15 +310,18 @@ class NetworkBase:
                   for g in self.SPEC.groups if g.bias}
         states = {name: {var: arrays[f"{name}.{var}"].astype(np.float64) for var in values}
                   for name, values in self.start_states.items()}
+        params = {name: {p: arrays[f"{name}.{p}"].astype(np.float64) for p in values}
+                  for name, values in self.model_params.items()}
         if meta.get("sha256") != self.SPEC.sha256:
             warnings.warn(f"{path} was saved from a different source text of network "
                           f"`{self.SPEC.name}` ({meta.get('source')}); its structure fits, "
                           "so it was loaded", stacklevel=3)
-        previous, self.start_states = self.start_states, states
+        previous = self.start_states, self.model_params
+        self.start_states, self.model_params = states, params
         try:
             self._install(synapses, biases)
         except CycleError as e:  # the file's synapses are at fault here, not the source text
-            self.start_states = previous
+            self.start_states, self.model_params = previous
             names = ", ".join(f"`{p.name}`" for p in e.projections)
             raise WeightFileError(f"{path}: the delay-0 synapses of {names} in this file form a "
                                   "cycle from neuron to neuron; they must form a DAG") from None

@@ -34,6 +34,8 @@ class Rewirer:
             moved[p.name] = outcome.source_index
             self.pruned += outcome.pruned
             self.grown += outcome.grown
+        # the backend rebuilds its arrays from these: keep what training made of the parameters
+        self.net.model_params = self.net._get_model_params()
         self.net._install(synapses, biases)
         for name, source in moved.items():
             self.optimizer.remap(f"{name}.w", source)

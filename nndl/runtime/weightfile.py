@@ -1,8 +1,10 @@
 """The one weight format: a self-describing `.npz`, written atomically and read without pickle.
 
 Keys: `NAME.pre`, `NAME.post` (int64, CSR order) and `NAME.w` per projection; `GROUP.bias` per
-group with a bias; `__meta__`, a JSON string naming the source, its sha256, the network, the nndl
-version and the dtype.
+group with a bias; `GROUP.STATE` per state of a model group (each neuron's starting value) and
+`GROUP.PARAM` per model parameter it holds as an array (each neuron's value, or one value for a
+trainable parameter given as a number); `__meta__`, a JSON string naming the source, its
+sha256, the network, the nndl version and the dtype.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ def _check_members(network: ir.Network, archive: npzfile.Archive, meta: dict, pa
             _check_declared(path, archive.header(f"{g.name}.bias"), "f", g.size)
         for var in network.model(g.model).states if g.model else ():
             _check_declared(path, archive.header(f"{g.name}.{var}"), "f", g.size)
+        for param, size in param_sizes(network, g):
+            _check_declared(path, archive.header(f"{g.name}.{param}"), "f", size)
     for p in network.projections:
         pairs = network.group(p.src).size * network.group(p.dst).size  # at most one synapse each
         for suffix, kinds in (("pre", "iu"), ("post", "iu"), ("w", "f"), ("tie", "iu")):
@@ -153,7 +157,23 @@ def expected_keys(network: ir.Network) -> list[str]:
         keys += [f"{p.name}.tie"] if is_shared(p) else []
     keys += [f"{g.name}.bias" for g in network.groups if g.bias]
     keys += state_keys(network)
+    keys += [f"{g.name}.{param}" for g in network.groups for param, _ in param_sizes(network, g)]
     return keys
+
+
+def param_sizes(network: ir.Network, g: ir.Group) -> list[tuple[str, int]]:
+    """`GROUP.PARAM` entries of a group and their lengths: a parameter given as an expression
+    has one value per neuron; a trainable one given as a number, one for the group."""
+    if not g.model:
+        return []
+    model = network.model(g.model)
+    return [(p, g.size if isinstance(g.params[p], dict) else 1) for p in model.per_neuron(g)]
+
+
+def trainable_keys(network: ir.Network) -> list[str]:
+    """The `GROUP.PARAM` entries that training changes, beside every `.w` and `.bias`."""
+    return [f"{g.name}.{p}" for g in network.groups if g.model
+            for p in network.model(g.model).trainable]
 
 
 def state_keys(network: ir.Network) -> list[str]:
@@ -171,6 +191,8 @@ def check(network: ir.Network, arrays: dict[str, np.ndarray], meta: dict, path) 
             _check_array(path, f"{g.name}.bias", arrays, "f", (g.size,))
         for var in network.model(g.model).states if g.model else ():
             _check_array(path, f"{g.name}.{var}", arrays, "f", (g.size,))
+        for param, size in param_sizes(network, g):
+            _check_array(path, f"{g.name}.{param}", arrays, "f", (size,))
     for p in network.projections:
         _check_projection(network, p, arrays, path)
 
