@@ -304,3 +304,24 @@ def test_a_module_a_network_and_the_ir_export_alike():
             np.testing.assert_array_equal(a, b)
     with pytest.raises(TypeError, match="expected an ir.Network"):
         to_nir("delay_line.nndl")
+
+
+def test_a_parameter_that_differs_between_neurons_is_refused(tmp_path):
+    text = """
+    neuron lif {
+        param leak = 0.9
+        state v = 0.0
+        v   = leak * v + net
+        out = 1.0 if v > 1.0 else 0.0
+        v   = 0.0 if v > 1.0 else v
+    }
+    network varied {
+        input  x[3]
+        output y[3] : lif(leak = 0.8 + 0.05 * index)
+        connect x -> y : full
+    }
+    """
+    path = tmp_path / "varied.nndl"
+    path.write_text(text)
+    with pytest.raises(ExportError, match="parameter `leak` differs from neuron to neuron"):
+        to_nir(nndl.compile(path, backend="numpy", cache=False).Network())

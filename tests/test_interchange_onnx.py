@@ -123,3 +123,40 @@ def test_rand_is_refused():
                                 "output y[1] : identity\n connect p -> y : full }")
     with pytest.raises(ExportError, match="random numbers"):
         to_onnx(program.networks[0])
+
+
+PER_NEURON = """
+neuron leaking {
+    param leak = 0.9
+    param gain = 1.0 trainable
+    state v = 0.0
+    v   = leak * v + net
+    out = tanh(gain * v)
+}
+network per_neuron {
+    input  x[3]
+    output y[3] : leaking(leak = 0.5 + 0.1 * index + 0.05 * rand())
+    connect x -> y : full
+}
+"""
+
+
+def test_per_neuron_and_trained_parameters_are_exported_as_the_network_holds_them(tmp_path):
+    """A parameter drawn per neuron goes to ONNX as one value per neuron, and a trainable one
+    as the network holds it now (changed here as training would), not as the source wrote it."""
+    path = tmp_path / "per_neuron.nndl"
+    path.write_text(PER_NEURON)
+    net = nndl.compile(path, backend="numpy", cache=False).Network(dtype="float64")
+    params = net.parameters()
+    assert np.ptp(params["y.leak"]) > 0.1
+    net.save(tmp_path / "w.npz")
+    with np.load(tmp_path / "w.npz") as held:
+        arrays = dict(held)
+    arrays["y.gain"] = np.array([1.7])  # as training would leave it
+    np.savez(tmp_path / "trained.npz", **arrays)
+    net.load(tmp_path / "trained.npz")
+    model = to_onnx(net, ticks=4)
+    x = np.random.default_rng(2).normal(size=(4, 2, 3))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"x": x.astype(np.float32)})
+    np.testing.assert_allclose(got, net.run({"x": x}, ticks=4)["y"], rtol=1e-5, atol=1e-5)

@@ -77,7 +77,7 @@ def _read(model: ir.NeuronModel, values: dict, statements: list) -> Dynamics:
     if model.draws:
         raise _NoMatch("it draws random numbers (rand(), randn()), and NIR's neurons do not")
     states = list(model.states)
-    if any(float(v) != 0.0 for v in model.states.values()):
+    if any(not isinstance(v, (int, float)) or float(v) != 0.0 for v in model.states.values()):
         raise _NoMatch("a state starts at a value other than 0, and NIR's start at 0")
     if len(states) not in (1, 2) or len(statements) not in (2, 3, 4):
         raise _NoMatch(f"it has {len(states)} state variables and {len(statements)} "

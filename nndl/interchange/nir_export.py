@@ -139,11 +139,24 @@ class _Exporter:
 
     def _neuron(self, group: ir.Group, shape, meta):
         model = self.spec.model(group.model)
-        d = models.dynamics(model, group.params, f"group `{group.name}`")
+        d = models.dynamics(model, self._one_value_each(group), f"group `{group.name}`")
         meta |= {"nndl_model": model.name}
         params = {k: np.full(shape, v, dtype=np.float64)
                   for k, v in d.to_nir_params(self.dt).items()}
         return getattr(self.nir, d.kind)(**params, metadata=meta)
+
+    def _one_value_each(self, group: ir.Group) -> dict[str, float]:
+        """The group's model parameters, one number each (held ones from the weight file, so
+        trained ones as trained); a value that differs between neurons is refused."""
+        values = {}
+        for name, value in weights.model_values(self.spec, self.arrays, group).items():
+            value = np.asarray(value, dtype=np.float64).reshape(-1)
+            if np.any(value != value[0]):
+                raise ExportError(f"group `{group.name}`: its parameter `{name}` differs from "
+                                  "neuron to neuron, and the NIR export writes one value per "
+                                  "group")
+            values[name] = float(value[0])
+        return values
 
     def _add(self, name: str, node) -> str:
         if name in self.nodes:

@@ -219,7 +219,7 @@ class _Statements:
     def __init__(self, builder: _Builder, g: ir.Group, state: dict[str, str]):
         self.b, self.g, self.state = builder, g, state
         self.model = builder.spec.model(g.model)
-        self.params = dict(self.model.params) | dict(g.params)
+        self.params = weights.model_values(builder.spec, builder.arrays, g)
 
     def run(self, net: str, previous_out: str) -> str:
         env = {"net": net, "out": previous_out, **self.state}
@@ -238,8 +238,9 @@ class _Statements:
         if isinstance(e, E.Var):
             if e.name in env:
                 return env[e.name]
-            if e.name in self.params:
-                return b.const(e.name, float(self.params[e.name]))
+            if e.name in self.params:  # a number, or one per neuron: a row, as the neurons are
+                value = np.asarray(self.params[e.name], dtype=float)
+                return b.const(e.name, value.item() if value.size == 1 else value.reshape(1, -1))
             raise ExportError(f"group `{self.g.name}`: model `{self.model.name}` reads "
                               f"`{e.name}`, which the ONNX export does not know")
         args = [self.render(a, env) for a in _operands(e)]

@@ -15,7 +15,7 @@ import numpy as np
 
 from nndl import ir
 from nndl.runtime import geometry, weightfile
-from nndl.runtime.build import build_all, initial_biases, initial_states
+from nndl.runtime.build import build_all, initial_biases, initial_values
 
 
 def spec_and_arrays(network, weights=None) -> tuple[ir.Network, dict[str, np.ndarray]]:
@@ -50,9 +50,22 @@ def initial_arrays(spec: ir.Network) -> dict[str, np.ndarray]:
         if syn.tie is not None:
             arrays[f"{name}.tie"] = syn.tie
     arrays |= {f"{name}.bias": bias for name, bias in initial_biases(spec).items()}
-    for name, states in initial_states(spec).items():
-        arrays |= {f"{name}.{var}": values for var, values in states.items()}
+    params, states = initial_values(spec, spec.seed)
+    for held in (params, states):  # GROUP.PARAM (per neuron, or trainable) and GROUP.STATE
+        for name, values in held.items():
+            arrays |= {f"{name}.{var}": v for var, v in values.items()}
     return arrays
+
+
+def model_values(spec: ir.Network, arrays: dict, g: ir.Group) -> dict[str, float | np.ndarray]:
+    """The model parameters of group `g`: the weight file's array where the network holds one
+    (a per-neuron value, or a trainable one, as trained), else the number the source gives."""
+    values = {}
+    for name, default in spec.model(g.model).params.items():
+        held = arrays.get(f"{g.name}.{name}")
+        values[name] = float(g.params.get(name, default)) if held is None \
+            else np.asarray(held, dtype=np.float64).reshape(-1)
+    return values
 
 
 def synapse_weights(arrays: dict, p: ir.Projection) -> np.ndarray:
