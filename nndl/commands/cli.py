@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("file", help="an .nndl source file")
     common.add_argument("--concise", action="store_true",
                         help="one line per diagnostic, without the source excerpt")
+    common.add_argument("--set", action="append", type=_override, default=[], metavar="NAME=VALUE",
+                        help="override the file's `param NAME = ...` (a number or true/false); "
+                             "repeatable")
     parser = argparse.ArgumentParser(
         prog="nndlc", description="Compile NNDL network descriptions to Python modules.")
     parser.add_argument("--version", action="version", version=f"nndlc {__version__}")
@@ -120,6 +123,20 @@ def _positive(text: str) -> int:
     return value
 
 
+def _override(text: str) -> tuple[str, float | bool]:
+    from nndl.frontend.parameters import OverrideError, parse_override
+
+    try:
+        return parse_override(text)
+    except OverrideError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def overrides(args) -> dict[str, float | bool]:
+    """The `--set` values by name (the last of one name wins, as in most tools)."""
+    return dict(args.set)
+
+
 def _natural(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more; got {text!r}")
@@ -136,7 +153,7 @@ def _checked(args):
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"cannot read {args.file}: no such file")
-    program, diags, surveys = check_networks(read_source(path), args.file)
+    program, diags, surveys = check_networks(read_source(path), args.file, overrides(args))
     diags.raise_if_errors()
     if diags.warnings:
         sys.stderr.write(diags.render(concise=args.concise))
@@ -266,7 +283,8 @@ def cmd_train(args) -> int:
             result = train(args.file, regime=args.regime, network=args.network,
                            data=args.data, backend=args.backend, out=args.out,
                            epochs=args.epochs, seed=args.seed, resume=args.resume,
-                           progress=not args.quiet, on_epoch=report, cache=not args.no_cache)
+                           progress=not args.quiet, on_epoch=report, cache=not args.no_cache,
+                           params=overrides(args))
     except KeyboardInterrupt:
         print("\ninterrupted: the checkpoint of the last finished epoch is kept; continue with "
               "the same command and --resume" if finished else
@@ -305,7 +323,7 @@ def cmd_graph(args) -> int:
         drawing.drawer(output)  # before any work: exit 1 with how to get Graphviz or matplotlib
     # the front end's diagnostics only: a network too large to build is still drawn (with
     # bounds), and one whose rules build no synapse or a neuron-level cycle shows why
-    program, diags = check_text(read_source(path), args.file)
+    program, diags = check_text(read_source(path), args.file, overrides(args))
     diags.raise_if_errors()
     if diags.warnings:
         sys.stderr.write(diags.render(concise=args.concise))

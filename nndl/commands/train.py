@@ -114,9 +114,11 @@ def _only(groups, role: str, network: ir.Network) -> ir.Group:
 def train(path: str, *, regime: str | None = None, network: str | None = None,
           data: str | None = None, backend: str = "numpy", out: str | None = None,
           epochs: int | None = None, seed: int | None = None, resume: bool = False,
-          progress: bool = True, on_epoch=None, cache: bool = True) -> Result:
+          progress: bool = True, on_epoch=None, cache: bool = True,
+          params: dict | None = None, how: str = "--set") -> Result:
     started = time.perf_counter()
-    module = compile_file(path, backend=backend, network=network, cache=cache)
+    module = compile_file(path, backend=backend, network=network, cache=cache, params=params,
+                          how=how)
     spec: ir.Network = module.SPEC
     chosen = spec.regime(regime)
     dataset = find_data(chosen, path, data)
