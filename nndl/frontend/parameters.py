@@ -45,12 +45,15 @@ class Binding:
     value: float | bool | None  # None: its value has an error (reported)
     declared: Span | None  # the `param` statement, or its name where an override replaced it
     override: str | None  # `--set n=64` or `params={'n': 64}` when overridden, else None
+    sources: tuple[Binding, ...] = ()  # the parameters its declared value was computed from
 
-    def note(self) -> tuple[str, Span | None]:
+    def notes(self) -> list[tuple[str, Span | None]]:
+        """Where its value was set, then where the values it was computed from were."""
         shown = _show(self.value)
         if self.override is not None:
-            return f"`{self.name}` is {shown}, set by {self.override}", None
-        return f"`{self.name}` is {shown}, set here", self.declared
+            return [(f"`{self.name}` is {shown}, set by {self.override}", None)]
+        return [(f"`{self.name}` is {shown}, set here", self.declared),
+                *(note for source in self.sources for note in source.notes())]
 
 
 @dataclass
@@ -73,7 +76,8 @@ class Resolved:
             item = diags.items[i]
             if item.severity != "error":
                 continue
-            notes = [b.note() for span, b in self.uses if item.span and _inside(span, item.span)]
+            notes = [note for span, b in self.uses if item.span and _inside(span, item.span)
+                     for note in b.notes()]
             fresh = [n for n in dict.fromkeys(notes) if n not in item.notes]
             if fresh:
                 item = diags.items[i] = dataclasses.replace(item, notes=item.notes + tuple(fresh))
@@ -209,12 +213,19 @@ class _Resolver:
                 scope[name] = Binding(name, value, stmt.name.span,
                                       _given(self.how, name, value))
                 continue
-            scope[name] = Binding(name, self._value(stmt, scope), stmt.span, None)
+            before = len(self.uses)
+            value = self._value(stmt, scope)
+            sources = tuple(dict.fromkeys(b for _, b in self.uses[before:]))
+            del self.uses[before:]  # uses inside a `param` line are not uses in the network
+            scope[name] = Binding(name, value, stmt.span, None, sources)
         return scope
 
     def _value(self, stmt: s.ParamStmt, scope: dict[str, Binding]) -> float | bool | None:
         expr = self.substitute(stmt.value, scope)
-        unknown = _names(expr)
+        left = _names(expr)
+        if any(var.name in scope for var in left):  # a parameter without a value: reported
+            return None
+        unknown = left
         for var in unknown:
             self.diags.error("unknown-parameter", f"unknown parameter `{var.name}` in the value "
                              f"of `{stmt.name.name}`", var.span,
