@@ -115,7 +115,7 @@ def train(path: str, *, regime: str | None = None, network: str | None = None,
           data: str | None = None, backend: str = "numpy", out: str | None = None,
           epochs: int | None = None, seed: int | None = None, resume: bool = False,
           progress: bool = True, on_epoch=None, cache: bool = True,
-          params: dict | None = None, how: str = "--set") -> Result:
+          params: dict | None = None, how: str = "--set", plot: bool = True) -> Result:
     started = time.perf_counter()
     module = compile_file(path, backend=backend, network=network, cache=cache, params=params,
                           how=how)
@@ -147,16 +147,17 @@ def train(path: str, *, regime: str | None = None, network: str | None = None,
     write_text_atomically(history_file, json.dumps({"network": spec.name, "regime": chosen.name,
                                                     "backend": backend, "history": history,
                                                     "test": final}, indent=2) + "\n")
-    plot = None
+    plotted = None
     try:
         from nndl import plot as plotting
     except ImportError:  # matplotlib is an optional extra
         plotting = None
-    if plotting is not None:  # named loss.png also when the curves are of local rules
-        plot = folder / "loss.png"
-        plotting.training_curves(history, plot, title=f"{spec.name} ({chosen.name}, {backend})")
+    if plotting is not None and plot:  # named loss.png also when the curves are of local rules
+        plotted = folder / "loss.png"
+        plotting.training_curves(history, plotted,
+                                 title=f"{spec.name} ({chosen.name}, {backend})")
     same = dataset.x_train.shape == dataset.x_test.shape and \
         np.array_equal(dataset.x_train, dataset.x_test)
     return Result(spec.name, chosen.name, backend, dataset.name, len(dataset.y_train),
                   len(dataset.y_test), history, final, same, time.perf_counter() - started,
-                  weights, history_file, plot)
+                  weights, history_file, plotted)

@@ -91,3 +91,13 @@ def load_program(path: str | Path, params: Mapping[str, float | bool] = (),
     program, diags = check_text(text, str(path), params, how)
     diags.raise_if_errors()
     return program
+
+
+def declared_parameters(text: str, path: str = "<string>") -> dict[str, float | bool]:
+    """Every `param` the file declares outside neuron blocks, with its value; a syntax error
+    or a wrong `param` line raises NNDLError."""
+    diags = Diagnostics(path, text)
+    tree = parse(text, diags)
+    values = parameters.resolve(tree, diags).values if tree is not None else {}
+    diags.raise_if_errors()
+    return values
