@@ -3,9 +3,10 @@
 The cache holds text only — the generated `.py` and a JSON manifest — never pickles. Its key is
 the sha256 of (the compiler's own files, backend, network, resolved path, source text, the
 overridden parameters), so any change to those regenerates — a fixed backend too, without a new
-version number — and nothing else does. What it finds is code the next compile would run, so it is used only when the folder
-and both files are this user's and writable by nobody else, and the module's bytes are those
-whose sha256 the manifest records; anything else is regenerated, with a CacheWarning.
+version number — and nothing else does. What it finds is code the next compile would run, so
+it is used only when the folder and both files are this user's and writable by nobody else, and
+the module's bytes are those whose sha256 the manifest records; anything else is regenerated,
+with a CacheWarning.
 """
 
 from __future__ import annotations
