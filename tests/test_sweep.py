@@ -214,7 +214,7 @@ def test_on_a_dask_cluster_with_a_worker_killed(cluster, serial, tmp_path):
         name = sorted(busy)[0]  # 7 runs are left: a worker has one in hand
         cluster.workers[int(name[1:])].kill()
         killed.append(name)
-        killed.extend(str(key).removeprefix("nndl-sweep-") for key in busy[name])
+        killed.extend(str(key).split("-", 3)[3] for key in busy[name])  # nndl-sweep-TAG-KEY
 
     out = tmp_path / "out"
     result = nndl.sweep(source(tmp_path), GRID, SEEDS, scheduler=cluster.address, out=out,

@@ -105,9 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", parents=[common],
                            help="train every combination of parameter values and seeds, on Dask")
     sweep.add_argument("--grid", action="append", type=_grid_item, default=[],
-                       metavar="NAME=V1,V2,...", required=True,
+                       metavar="NAME=V1,V2,...",
                        help="values of one of the file's parameters; repeatable (the runs are "
-                            "every combination)")
+                            "every combination; none: the seeds alone)")
     sweep.add_argument("--seeds", type=_positive, default=1, help="seeds 0..N-1 for each "
                                                                   "combination (default 1)")
     sweep.add_argument("--regime", help="which train block (default: the network's first)")
@@ -377,7 +377,8 @@ def cmd_sweep(args) -> int:
         print(f"failed: {row['key']}: {row['error'].splitlines()[0] if row['error'] else '?'}")
     shown = [result.results, result.folder / "summary.csv", *result.plots]
     print("saved " + ", ".join(str(p) for p in shown)
-          + ("" if result.plots else " (no plots: pip install matplotlib for them)"))
+          + (" (no plots: pip install matplotlib for them)" if names and not result.plots
+             else ""))
     return EXIT_OK
 
 

@@ -24,6 +24,7 @@ import os
 import socket
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -313,8 +314,10 @@ def _on_dask(jobs: list[Job], scheduler: str | None, workers: int | None):
         else:
             cluster, client = None, Client(scheduler, timeout="30s")
         try:
-            futures = {client.submit(run_task, job, key=f"nndl-sweep-{job.key}", pure=False): job
-                       for job in jobs}
+            # keys unique to this call: two sweeps on one scheduler must not share results
+            tag = uuid.uuid4().hex[:12]
+            futures = {client.submit(run_task, job, key=f"nndl-sweep-{tag}-{job.key}",
+                                     pure=False): job for job in jobs}
             for future in as_completed(futures):
                 yield _outcome(future, futures[future])
         finally:
