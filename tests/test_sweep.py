@@ -117,6 +117,12 @@ def test_a_run_that_fails_is_recorded_and_the_others_go_on(tmp_path):
     assert result.summary[0]["n_hidden"] == 2  # best first; the failed combination last
 
 
+def test_a_sweep_over_seeds_alone(tmp_path):
+    result = nndl.sweep(source(tmp_path, epochs=2), {}, 2, workers=0, out=tmp_path / "out")
+    assert [r["key"] for r in result.rows] == ["seed=0", "seed=1"]
+    assert len(result.summary) == 1 and result.summary[0]["runs"] == 2 and not result.plots
+
+
 def test_mistakes_before_any_run(tmp_path, capsys):
     path = source(tmp_path)
     with pytest.raises(SweepError, match="no parameter `n_hiden`; did you mean `n_hidden`"):
