@@ -309,7 +309,8 @@ def _on_dask(jobs: list[Job], scheduler: str | None, workers: int | None):
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
         if scheduler is None:
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
-                                   threads_per_worker=1, processes=True, dashboard_address=None)
+                                   threads_per_worker=1, processes=True,
+                                   dashboard_address=":0")  # any free port: never a clash
             client = Client(cluster)
         else:
             cluster, client = None, Client(scheduler, timeout="30s")
