@@ -99,6 +99,7 @@ class NNDLLexer(RegexLexer):
         "root": [
             include("space"),
             (words(BLOCK_KEYWORDS, suffix=r"\b"), Keyword.Declaration, "header"),
+            (r"param\b(?![ \t]*=(?!=))", Keyword, ("statement", "name")),  # a file's parameter
             include("expr"),
             (r"[()\[\]{}]", Punctuation),
             (r".", Error),

@@ -36,7 +36,7 @@ from nndl.diagnostics import NNDLError  # noqa: E402  (after the stages above)
 from nndl.runtime.errors import InputError, RuntimeNNDLError, WeightFileError  # noqa: E402
 from nndl.version import __version__  # noqa: E402
 
-__all__ = ["compile", "NNDLError", "InputError", "RuntimeNNDLError", "WeightFileError",
+__all__ = ["compile", "sweep", "NNDLError", "InputError", "RuntimeNNDLError", "WeightFileError",
            "__version__"]
 
 
@@ -47,4 +47,8 @@ def __getattr__(name: str):
         from nndl.compiler import compile
 
         return compile
+    if name == "sweep":  # Dask is imported only when a sweep runs on it
+        from nndl.commands.sweep import sweep
+
+        return sweep
     raise AttributeError(f"module 'nndl' has no attribute {name!r}")

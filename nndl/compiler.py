@@ -1,11 +1,12 @@
 """`nndl.compile`: a .nndl file -> an imported module, cached on disk by source hash.
 
 The cache holds text only — the generated `.py` and a JSON manifest — never pickles. Its key is
-the sha256 of (the compiler's own files, backend, network, resolved path, source text), so any
-change to those regenerates — a fixed backend too, without a new version number — and nothing
-else does. What it finds is code the next compile would run, so it is used only when the folder
-and both files are this user's and writable by nobody else, and the module's bytes are those
-whose sha256 the manifest records; anything else is regenerated, with a CacheWarning.
+the sha256 of (the compiler's own files, backend, network, resolved path, source text, the
+overridden parameters), so any change to those regenerates — a fixed backend too, without a new
+version number — and nothing else does. What it finds is code the next compile would run, so
+it is used only when the folder and both files are this user's and writable by nobody else, and
+the module's bytes are those whose sha256 the manifest records; anything else is regenerated,
+with a CacheWarning.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import os
 import stat
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
@@ -26,6 +28,7 @@ import platformdirs
 
 from nndl import backends, ir
 from nndl.frontend import check_text, read_source
+from nndl.frontend.parameters import override_values
 from nndl.runtime.build import NNDLWarning
 from nndl.runtime.files import write_atomically, write_text_atomically
 from nndl.version import __version__
@@ -58,10 +61,12 @@ def _package_files(folder):
             yield item
 
 
-def generate_source(path: str | Path, backend: str, network: str | None = None) -> str:
-    """Parse, check and generate; raises NNDLError with every diagnostic on bad input."""
+def generate_source(path: str | Path, backend: str, network: str | None = None,
+                    params: Mapping[str, float | bool] | None = None, how: str = "params=") -> str:
+    """Parse, check and generate; raises NNDLError with every diagnostic on bad input.
+    `params` override the file's `param` values."""
     text = read_source(path)
-    program, diags = check_text(text, str(path))
+    program, diags = check_text(text, str(path), params or {}, how)
     diags.raise_if_errors()
     return backends.generate(select_network(program, network), backend)
 
@@ -74,15 +79,20 @@ def select_network(program: ir.Program, name: str | None) -> ir.Network:
 
 
 def compile(path: str | Path, backend: str = "numpy", network: str | None = None, *,
-            cache: bool = True) -> ModuleType:
+            cache: bool = True, params: Mapping[str, float | bool] | None = None,
+            how: str = "params=") -> ModuleType:
     """Compile a .nndl file for a backend and import the result (see DESIGN.md, Python API).
 
-    `cache=False`, or NNDL_NO_CACHE=1 in the environment, neither reads nor writes the cache."""
+    `params={"n_hidden": 64}` overrides the file's `param` values (checked as the literals
+    they replace; `how` names them in messages). `cache=False`, or NNDL_NO_CACHE=1 in the
+    environment, neither reads nor writes the cache."""
     if backend not in backends.BACKENDS:
         raise ValueError(f"unknown backend `{backend}`; "
                          f"choose one of {', '.join(backends.BACKENDS)}")
+    overrides = override_values(params)  # ValueError for a value that is no number or bool
     text = read_source(path)
-    parts = [compiler_fingerprint(), backend, network or "", str(Path(path).resolve()), text]
+    parts = [compiler_fingerprint(), backend, network or "", str(Path(path).resolve()), text,
+             json.dumps(sorted(overrides.items()))]  # 64 and 64.0 are one key: both are 64.0
     # surrogatepass: a file name of bytes that are not UTF-8 comes as lone surrogates
     key = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
     module_name = f"nndl_generated_{backend}_{key[:16]}"
@@ -94,7 +104,7 @@ def compile(path: str | Path, backend: str = "numpy", network: str | None = None
             log.debug("cache hit: %s", entry)
             return module_from_source(data, module_name, entry)
     log.debug("cache miss: generating %s for %s", backend, path)
-    source = generate_source(path, backend, network)
+    source = generate_source(path, backend, network, overrides, how)
     if entry is not None and _store(entry, source, key):
         return module_from_source(source, module_name, entry)
     return module_from_source(source, module_name)

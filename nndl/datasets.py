@@ -12,6 +12,14 @@ Nothing is downloaded at run time. Built-in sets (`NAMES`):
   of 8 pixels per tick, so x is `(n, 8 ticks, 8 features)`.
 - `xor`: the 4 patterns `[0,0], [0,1], [1,0], [1,1]` (float64), labels `[0, 1, 1, 0]`; train ==
   test.
+- `mnist1d` (`seed=42`, `samples=5000`): MNIST-1D (Greydanus & Kobak 2020), generated offline by
+  the optional `mnist1d` package (`pip install 'nndl[mnist1d]'`; DataError naming it when it is
+  missing): x `(n, 40)` float64 (the whole set centred, standard deviation 1), y class indices
+  0..9; the package's own split, the first 80% training: 4000 training and 1000 test sequences
+  with the defaults, which make the paper's data set. Generated once per (seed, samples), then
+  read from a cache (nndl.data_mnist1d).
+- `mnist1d_seq`: the same sequences, one value per tick (`sequence=True`, 40 ticks, 1 feature),
+  for recurrent networks.
 - `parity` (`n=4`, 1 <= n <= 16): all `2**n` bit patterns, x `(2**n, n)` float64 in {0, 1}, row `i`
   holding the bits of `i` with the most significant first; y = the number of ones mod 2 (a class
   index); train == test.
@@ -53,13 +61,13 @@ import numpy as np
 from nndl.runtime import npzfile
 from nndl.runtime.errors import InputError
 
-__all__ = ["NAMES", "DataError", "Dataset", "digits", "digits_rows", "from_npz", "load", "parity",
-           "xor"]
+__all__ = ["NAMES", "DataError", "Dataset", "digits", "digits_rows", "from_npz", "load",
+           "mnist1d", "mnist1d_seq", "parity", "xor"]
 
-NAMES = ("digits", "digits_rows", "xor", "parity")
+NAMES = ("digits", "digits_rows", "xor", "parity", "mnist1d", "mnist1d_seq")
 # The ticks of each built-in sequence data set (a sequence sets the ticks of a run itself), for
 # listings that should not load the data to tell.
-SEQUENCE_TICKS = {"digits_rows": 8}
+SEQUENCE_TICKS = {"digits_rows": 8, "mnist1d_seq": 40}
 
 FILE_KEYS = ("x_train", "y_train", "x_test", "y_test", "sequence")
 LAYOUT = ("an NNDL data file (.npz) holds `x_train` and `y_train`, optionally `x_test` and "
@@ -155,7 +163,31 @@ def parity(n: int = 4) -> Dataset:
     return Dataset("parity", x, y, x.copy(), y.copy(), 2)
 
 
-_BUILDERS = {"digits": digits, "digits_rows": digits_rows, "xor": xor, "parity": parity}
+def mnist1d(seed: int = 42, samples: int = 5000) -> Dataset:
+    """MNIST-1D: sequences of 40 values, 10 classes (see nndl.data_mnist1d)."""
+    from nndl import data_mnist1d
+
+    a = data_mnist1d.arrays(_whole("mnist1d", "seed", seed, 0),
+                            _whole("mnist1d", "samples", samples, 10), error=DataError)
+    return Dataset("mnist1d", a["x_train"], a["y_train"], a["x_test"], a["y_test"], 10)
+
+
+def mnist1d_seq(seed: int = 42, samples: int = 5000) -> Dataset:
+    """MNIST-1D as sequences: one of the 40 values per tick."""
+    flat = mnist1d(seed, samples)
+    return Dataset("mnist1d_seq", flat.x_train[..., None], flat.y_train, flat.x_test[..., None],
+                   flat.y_test, 10, sequence=True)
+
+
+def _whole(name: str, arg: str, value, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise DataError(f"data set `{name}`: `{arg}` is a whole number, {least} or more; "
+                        f"got {value!r}")
+    return int(value)
+
+
+_BUILDERS = {"digits": digits, "digits_rows": digits_rows, "xor": xor, "parity": parity,
+             "mnist1d": mnist1d, "mnist1d_seq": mnist1d_seq}
 
 
 def load(name_or_path: str | os.PathLike, **args) -> Dataset:

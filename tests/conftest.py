@@ -29,6 +29,7 @@ SLOW = {
     "test_gradients.py": ("test_random_networks", "test_the_gradient_generator"),
     "test_peer_torch.py": None,
     "test_peer_torch_grids.py": None,
+    "test_sweep.py": ("test_on_a_dask_cluster", "test_a_local_cluster", "test_a_killed_sweep"),
 }
 
 

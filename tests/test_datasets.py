@@ -146,7 +146,7 @@ def test_parity_default_and_bounds():
 def test_load_by_name_and_with_arguments():
     assert datasets.load("xor").classes == 2
     assert datasets.load("parity", n=3).x_train.shape == (8, 3)
-    assert datasets.NAMES == ("digits", "digits_rows", "xor", "parity")
+    assert datasets.NAMES == ("digits", "digits_rows", "xor", "parity", "mnist1d", "mnist1d_seq")
 
 
 def test_load_unknown_name_suggests_and_lists_names():
@@ -491,5 +491,44 @@ def test_error_sequences_of_zero_ticks(tmp_path):
 
 def test_the_listed_ticks_of_built_in_sequences_are_theirs(sklearn):
     for name in datasets.NAMES:
-        data = datasets.load(name)
+        if name.startswith("mnist1d"):  # a small one: its ticks do not depend on the size
+            pytest.importorskip("mnist1d")
+        data = datasets.load(name, **({"samples": 50} if name.startswith("mnist1d") else {}))
         assert datasets.SEQUENCE_TICKS.get(name, 1) == data.ticks, name
+
+
+# --- MNIST-1D -----------------------------------------------------------------------------------
+
+
+def test_mnist1d_is_generated_offline_seeded_and_cached(isolated_cache):
+    pytest.importorskip("mnist1d")
+    import random
+
+    np.random.seed(5)
+    random.seed(5)
+    before = np.random.random(), random.random()
+    np.random.seed(5)
+    random.seed(5)
+    data = datasets.load("mnist1d", samples=100)
+    assert (np.random.random(), random.random()) == before  # the user's generators untouched
+    assert data.x_train.shape == (80, 40) and data.x_test.shape == (20, 40)
+    assert data.classes == 10 and set(data.y_train) <= set(range(10))
+    assert data.x_train.dtype == np.float64 and data.y_train.dtype == np.int64
+    (cached,) = (isolated_cache / "datasets").glob("mnist1d-*-seed42-n100.npz")
+    again = datasets.load("mnist1d", samples=100)  # from the cache
+    assert np.array_equal(again.x_train, data.x_train)
+    cached.write_bytes(b"damaged")  # generated afresh
+    assert np.array_equal(datasets.load("mnist1d", samples=100).x_test, data.x_test)
+    other = datasets.load("mnist1d", seed=1, samples=100)
+    assert not np.array_equal(other.x_train, data.x_train)
+    seq = datasets.load("mnist1d_seq", samples=100)
+    assert (seq.ticks, seq.features) == (40, (1,))
+    assert np.array_equal(seq.x_train[..., 0], data.x_train)
+
+
+def test_mnist1d_without_its_package_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mnist1d", None)  # as if not installed
+    with pytest.raises(DataError, match=r"pip install 'nndl\[mnist1d\]'"):
+        datasets.load("mnist1d")
+    with pytest.raises(DataError, match="`samples` is a whole number, 10 or more"):
+        datasets.load("mnist1d", samples=3)

@@ -314,7 +314,7 @@ def test_grammar_word_lists_in_step():
         if any(s.startswith(("keyword.", "constant.language.")) for s in scopes):
             keywords |= set(re.findall(r"(?<=[(|:])([a-z_]+)(?=[|)])", rule["match"]))
     assert keywords == set(L.KEYWORDS)
-    builtins = re.fullmatch(r"\\b\(\?:([a-z_|]+)\)\\b", g["repository"]["builtin"]["match"])[1]
+    builtins = re.fullmatch(r"\\b\(\?:([a-z0-9_|]+)\)\\b", g["repository"]["builtin"]["match"])[1]
     assert set(builtins.split("|")) == set(L.BUILTINS)
 
 

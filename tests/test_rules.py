@@ -6,6 +6,7 @@ weight file's handling of every rule (DESIGN.md, Semantics; Determinism; One wei
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -503,14 +504,15 @@ network draws {
 # ---- determinism ---------------------------------------------------------------------------
 
 
-def parameters_everywhere(compile_text, text_or_path, seed, dtype="float64") -> dict:
+def parameters_everywhere(compile_text, text_or_path, seed, dtype="float64",
+                          network=None) -> dict:
     """{backend: parameters} for one source (text, or an example's path)."""
     result = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NNDLWarning)
         for b in BACKENDS:
-            module = nndl.compile(text_or_path, backend=b) if isinstance(text_or_path, Path) \
-                else compile_text(text_or_path, b)
+            module = nndl.compile(text_or_path, backend=b, network=network) \
+                if isinstance(text_or_path, Path) else compile_text(text_or_path, b)
             result[b] = module.Network(seed=seed, dtype=dtype).parameters()
     return result
 
@@ -522,13 +524,19 @@ def assert_same(a: dict, b: dict, what="") -> None:
         np.testing.assert_array_equal(value, b[key], err_msg=f"{what} {key}")
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_every_example_builds_the_same_parameters_in_every_backend(compile_text, path):
+# each network of each example (a file may declare several)
+EXAMPLE_NETWORKS = [(path, name) for path in EXAMPLES
+                    for name in re.findall(r"^network\s+(\w+)", path.read_text(), re.M)]
+
+
+@pytest.mark.parametrize("path, network", EXAMPLE_NETWORKS,
+                         ids=[f"{p.name}:{n}" for p, n in EXAMPLE_NETWORKS])
+def test_every_example_builds_the_same_parameters_in_every_backend(compile_text, path, network):
     for seed in (0, 17):
-        params = parameters_everywhere(compile_text, path, seed)
+        params = parameters_everywhere(compile_text, path, seed, network=network)
         for b in BACKENDS[1:]:
             assert_same(params[BACKENDS[0]], params[b], f"{path.name} seed {seed} {b}")
-    again = parameters_everywhere(compile_text, path, 17)
+    again = parameters_everywhere(compile_text, path, 17, network=network)
     assert_same(params[BACKENDS[0]], again[BACKENDS[0]], "rebuilt")
 
 

@@ -4,6 +4,7 @@ weight file, bounds instead of building for a network too large to build."""
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
@@ -58,9 +59,15 @@ def quietly(make):
         return make()
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
-def test_every_example_summarises_on_every_backend(path, backend, tmp_path):
-    module = nndl.compile(path, backend=backend)
+# each network of each example (a file may declare several)
+EXAMPLE_NETWORKS = [(path, name) for path in EXAMPLES
+                    for name in re.findall(r"^network\s+(\w+)", path.read_text(), re.M)]
+
+
+@pytest.mark.parametrize("path, network", EXAMPLE_NETWORKS,
+                         ids=[f"{p.stem}:{n}" for p, n in EXAMPLE_NETWORKS])
+def test_every_example_summarises_on_every_backend(path, network, backend, tmp_path):
+    module = nndl.compile(path, backend=backend, network=network)
     net = quietly(module.Network)
     spec = module.Network.SPEC
     text = str(net)

@@ -7,6 +7,8 @@ decided from the rules where they tell, by building the rest once (nndl.runtime.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from nndl import ir
 from nndl.diagnostics import Diagnostics
 from nndl.frontend import check_text
@@ -15,16 +17,18 @@ from nndl.runtime.build import check_build, span_of
 from nndl.runtime.survey import Survey
 
 
-def check_source(text: str, path: str) -> tuple[ir.Program | None, Diagnostics]:
-    """The program (None if anything is wrong) and every diagnostic, front end and build."""
-    program, diags, _ = check_networks(text, path)
+def check_source(text: str, path: str, params: Mapping[str, float | bool] = ()
+                 ) -> tuple[ir.Program | None, Diagnostics]:
+    """The program (None if anything is wrong) and every diagnostic, front end and build;
+    `params` override the file's `param` values (as `--set` does)."""
+    program, diags, _ = check_networks(text, path, params)
     return program, diags
 
 
-def check_networks(text: str, path: str
+def check_networks(text: str, path: str, params: Mapping[str, float | bool] = ()
                    ) -> tuple[ir.Program | None, Diagnostics, dict[str, Survey]]:
     """As `check_source`, with each network's survey (synapse counts, what was built)."""
-    program, diags = check_text(text, path)
+    program, diags = check_text(text, path, params)
     if program is None:
         return None, diags, {}
     surveys = {}

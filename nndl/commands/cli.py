@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("file", help="an .nndl source file")
     common.add_argument("--concise", action="store_true",
                         help="one line per diagnostic, without the source excerpt")
+    common.add_argument("--set", action="append", type=_override, default=[], metavar="NAME=VALUE",
+                        help="override the file's `param NAME = ...` (a number or true/false); "
+                             "repeatable")
     parser = argparse.ArgumentParser(
         prog="nndlc", description="Compile NNDL network descriptions to Python modules.")
     parser.add_argument("--version", action="version", version=f"nndlc {__version__}")
@@ -127,6 +130,33 @@ def _parser() -> argparse.ArgumentParser:
                           "cache")
     rec.set_defaults(run=cmd_run)
 
+    sweep = sub.add_parser("sweep", parents=[common],
+                           help="train every combination of parameter values and seeds, on Dask")
+    sweep.add_argument("--grid", action="append", type=_grid_item, default=[],
+                       metavar="NAME=V1,V2,...",
+                       help="values of one of the file's parameters; repeatable (the runs are "
+                            "every combination; none: the seeds alone)")
+    sweep.add_argument("--seeds", type=_positive, default=1, help="seeds 0..N-1 for each "
+                                                                  "combination (default 1)")
+    sweep.add_argument("--regime", help="which train block (default: the network's first)")
+    sweep.add_argument("--network", help="which network, when the file declares several")
+    sweep.add_argument("--data", help="a built-in data set or an .npz path, instead of the "
+                                      "regime's")
+    sweep.add_argument("--backend", choices=backends.BACKENDS, default="numpy")
+    sweep.add_argument("--epochs", type=_positive, help="instead of the regime's")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="a running Dask scheduler (tcp://host:8786); default: a local "
+                            "cluster")
+    sweep.add_argument("--workers", type=_natural, help="processes of the local cluster "
+                                                        "(default: one per core; 0: no Dask, "
+                                                        "each run here in turn)")
+    sweep.add_argument("--out", help="folder for results.csv, summary.csv, plots and each "
+                                     "run's weights (default: sweeps/FILE)")
+    sweep.add_argument("--resume", action="store_true",
+                       help="run only what the results in --out do not have yet")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(run=cmd_sweep)
+
     draw = sub.add_parser("graph", parents=[common],
                           help="draw the network: groups, connections, synapse counts, cycles")
     draw.add_argument("--network", help="which network, when the file declares several")
@@ -183,6 +213,33 @@ def _seconds(text: str) -> float:
     return value
 
 
+
+def _override(text: str) -> tuple[str, float | bool]:
+    from nndl.frontend.parameters import OverrideError, parse_override
+
+    try:
+        return parse_override(text)
+    except OverrideError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _grid_item(text: str) -> tuple[str, list[float | bool]]:
+    from nndl.frontend.parameters import OverrideError
+
+    from nndl.commands.sweep import parse_grid
+
+    try:
+        ((name, values),) = parse_grid([text]).items()
+    except OverrideError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("--set", "--grid")) from None
+    return name, values
+
+
+def overrides(args) -> dict[str, float | bool]:
+    """The `--set` values by name (the last of one name wins, as in most tools)."""
+    return dict(args.set)
+
+
 def _natural(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more; got {text!r}")
@@ -199,7 +256,7 @@ def _checked(args):
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"cannot read {args.file}: no such file")
-    program, diags, surveys = check_networks(read_source(path), args.file)
+    program, diags, surveys = check_networks(read_source(path), args.file, overrides(args))
     diags.raise_if_errors()
     if diags.warnings:
         sys.stderr.write(diags.render(concise=args.concise))
@@ -327,7 +384,8 @@ def cmd_train(args) -> int:
             result = train(args.file, regime=args.regime, network=args.network,
                            data=args.data, backend=args.backend, out=args.out,
                            epochs=args.epochs, seed=args.seed, resume=args.resume,
-                           progress=not args.quiet, on_epoch=report, cache=not args.no_cache)
+                           progress=not args.quiet, on_epoch=report, cache=not args.no_cache,
+                           params=overrides(args))
     except KeyboardInterrupt:
         print("\ninterrupted: the checkpoint of the last finished epoch is kept; continue with "
               "the same command and --resume" if finished else
@@ -395,6 +453,42 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args) -> int:
+    _load(args)  # report every diagnostic of the file first, as `check` would
+    if reason := backends.unavailable(args.backend):
+        raise UsageError(f"backend {args.backend} cannot run here: {reason}")
+    from nndl.commands import sweep_report
+    from nndl.commands.sweep import sweep
+
+    grid: dict[str, list] = {}
+    for name, values in args.grid:
+        grid.setdefault(name, []).extend(values)
+    finished = []
+    try:
+        with warnings.catch_warnings():  # already reported, positioned, by _load
+            warnings.simplefilter("ignore", NNDLWarning)
+            result = sweep(args.file, grid, args.seeds, regime=args.regime,
+                           network=args.network, backend=args.backend, params=overrides(args),
+                           epochs=args.epochs, data=args.data, scheduler=args.scheduler,
+                           workers=args.workers, out=args.out, resume=args.resume,
+                           progress=not args.quiet, on_result=finished.append)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {len(finished)} new result{'s' * (len(finished) != 1)} saved; "
+              "continue with the same command and --resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    failed = [r for r in result.rows if r["status"] != "ok"]
+    print(f"{len(result.rows)} runs ({result.ran} now, {len(failed)} failed) in {result.folder}")
+    names = list(grid)
+    sys.stdout.write(sweep_report.table(result.summary, names, result.metric))
+    for row in failed[:5]:
+        print(f"failed: {row['key']}: {row['error'].splitlines()[0] if row['error'] else '?'}")
+    shown = [result.results, result.folder / "summary.csv", *result.plots]
+    print("saved " + ", ".join(str(p) for p in shown)
+          + (" (no plots: pip install matplotlib for them)" if names and not result.plots
+             else ""))
+    return EXIT_OK
+
+
 def cmd_graph(args) -> int:
     from nndl import drawing
     from nndl.frontend import check_text
@@ -411,7 +505,7 @@ def cmd_graph(args) -> int:
         drawing.drawer(output)  # before any work: exit 1 with how to get Graphviz or matplotlib
     # the front end's diagnostics only: a network too large to build is still drawn (with
     # bounds), and one whose rules build no synapse or a neuron-level cycle shows why
-    program, diags = check_text(read_source(path), args.file)
+    program, diags = check_text(read_source(path), args.file, overrides(args))
     diags.raise_if_errors()
     if diags.warnings:
         sys.stderr.write(diags.render(concise=args.concise))

@@ -115,9 +115,11 @@ def _only(groups, role: str, network: ir.Network) -> ir.Group:
 def train(path: str, *, regime: str | None = None, network: str | None = None,
           data: str | None = None, backend: str = "numpy", out: str | None = None,
           epochs: int | None = None, seed: int | None = None, resume: bool = False,
-          progress: bool = True, on_epoch=None, cache: bool = True) -> Result:
+          progress: bool = True, on_epoch=None, cache: bool = True,
+          params: dict | None = None, how: str = "--set", plot: bool = True) -> Result:
     started = time.perf_counter()
-    module = compile_file(path, backend=backend, network=network, cache=cache)
+    module = compile_file(path, backend=backend, network=network, cache=cache, params=params,
+                          how=how)
     spec: ir.Network = module.SPEC
     chosen = spec.regime(regime)
     if not spec.inputs and data is None and chosen.data is None:  # it runs on its own
@@ -143,12 +145,12 @@ def train(path: str, *, regime: str | None = None, network: str | None = None,
     write_text_atomically(history_file, json.dumps({"network": spec.name, "regime": chosen.name,
                                                     "backend": backend, "history": history,
                                                     "test": final}, indent=2) + "\n")
-    plot = _plot(history, folder, f"{spec.name} ({chosen.name}, {backend})")
+    plotted = _plot(history, folder, f"{spec.name} ({chosen.name}, {backend})") if plot else None
     same = dataset.x_train.shape == dataset.x_test.shape and \
         np.array_equal(dataset.x_train, dataset.x_test)
     return Result(spec.name, chosen.name, backend, dataset.name, len(dataset.y_train),
                   len(dataset.y_test), history, final, same, time.perf_counter() - started,
-                  weights, history_file, plot)
+                  weights, history_file, plotted)
 
 
 def _plot(history: dict, folder: Path, title: str) -> Path | None:

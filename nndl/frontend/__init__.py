@@ -11,10 +11,12 @@ import codecs
 import contextlib
 import gc
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 from nndl import ir
 from nndl.diagnostics import Diagnostics, Span
+from nndl.frontend import parameters
 from nndl.frontend.parser import parse
 from nndl.frontend.semantic import check_program
 
@@ -23,14 +25,21 @@ def source_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def check_text(text: str, path: str = "<string>") -> tuple[ir.Program | None, Diagnostics]:
-    """Parse and check; the program is None when there are errors (see the diagnostics)."""
+def check_text(text: str, path: str = "<string>", params: Mapping[str, float | bool] = (),
+               how: str = "--set") -> tuple[ir.Program | None, Diagnostics]:
+    """Parse and check; the program is None when there are errors (see the diagnostics).
+
+    `params` override the file's `param` values (`how` names them in messages: "--set" or
+    "params="); an override of a name the file does not declare is an error."""
     diags = Diagnostics(path, text)
     with _collector_paused():
         tree = parse(text, diags)
         if tree is None:
             return None, diags
-        program = check_program(tree, path, source_hash(text), diags)
+        resolved = parameters.resolve(tree, diags, params, how)
+        start = len(diags.items)
+        program = check_program(resolved.program, path, source_hash(text), diags)
+        resolved.annotate(diags, start)
     return (None if diags.errors else program), diags
 
 
@@ -75,9 +84,20 @@ def read_source(path: str | Path) -> str:
         raise
 
 
-def load_program(path: str | Path) -> ir.Program:
+def load_program(path: str | Path, params: Mapping[str, float | bool] = (),
+                 how: str = "params=") -> ir.Program:
     """Parse and check a file; raises NNDLError with every diagnostic if it has errors."""
     text = read_source(path)
-    program, diags = check_text(text, str(path))
+    program, diags = check_text(text, str(path), params, how)
     diags.raise_if_errors()
     return program
+
+
+def declared_parameters(text: str, path: str = "<string>") -> dict[str, float | bool]:
+    """Every `param` the file declares outside neuron blocks, with its value; a syntax error
+    or a wrong `param` line raises NNDLError."""
+    diags = Diagnostics(path, text)
+    tree = parse(text, diags)
+    values = parameters.resolve(tree, diags).values if tree is not None else {}
+    diags.raise_if_errors()
+    return values

@@ -89,6 +89,8 @@ OPTIMIZERS: dict[str, tuple[Param, ...]] = {
     ),
 }
 
+MNIST1D = (Param("seed", "int", None, **NON_NEGATIVE),
+           Param("samples", "int", None, check=lambda v: v >= 10, requirement="10 or more"))
 # Built-in data sets, as nndl.datasets defines them (a test keeps the two in step). An argument
 # left out takes the data set's own default there, so the IR holds only the arguments written.
 DATASETS: dict[str, tuple[Param, ...]] = {
@@ -96,6 +98,8 @@ DATASETS: dict[str, tuple[Param, ...]] = {
     "digits_rows": (),
     "xor": (),
     "parity": (Param("n", "int", None, check=lambda v: 1 <= v <= 16, requirement="from 1 to 16"),),
+    "mnist1d": MNIST1D,
+    "mnist1d_seq": MNIST1D,
 }
 
 LOCAL_RULES: dict[str, tuple[Param, ...]] = {

@@ -98,6 +98,19 @@ class Call:
 Expr = Number | Bool | Var | Attr | Subscript | Unary | Binary | IfElse | Call
 
 
+# ---- parameters (file or network scope) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParamStmt:
+    """`param NAME = VALUE` outside neuron blocks: a named number that other numbers may use
+    (a neuron model's own `param` is a VarDecl)."""
+
+    name: Ident
+    value: Expr
+    span: Span
+
+
 # ---- network blocks ------------------------------------------------------------------------
 
 
@@ -133,7 +146,7 @@ class Connect:
 @dataclass(frozen=True)
 class NetworkBlock:
     name: Ident
-    statements: tuple[SeedStmt | GroupDecl | Connect, ...]
+    statements: tuple[SeedStmt | GroupDecl | Connect | ParamStmt, ...]
     span: Span
 
 
@@ -210,4 +223,4 @@ class TrainBlock:
 
 @dataclass
 class Program:
-    blocks: list[NetworkBlock | NeuronBlock | TrainBlock] = field(default_factory=list)
+    blocks: list[NetworkBlock | NeuronBlock | TrainBlock | ParamStmt] = field(default_factory=list)

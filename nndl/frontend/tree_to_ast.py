@@ -62,6 +62,9 @@ class ToAst(Transformer):
         name, *statements = children
         return s.NetworkBlock(_ident(name), tuple(statements), Span.of(meta))
 
+    def param_stmt(self, meta, children):
+        return s.ParamStmt(_ident(children[0]), children[1], Span.of(meta))
+
     def seed_stmt(self, meta, children):
         return s.SeedStmt(children[0], Span.of(meta))
 
