@@ -31,8 +31,9 @@ def draws(path: Path) -> bool:
 REFUSED.update({p.stem: "draws random numbers" for p in EXAMPLES if draws(p)})
 
 
-def outputs_agree(path: Path, ticks: int, batch: int = 3):
-    net = nndl.compile(path, backend="numpy", cache=False).Network(dtype="float64")
+def outputs_agree(path: Path, ticks: int, batch: int = 3, network: str | None = None):
+    module = nndl.compile(path, backend="numpy", network=network, cache=False)
+    net = module.Network(dtype="float64")
     model = to_onnx(net, ticks=ticks)
     onnx.checker.check_model(model, full_check=True)
     rng = np.random.default_rng(1)
@@ -47,11 +48,15 @@ def outputs_agree(path: Path, ticks: int, batch: int = 3):
     return model
 
 
-@pytest.mark.parametrize("path", [p for p in EXAMPLES if p.stem not in REFUSED],
-                         ids=lambda p: p.name)
+# every network of every example that ONNX can hold (a file may declare several)
+EXPORTABLE = [(p, n.name) for p in EXAMPLES if p.stem not in REFUSED
+              for n in load_program(p).networks]
+
+
+@pytest.mark.parametrize("path, network", EXPORTABLE, ids=lambda v: getattr(v, "name", v))
 @pytest.mark.parametrize("ticks", [1, 4])
-def test_onnxruntime_gives_nndls_outputs(path, ticks):
-    outputs_agree(path, ticks)
+def test_onnxruntime_gives_nndls_outputs(path, network, ticks):
+    outputs_agree(path, ticks, network=network)
 
 
 @pytest.mark.parametrize("name, why", sorted(REFUSED.items()))
