@@ -75,6 +75,12 @@ class ScalarPython:
         """A statement's scalar value as each neuron's own."""
         return text
 
+    def overwrite(self, name: str, node: e.IfElse) -> str | None:
+        """`name = A if C else name` (or `name if C else B`) as a line that changes the array
+        in `name` in place, where the renderer can (the array is the function's own: see
+        model_function); None: assigned anew."""
+        return None
+
     def wrap(self, node: e.Expr, at_least: int) -> str:
         text, precedence = self._render(node)
         return f"({text})" if precedence < at_least else text
@@ -156,6 +162,17 @@ class NumpyArrays(ScalarPython):
         # a scalar must not become a group's output or state: those are (batch, neurons)
         return f"np.full_like(net, {text})"
 
+    def overwrite(self, name: str, node: e.IfElse) -> str | None:
+        # np.where's numbers written into the array itself: one pass, no new array (a reset
+        # after a spike, `v = 0.0 if fired else v`, touches only the neurons that fired)
+        if self.render(node.other) == name:
+            value, where = node.then, self.render(node.cond)
+        elif self.render(node.then) == name:
+            value, where = node.other, f"np.logical_not({self.render(node.cond)})"
+        else:
+            return None
+        return f"np.copyto({name}, {self.render(value)}, where={where})"
+
 
 # ---- neuron models as functions ------------------------------------------------------------
 
@@ -222,16 +239,43 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
     where = f"line {model.loc.line} of {model.source}" if model.loc else model.source
     lines = [*wrap_code(f"def {model_function_name(model)}({arguments}):"),
              f'    """Neuron model `{model.name}` ({quoted_text(where)}): one tick."""']
+    # Which variables hold arrays of every sample and neuron (`whole`), and which of those this
+    # function made itself, of numbers (not truth values), held under no other name (`own`):
+    # the renderer may change those in place (see overwrite).
+    whole, own = {"net", "out", *model.states}, set()
     for target, value in model.statements:
         node = e.from_dict(value)
-        text = writer.render(node)
-        if writer.is_scalar(node):
-            text = writer.per_neuron(text)
-        lines.append(f"    {names[target]} = {text}")
+        line = writer.overwrite(names[target], node) \
+            if target in own and isinstance(node, e.IfElse) else None
+        if line is None:
+            text = writer.render(node)
+            if writer.is_scalar(node):
+                text = writer.per_neuron(text)
+            line = f"{names[target]} = {text}"
+            made = writer.is_scalar(node) or bool(e.variables(node) & whole)  # a new array
+            if made:
+                whole.add(target)
+            else:
+                whole.discard(target)
+            if isinstance(node, e.Var) or (isinstance(node, e.Unary) and node.op == "num" and
+                                           isinstance(node.operand, e.Var)):
+                own -= e.variables(node)  # one array under two names now (np.asarray: maybe)
+                own.discard(target)
+            elif made and not _truth(node):
+                own.add(target)
+            else:
+                own.discard(target)
+        lines.append(f"    {line}")
     results = ", ".join(names[n] for n in ["out", *model.states])
     comma = "" if model.states else ","  # a 1-tuple without states: callers unpack (out, *states)
     lines.append(f"    return {results}{comma}")
     return "\n".join(lines)
+
+
+def _truth(node: e.Expr) -> bool:
+    """Whether an expression's value is a truth value (a bool array in NumPy)."""
+    return isinstance(node, e.Bool) or (isinstance(node, e.Unary) and node.op == "not") or (
+        isinstance(node, e.Binary) and node.op in ("<", "<=", ">", ">=", "==", "!=", "and", "or"))
 
 
 _BACKWARDS: dict[int, tuple[ir.NeuronModel, Backward]] = {}

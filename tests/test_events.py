@@ -106,6 +106,89 @@ def test_spike_layout_lists_each_sources_synapses():
     assert one.tolist() == [[1.0, 12.0, 112.0]]
 
 
+def test_spike_table_shares_a_sources_rows_among_its_projections():
+    """One table for two target groups side by side (the second from column 3): parts from one
+    source share its rows (`sources`), and the sum is the separate tables' sums side by side."""
+    rng = np.random.default_rng(5)
+    parts, ws = [], []
+    for n_pre, n_post in [(4, 3), (2, 3), (4, 2), (2, 2)]:  # e->e, i->e, e->i, i->i
+        pre, post = np.nonzero(rng.random((n_pre, n_post)) < 0.6)
+        order = np.lexsort((pre, post))  # CSR order: by target
+        parts.append((pre[order], post[order], None, n_pre))
+        ws.append(rng.integers(1, 9, pre.size).astype(np.float64))
+    shifted = [(pre, post + 3 * (k >= 2), tie, n) for k, (pre, post, tie, n) in enumerate(parts)]
+    table = SpikeTable(shifted, 5, sources=[0, 1, 0, 1])
+    table.weights(ws)
+    assert table.targets.shape[0] == 6  # 4 + 2 sources, not a block per projection
+    assert table.table.dtype == np.float64
+    into_e, into_i = SpikeTable(parts[:2], 3), SpikeTable(parts[2:], 2)
+    into_e.weights(ws[:2])
+    into_i.weights(ws[2:])
+    e_out = np.array([[1, 0, 1, 1], [0, 1, 0, 0], [0, 0, 0, 0]], dtype=np.float32)
+    i_out = np.array([[0, 1], [1, 1], [0, 0]], dtype=np.float32)
+    for batch in (1, 3):
+        fired = [spike_indices(e_out[:batch]), spike_indices(i_out[:batch])]
+        got = table.sum(fired, batch, np.float32)
+        want = np.concatenate([into_e.sum(fired, batch, np.float32),
+                               into_i.sum(fired, batch, np.float32)], axis=1)
+        assert got.dtype == np.float32 and got.shape == (batch, 5)
+        np.testing.assert_array_equal(got, want)
+    assert np.abs(got).sum() > 0
+
+
+# Two spiking groups connected all ways with delays (the shape of benchmarks/w5_lif.nndl): the
+# NumPy module sums all their spikes in one table for the network.
+RECURRENT = LIF + """
+network recurrent {
+    seed 3
+    input x[5]
+    group e[12] : lif(threshold=0.6)
+    group i[4] : lif(threshold=0.4)
+    output y[3]
+    connect x -> e : full weight uniform(0, 0.5)
+    connect e -> e : random(p=0.4) weight normal(0.1, 0.3) delay 1
+    connect e -> i : random(p=0.5) weight normal(0.3, 0.2) delay 1
+    connect i -> e : random(p=0.5) weight normal(-0.2, 0.2) delay 2
+    connect i -> i : one_to_one weight constant(-0.3) delay 1
+    connect e -> y : full delay 1
+}
+"""
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_spikes_of_earlier_ticks_are_one_sum_for_the_network(compile_text, backend, dtype):
+    """The network-wide table of earlier ticks' spikes: the same outputs and gradients as the
+    dense path, in every backend."""
+    if backend == "oo" and dtype == "float32":
+        pytest.skip("the OO backend computes in double; float64 covers it")
+    text = RECURRENT.replace("OUT", SPIKE)
+    if backend == "numpy":
+        source = backends.generate(compile_text(text, "numpy").SPEC, "numpy")
+        assert ("earlier = self.earlier_spikes.sum([fired['e', 1], fired['i', 2], "
+                "fired['i', 1]], batch,") in source
+        for columns in ("0:12", "12:16", "16:19"):  # e, i, y: every group spikes reach
+            assert f"net = earlier[:, {columns}]" in source
+        assert "self.spike_tables[" not in source  # no spike reaches a group in its own tick
+    x = np.random.default_rng(2).random((30, 3, 5))
+    target = np.random.default_rng(4).random((3, 3))
+    results = []
+    for out in (SPIKE, OPAQUE):
+        net = compile_text(RECURRENT.replace("OUT", out), backend).Network(seed=1, dtype=dtype)
+        outputs = net.run({"x": x}, ticks=30, every_tick=True, record=["e", "i"])
+        loss, grads = net.loss_and_grad({"x": x[:10]}, {"y": target}, ticks=10)
+        results.append((outputs, loss, grads))
+    (event, loss_e, g_e), (dense, loss_d, g_d) = results
+    tolerance = 1e-10 if dtype == "float64" else 1e-4
+    for group in ("e", "i"):
+        np.testing.assert_array_equal(event.recorded[group], dense.recorded[group])
+    assert event.recorded["e"].sum() > 0 and event.recorded["i"].sum() > 0
+    np.testing.assert_allclose(event["y"], dense["y"], rtol=tolerance, atol=tolerance)
+    assert loss_e == pytest.approx(loss_d, rel=tolerance)
+    for name in g_e:
+        np.testing.assert_allclose(g_e[name], g_d[name], rtol=tolerance, atol=tolerance,
+                                   err_msg=name)
+
+
 def run_both(compile_text, backend, dtype, batch=3, ticks=25, text=RULES):
     """(event-driven, dense) outputs of every tick, and the modules."""
     results = []

@@ -73,3 +73,58 @@ def test_expression_dicts_round_trip():
     node = e.IfElse(e.Binary("<", A, e.Num(1.5)), e.Call("max", (A, B)), e.Unary("-", C))
     assert e.from_dict(e.to_dict(node)) == node
     assert e.render(node) == "max(a, b) if (a < 1.5) else -c"
+
+
+def _numpy_model(statements, states=("v",), params=("threshold",)):
+    """A model's NumPy function (source, callable) from (target, expression) pairs."""
+    from nndl import ir
+    from nndl.backends.render import model_function
+
+    model = ir.NeuronModel(name="m", params={p: 1.0 for p in params},
+                           states={s: 0.0 for s in states},
+                           statements=tuple((t, e.to_dict(x)) for t, x in statements),
+                           source="test")
+    source = model_function(model, NumpyArrays)
+    scope = {"np": np}
+    exec(compile(source, "<model>", "exec"), scope)
+    return source, scope["model_m"]
+
+
+V, NET, OUT, T = e.Var("v"), e.Var("net"), e.Var("out"), e.Var("threshold")
+RESET = ("v", e.IfElse(e.Binary(">", OUT, e.Num(0.5)), e.Num(0.0), V))
+
+
+def test_a_reset_writes_into_the_models_own_array_only():
+    """`v = 0.0 if C else v` changes v in place (np.copyto) where v holds an array the function
+    made; never an argument (a state the network keeps), nor an array held under two names."""
+    spike = ("out", e.IfElse(e.Binary(">=", V, T), e.Num(1.0), e.Num(0.0)))
+    source, model = _numpy_model([("v", e.Binary("+", V, NET)), spike, RESET])
+    assert "np.copyto(v, 0.0, where=out > 0.5)" in source and "np.where" not in source
+    net = np.array([[0.5, 2.0, 0.0]], dtype=np.float32)
+    v0 = np.array([[0.2, 0.1, 1.5]], dtype=np.float32)
+    kept = v0.copy()
+    out, v = model(net, np.zeros_like(net), v0, 1.0)
+    np.testing.assert_array_equal(v0, kept)  # the argument is untouched
+    assert v.dtype == np.float32 and v.tolist() == [[0.699999988079071, 0.0, 0.0]]
+    assert out.tolist() == [[0.0, 1.0, 1.0]]
+    # the state as it came in: a new array
+    source, _ = _numpy_model([("out", e.IfElse(e.Binary(">=", V, T), e.Num(1.0), e.Num(0.0))),
+                              RESET])
+    assert "np.copyto" not in source and "v = np.where(" in source
+    # `out = v` makes the two names one array: changing v would change out
+    source, model = _numpy_model([("v", e.Binary("+", V, NET)), ("out", V), RESET])
+    assert "np.copyto" not in source
+    out, v = model(net, np.zeros_like(net), v0, 1.0)
+    assert out.tolist() != v.tolist()
+    # from parameters alone: made for every sample and neuron (np.full_like), so its own
+    source, model = _numpy_model([("v", e.Binary("*", T, e.Num(2.0))), RESET])
+    assert "np.copyto" in source
+    out = np.array([[1.0, 0.0, 1.0]], dtype=np.float32)
+    assert model(net, out, v0, np.array([1.0, 2.0, 3.0], np.float32))[1].tolist() == \
+        [[0.0, 4.0, 0.0]]
+    # the other way round: the kept branch first
+    keep = ("v", e.IfElse(e.Binary("<=", OUT, e.Num(0.5)), V, e.Num(-1.0)))
+    source, model = _numpy_model([("v", e.Binary("+", V, NET)), spike, keep])
+    assert "np.copyto(v, -1.0, where=np.logical_not(out <= 0.5))" in source
+    assert model(net, np.zeros_like(net), v0, 1.0)[1].tolist() == [[0.699999988079071, -1.0,
+                                                                    -1.0]]

@@ -93,18 +93,48 @@ def _spiking_into(network: ir.Network, g: ir.Group) -> list[ir.Projection]:
     return [p for p in network.incoming(g.name) if event_driven(network, p)]
 
 
-def _spike_tables(network: ir.Network) -> list[dict]:
-    """The NumPy module's spike table of each group that spikes reach: every event-driven
-    projection into it in one table (nndl.runtime.layout.SpikeTable), and the weight vectors
-    it copies at the start of each run."""
-    tables = []
+def _earlier(network: ir.Network) -> tuple[list[ir.Projection], dict]:
+    """The NumPy module's spikes of earlier ticks: the groups whose spikes all come with a
+    delay (all known when a tick starts) take them from one table for the whole network, one
+    sum a tick however many groups they reach (the network's `earlier`, its columns the groups
+    one after another). (Their projections, each group's (first, last + 1) column.)"""
+    projections, columns, at = [], {}, 0
     for g in network.groups:
         found = _spiking_into(network, g)
-        if not found:
+        if found and all(p.delay for p in found):
+            projections += found
+            columns[g.name] = (at, at + g.size)
+            at += g.size
+    return projections, columns
+
+
+def _blocks(projections: list[ir.Projection]) -> list[tuple[str, int]]:
+    """The (source, delay) of each block of a spike table's rows, in the order of `projections`."""
+    return list(dict.fromkeys((p.src, p.delay) for p in projections))
+
+
+def _spike_tables(network: ir.Network) -> list[dict]:
+    """The NumPy module's spike tables, and the weight vectors each copies at the start of each
+    run (nndl.runtime.layout.SpikeTable): the spikes of earlier ticks in one (see _earlier),
+    and of each other group that spikes reach, every event-driven projection into it."""
+    tables = []
+    projections, columns = _earlier(network)
+    if projections:
+        blocks = _blocks(projections)
+        parts = ", ".join(_part(network, p, columns[p.dst][0]) for p in projections)
+        sources = ", ".join(str(blocks.index((p.src, p.delay))) for p in projections)
+        weights = ", ".join(flat_weights(network, p) for p in projections)
+        tables.append({
+            "lines": wrap_call(f"self.earlier_spikes = SpikeTable([{parts}], "
+                               f"{sum(b - a for a, b in columns.values())}, "
+                               f"sources=[{sources}])"),
+            "refresh": wrap_call(f"self.earlier_spikes.weights([{weights}])"),
+        })
+    for g in network.groups:
+        found = _spiking_into(network, g)
+        if not found or g.name in columns:
             continue
-        parts = ", ".join(f"(synapses[{p.name!r}].pre, synapses[{p.name!r}].post, "
-                          f"synapses[{p.name!r}].tie, {network.group(p.src).size})"
-                          for p in found)
+        parts = ", ".join(_part(network, p, 0) for p in found)
         weights = ", ".join(flat_weights(network, p) for p in found)
         tables.append({
             "lines": wrap_call(f"self.spike_tables[{g.name!r}] = SpikeTable([{parts}], "
@@ -114,15 +144,46 @@ def _spike_tables(network: ir.Network) -> list[dict]:
     return tables
 
 
+def _part(network: ir.Network, p: ir.Projection, column: int) -> str:
+    """A projection's part of a spike table: its synapses, targets from `column` on."""
+    syn = f"synapses[{p.name!r}]"
+    post = f"{syn}.post + {column}" if column else f"{syn}.post"
+    return f"({syn}.pre, {post}, {syn}.tie, {network.group(p.src).size})"
+
+
+def _earlier_step(network: ir.Network, fired: set) -> list[dict]:
+    """The tick's first step, where some groups' spikes all come from earlier ticks: their
+    sum, once (see _earlier)."""
+    projections, columns = _earlier(network)
+    if not projections:
+        return []
+    lines = []
+    for src, delay in _blocks(projections):
+        fired.add((src, delay))
+        lines.append(f"fired[{src!r}, {delay}] = spike_indices(memory.earlier({src!r}, {delay}))")
+    found = ", ".join(f"fired[{src!r}, {delay}]" for src, delay in _blocks(projections))
+    lines.append(f"earlier = self.earlier_spikes.sum([{found}], batch, self.dtype)")
+    comment = (f"the spikes of earlier ticks into {', '.join(columns)}: one sum, side by side "
+               "(columns " + ", ".join(f"{a}:{b} {name}" for name, (a, b) in columns.items())
+               + ")")
+    return [{"comment": comment_lines(comment), "lines": lines}]
+
+
 def _terms(network: ir.Network, g: ir.Group, projections, cpu: bool,
            fired: set) -> tuple[list[str], list[str]]:
     """(lines that find the spikes it needs, the terms of its net input): in the NumPy module,
-    the spikes of every event-driven projection are one term, first, from the spikes of each
-    source found once a tick (`fired`: those found already, by group and delay)."""
+    the spikes of every event-driven projection are one term, first: the group's columns of
+    `earlier` where all come from earlier ticks (see _earlier), else from its own table, from
+    the spikes of each source found once a tick (`fired`: those found already, by group and
+    delay)."""
     spiking = [p for p in projections if cpu and event_driven(network, p)]
     terms = [_term(p, network, cpu) for p in projections if p not in spiking]
     if not spiking:
         return [], terms
+    columns = _earlier(network)[1]
+    if g.name in columns:
+        first, last = columns[g.name]
+        return [], [f"earlier[:, {first}:{last}]"] + terms
     lines = []
     for p in spiking:
         if (p.src, p.delay) not in fired:
@@ -382,6 +443,8 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
     check_names(network)  # before any name is written into code
     steps, plans, products = [], [], []
     fired: set = set()  # the spikes found so far in a tick, by group and delay (see _terms)
+    if cpu:
+        steps += _earlier_step(network, fired)
     for index, step in enumerate(network.schedule):
         if sparse_levels(network, step, cpu):
             steps.append(_sparse_level_step(network, index, step, fired))

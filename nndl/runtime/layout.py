@@ -294,35 +294,53 @@ def spike_indices(x: np.ndarray) -> np.ndarray:
 
 
 class SpikeTable:
-    """The NumPy module's event-driven input of one group: the spike layouts (`spike_layout`)
-    of every projection into it from a spiking group, stacked as one table whose rows are
-    their sources one after another, with the weights copied into a table of the same shape
+    """The NumPy module's event-driven input: the spike layouts (`spike_layout`) of projections
+    from spiking groups, as one source-major table whose rows are their sources one after
+    another (one block of rows per source, shared by every projection from it: `sources`),
+    with the weights copied into a table of the same shape in float64, bincount's own type
     (see `weights`). A tick then visits only the synapses of the sources that fired: one row
     pick of each table and one bincount into the targets (pads fall into a last bin, dropped),
-    however many projections bring spikes."""
+    however many projections bring spikes, and into however many groups (`post` numbered
+    one group after another)."""
 
-    def __init__(self, parts: list, n_post: int):
-        """`parts`: (pre, post, tie, n_pre) of each projection, in the order `sum` gets them."""
+    def __init__(self, parts: list, n_post: int, sources: list | None = None):
+        """`parts`: (pre, post, tie, n_pre) of each projection. `sources`: the row block of each
+        part (parts with one block share its rows: they come from one source); by default,
+        a block a part, in the order `sum` gets the blocks' spikes."""
+        sources = list(range(len(parts))) if sources is None else sources
         layouts = [spike_layout(pre, post, tie, n_pre, n_post) for pre, post, tie, n_pre in parts]
-        width = max(targets.shape[1] for targets, _ in layouts)
-        self.targets = np.concatenate([_widened(targets, width, n_post) for targets, _ in layouts])
+        blocks = sorted(set(sources))
+        self.parts = [[i for i, s in enumerate(sources) if s == block] for block in blocks]
+        self.order = []  # each block: where each entry of its parts side by side moves to
+        targets = []
+        for members in self.parts:  # each block's parts side by side, its pads moved last
+            side = np.hstack([layouts[i][0] for i in members])
+            order = np.argsort(side == n_post, axis=1, kind="stable")
+            width = max(int((side != n_post).sum(axis=1).max(initial=0)), 1)
+            self.order.append(order[:, :width])
+            targets.append(np.take_along_axis(side, self.order[-1], axis=1))
+        width = max(t.shape[1] for t in targets)
+        self.targets = np.concatenate([_widened(t, width, n_post) for t in targets])
         self.slots = [slots for _, slots in layouts]
         self.width, self.n_post = width, n_post
-        self.sizes = [n_pre for *_, n_pre in parts]
-        self.starts = np.cumsum([0] + self.sizes[:-1]).tolist()  # each part's first row
+        self.sizes = [t.shape[0] for t in targets]
+        self.starts = np.cumsum([0] + self.sizes[:-1]).tolist()  # each block's first row
         self.table = None  # the weights in the layout of `targets`, from `weights`
 
     def weights(self, ws: list) -> np.ndarray:
         """Each table entry's weight, taken anew from each projection's weight vector (once
         per run: training changes the weights between runs, never during one); pads weigh
         nothing, since their bin is dropped."""
-        self.table = np.concatenate([_widened(w[slots], self.width, 0)
-                                     for w, slots in zip(ws, self.slots)])
+        blocks = []
+        for members, order in zip(self.parts, self.order):
+            side = np.hstack([ws[i][self.slots[i]] for i in members]).astype(np.float64)
+            blocks.append(_widened(np.take_along_axis(side, order, axis=1), self.width, 0))
+        self.table = np.concatenate(blocks)
         return self.table
 
     def sum(self, fired: list, batch: int, dtype) -> np.ndarray:
         """(batch, post): each target's summed weights of the sources that fired; `fired` holds
-        each part's spike_indices. A spike of sample b reaches sample b alone. Summed in
+        each block's spike_indices. A spike of sample b reaches sample b alone. Summed in
         float64 (bincount), returned in `dtype`."""
         stride = self.n_post + 1
         if batch == 1:  # one sample: the spikes index the table's rows directly
