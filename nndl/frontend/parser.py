@@ -15,10 +15,11 @@ from lark.grammar import Rule
 from lark.lexer import TerminalDef
 
 from nndl.diagnostics import Diagnostics, Span
+from nndl.frontend.lexing import FastContextualLexer
 from nndl.frontend.keywords import STATEMENT_KEYWORDS, as_keyword
 from nndl.frontend.syntax import Program
 from nndl.frontend.syntax_errors import Recovery
-from nndl.frontend.tree_to_ast import ToAst
+from nndl.frontend import reductions
 
 
 class BracketNewlines:
@@ -69,9 +70,23 @@ def _starts_operand(tok) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def make_parser() -> Lark:
-    """The LALR parser, once per process: loaded from grammar/tables.json while those tables
-    were made from this grammar by this Lark (a cold start then skips Lark's grammar analysis,
-    most of the parser's cost), else built from the grammar."""
+    """The LALR parser that gives Lark's parse tree, once per process."""
+    return _load_parser()
+
+
+@functools.lru_cache(maxsize=1)
+def make_ast_parser() -> Lark:
+    """The LALR parser that gives the AST (`Node`s of nndl.frontend.reductions), once per
+    process: the same tables, its callbacks build each rule's AST node as it is reduced."""
+    parser = _load_parser()
+    parser.parser.parser.parser.callbacks = reductions.callbacks(parser)  # Lark's _Parser
+    return parser
+
+
+def _load_parser() -> Lark:
+    """Loaded from grammar/tables.json while those tables were made from this grammar by this
+    Lark (a cold start then skips Lark's grammar analysis, most of the parser's cost), else
+    built from the grammar."""
     tables = json.loads(_package_text("tables.json"), object_hook=_decoded)
     if (tables["grammar_sha256"], tables["lark"]) != (_grammar_sha256(), lark.__version__):
         return build_parser()
@@ -86,7 +101,8 @@ def build_parser() -> Lark:
 
 
 _BUILD_OPTIONS = dict(parser="lalr", lexer="contextual", maybe_placeholders=False)
-_LOAD_OPTIONS = dict(propagate_positions=True, postlex=BracketNewlines())  # not in the tables
+_LOAD_OPTIONS = dict(propagate_positions=True, postlex=BracketNewlines(),  # not in the tables
+                     _plugins={"ContextualLexer": FastContextualLexer})
 
 
 def _package_text(name: str) -> str:
@@ -150,17 +166,28 @@ def _no_collision_check():
 
 def parse(text: str, diags: Diagnostics) -> Program | None:
     """Parse `text`; syntax errors go to `diags` (several, one per line at most) and give None."""
-    parser = make_parser()
+    parser = make_ast_parser()
     source = text + "\n"
     recovery = Recovery(parser, source, diags)
     try:
-        tree = parser.parse(source, on_error=recovery.on_error)
+        root = parser.parse(source, on_error=functools.partial(_recover, recovery))
     except UnexpectedInput as e:  # recovery gave up (end of file, or too many errors)
         recovery.record(e)
         return None
-    if recovery.lines or _too_deep(tree, diags):
+    if recovery.lines:
         return None
-    return ToAst().transform(tree)
+    if root.height > MAX_DEPTH:  # the tree says where (rare: parsed again, as a tree)
+        _too_deep(make_parser().parse(source), diags)
+        return None
+    return root.value
+
+
+def _recover(recovery: Recovery, e: UnexpectedInput) -> bool:
+    """`recovery.on_error`, once this parse has stopped building the AST: a file with a syntax
+    error has none, and recovery feeds the parser stand-in tokens (an empty NUMBER) that no AST
+    node could be built from. (Lark's `accepts` parses on without callbacks in the same way.)"""
+    e.interactive_parser.parser_state.parse_conf.callbacks = {}  # this parse's, not the parser's
+    return recovery.on_error(e)
 
 
 # How deep the parse tree may nest: the AST builder, the checks and the code generators recurse
