@@ -15,7 +15,7 @@ from lark.grammar import Rule
 from lark.lexer import TerminalDef
 
 from nndl.diagnostics import Diagnostics, Span
-from nndl.frontend.lexing import FastContextualLexer
+from nndl.frontend.lark_loops import FastContextualLexer, FastLALRParser
 from nndl.frontend.keywords import STATEMENT_KEYWORDS, as_keyword
 from nndl.frontend.syntax import Program
 from nndl.frontend.syntax_errors import Recovery
@@ -102,7 +102,8 @@ def build_parser() -> Lark:
 
 _BUILD_OPTIONS = dict(parser="lalr", lexer="contextual", maybe_placeholders=False)
 _LOAD_OPTIONS = dict(propagate_positions=True, postlex=BracketNewlines(),  # not in the tables
-                     _plugins={"ContextualLexer": FastContextualLexer})
+                     _plugins={"ContextualLexer": FastContextualLexer,
+                               "LALR_Parser": FastLALRParser})
 
 
 def _package_text(name: str) -> str:

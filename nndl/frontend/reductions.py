@@ -48,9 +48,10 @@ def _first(children):
 def callbacks(parser) -> dict:
     """The parser's callbacks with every rule's replaced by one that builds the AST."""
     to_ast = ToAst()
-    table = dict(parser._callbacks)
-    for rule in parser.rules:
-        table[rule] = _rule_callback(rule, to_ast)
+    rules = set(parser.rules)
+    # keyed by the parse table's own Rule objects: a lookup by identity skips Rule.__eq__
+    table = {key: f for key, f in parser._callbacks.items() if key not in rules}
+    table.update((rule, _rule_callback(rule, to_ast)) for rule in parser.rules)
     return table
 
 
