@@ -13,6 +13,8 @@ it covers, and the height its parse tree would have had), so the nesting guard o
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from lark import Token, Tree
 from lark.visitors import _vargs_meta
 
@@ -45,6 +47,18 @@ def _first(children):
     return None
 
 
+def _ends(children) -> tuple:
+    """(_first(children), its last like it), quickly where they are tokens (most rules)."""
+    first, last = children[0] if children else None, children[-1] if children else None
+    if type(first) is not Token:
+        first = _first(children)
+        if first is None:
+            return None, None
+    if type(last) is not Token:
+        last = _first(reversed(children))
+    return first, last
+
+
 def callbacks(parser) -> dict:
     """The parser's callbacks with every rule's replaced by one that builds the AST."""
     to_ast = ToAst()
@@ -62,8 +76,10 @@ def _rule_callback(rule, to_ast: ToAst):
     name = rule.alias or rule.options.template_source or rule.origin.name
     if rule.origin.name.startswith("_"):  # its parent splices it (lark's _should_expand)
         return _splicer(keep)
-    build = _builder(name, to_ast)
     single = rule.options.expand1 and not rule.alias
+    if single and len(rule.expansion) == 1 and keep == [(0, False)]:
+        return itemgetter(0)  # `?a: b` gives b itself, its place unchanged (it is the child's)
+    build = _builder(name, to_ast)
     spliced = any(expand for _, expand in keep)
 
     def reduce(children):
@@ -108,8 +124,7 @@ def _plain(keep, build):
     indices = [i for i, _ in keep]
 
     def reduce(children):
-        first = _first(children)
-        last = _first(reversed(children)) if first is not None else None
+        first, last = _ends(children)
         height = 0
         values = []
         for i in indices:
