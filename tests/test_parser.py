@@ -57,6 +57,83 @@ def test_the_parser_from_tables_parses_as_the_one_built_from_the_grammar(path):
     assert ToAst().transform(loaded.parse(text)) == ToAst().transform(built.parse(text))
 
 
+# Programs whose spans come from the corners of Lark's position rules: brackets that widen an
+# inlined `?rule`, `_rule`s spliced into their parent, comments, empty blocks, arguments on
+# several lines, a `trainable` token kept, an expression nested to the limit.
+CORNERS = [
+    "network n {\n}\n",
+    "# a comment\n\nnetwork n {  # after\n  input x[(2)]\n  output y[ 1 , ] : sigmoid\n}\n",
+    "network n {\n  seed -(1 + 2) * (3)\n  input x[2, 3,]\n  group h[4] : relu bias (0.1) init 0\n"
+    "  output y[1] : lif(tau=(2.0),\n    threshold = 1)\n  connect x -> h : local(radius=(1.5)"
+    ",) weight normal(0, 0.05) delay (2) as c\n  connect h -> y : full\n}\n",
+    "neuron m {\n  param tau = 2.0 trainable\n  state v = (0)\n  v = v + (-v if v > 1 else "
+    "not (v < 2) and true or false) / tau ** 2 % 3\n}\n",
+    "train t for n {\n  data \"set.npz\"\n  loss mse\n  optimizer adam(lr=0.01)\n  batch 4\n"
+    "  epochs (2)\n  ticks 1\n  input x\n  output y\n  learn x -> h : hebb(rate=0.1)\n"
+    "  rewire c : prune(below=0.1) grow(n=2) every 5\n}\n",
+    "network n {\n  seed " + "-" * 97 + "1\n}\n",  # a tree 100 deep: the most allowed
+    "network n {\n  seed " + "(" * 300 + "a.b[c[1]]" + ")" * 300 + "\n}\n",
+]
+
+
+@pytest.mark.parametrize("text", [p.read_text() for p in sorted(EXAMPLES.glob("*.nndl"))]
+                         + [DESIGN_EXAMPLE.read_text()] + CORNERS)
+def test_the_ast_built_while_parsing_is_the_one_built_from_the_tree(text):
+    """nndl.frontend.reductions builds each node as its rule is reduced: the same nodes, spans
+    included, as ToAst over the parse tree of Lark's own loops (no plugins)."""
+    import json
+
+    options = {k: v for k, v in parser_module._LOAD_OPTIONS.items() if k != "_plugins"}
+    tables = json.loads(parser_module._package_text("tables.json"),
+                        object_hook=parser_module._decoded)
+    plain = Lark._load_from_dict(tables["data"], tables["memo"], **options)
+    tree = plain.parse(text + "\n")
+    assert parser_module.make_parser().parse(text + "\n") == tree
+    built = parse_ok(text)
+    assert built == ToAst().transform(tree)
+    assert repr(built) == repr(ToAst().transform(tree))
+
+
+BAD = ["network n {\n  group h[2] : tanh\n  connect h -> : full\n}\n",  # a syntax error
+       "network n {\n  seed " + "-" * 120 + "1\n}\n"]  # too deep
+
+
+@pytest.mark.parametrize("text", [p.read_text() for p in sorted(EXAMPLES.glob("*.nndl"))[:6]]
+                         + CORNERS + BAD)
+def test_a_lark_the_fast_parse_was_not_tested_with_parses_by_tree_to_the_same_result(text):
+    """With another Lark the parser takes the plain way (Lark's tree, then ToAst): the same
+    AST, or the same diagnostics."""
+    fast, plain = Diagnostics("t.nndl", text), Diagnostics("t.nndl", text)
+    assert parser_module.parse_by_tree(text + "\n", plain) == parse(text, fast)
+    assert plain.render() == fast.render()
+    assert ("error" in fast.render()) == (text in BAD)
+
+
+@pytest.mark.parametrize("depth", [99, 100, 101, 102])
+@pytest.mark.parametrize("make", [lambda n: "-" * n + "1", lambda n: "1" + " + 1" * n,
+                                  lambda n: "f(" * n + "1" + ")" * n],
+                         ids=["minus signs", "terms", "calls"])
+def test_the_nesting_limit_is_that_of_the_parse_tree(make, depth):
+    """The AST is built while parsing, the depth measured on the way; past the limit the tree
+    is parsed again so that the diagnostic points where the tree's walk first crossed it."""
+    text = "network n {\n  seed " + make(depth - 3) + "\n}\n"
+    diags, tree_diags = Diagnostics("t.nndl", text), Diagnostics("t.nndl", text)
+    tree = parser_module.make_parser().parse(text + "\n")
+    too_deep = parser_module._too_deep(tree, tree_diags)
+    assert (parse(text, diags) is None) == too_deep == (tree_height(tree) > 100)
+    assert diags.items == tree_diags.items
+
+
+def tree_height(tree) -> int:
+    from lark import Tree
+    stack, height = [(tree, 0)], 0
+    while stack:
+        node, depth = stack.pop()
+        height = max(height, depth)
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+    return height
+
+
 def test_stale_tables_are_not_used(monkeypatch):
     monkeypatch.setattr(parser_module, "_grammar_sha256", lambda: "another grammar")
     parser_module.make_parser.cache_clear()

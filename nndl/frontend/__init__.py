@@ -1,8 +1,8 @@
 """The front end: source text -> checked IR, or every diagnostic at once (`check_text`).
 
-`parser` (Lark, with `tree_to_ast` and `syntax_errors`) makes the AST of `syntax`; `semantic`
-resolves and checks it with `signatures`, `conditions`, `expressions`, `neuron_models`,
-`regimes` and `ordering`, and builds the IR.
+`parser` (Lark, with `tree_to_ast` run by `reductions`, `lark_loops` and `syntax_errors`) makes
+the AST of `syntax`; `semantic` resolves and checks it with `signatures`, `conditions`,
+`expressions`, `neuron_models`, `regimes` and `ordering`, and builds the IR.
 """
 
 from __future__ import annotations

@@ -15,10 +15,12 @@ from lark.grammar import Rule
 from lark.lexer import TerminalDef
 
 from nndl.diagnostics import Diagnostics, Span
+from nndl.frontend.lark_loops import TESTED_WITH, FastContextualLexer, FastLALRParser
+from nndl.frontend.tree_to_ast import ToAst
 from nndl.frontend.keywords import STATEMENT_KEYWORDS, as_keyword
 from nndl.frontend.syntax import Program
 from nndl.frontend.syntax_errors import Recovery
-from nndl.frontend.tree_to_ast import ToAst
+from nndl.frontend import reductions
 
 
 class BracketNewlines:
@@ -69,9 +71,23 @@ def _starts_operand(tok) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def make_parser() -> Lark:
-    """The LALR parser, once per process: loaded from grammar/tables.json while those tables
-    were made from this grammar by this Lark (a cold start then skips Lark's grammar analysis,
-    most of the parser's cost), else built from the grammar."""
+    """The LALR parser that gives Lark's parse tree, once per process."""
+    return _load_parser()
+
+
+@functools.lru_cache(maxsize=1)
+def make_ast_parser() -> Lark:
+    """The LALR parser that gives the AST (`Node`s of nndl.frontend.reductions), once per
+    process: the same tables, its callbacks build each rule's AST node as it is reduced."""
+    parser = _load_parser()
+    parser.parser.parser.parser.callbacks = reductions.callbacks(parser)  # Lark's _Parser
+    return parser
+
+
+def _load_parser() -> Lark:
+    """Loaded from grammar/tables.json while those tables were made from this grammar by this
+    Lark (a cold start then skips Lark's grammar analysis, most of the parser's cost), else
+    built from the grammar."""
     tables = json.loads(_package_text("tables.json"), object_hook=_decoded)
     if (tables["grammar_sha256"], tables["lark"]) != (_grammar_sha256(), lark.__version__):
         return build_parser()
@@ -86,7 +102,13 @@ def build_parser() -> Lark:
 
 
 _BUILD_OPTIONS = dict(parser="lalr", lexer="contextual", maybe_placeholders=False)
-_LOAD_OPTIONS = dict(propagate_positions=True, postlex=BracketNewlines())  # not in the tables
+# Building the AST during the parse leans on Lark's internals (its parser's callbacks; the loops
+# of lark_loops): it is used with the Lark it was written and tested against, and any other Lark
+# parses a tree and transforms it, slower but to the same AST.
+FAST = lark.__version__ in TESTED_WITH
+_LOAD_OPTIONS = dict(propagate_positions=True, postlex=BracketNewlines(),  # not in the tables
+                     **({"_plugins": {"ContextualLexer": FastContextualLexer,
+                                      "LALR_Parser": FastLALRParser}} if FAST else {}))
 
 
 def _package_text(name: str) -> str:
@@ -150,17 +172,44 @@ def _no_collision_check():
 
 def parse(text: str, diags: Diagnostics) -> Program | None:
     """Parse `text`; syntax errors go to `diags` (several, one per line at most) and give None."""
-    parser = make_parser()
     source = text + "\n"
+    if not FAST:
+        return parse_by_tree(source, diags)
+    parser = make_ast_parser()
+    recovery = Recovery(parser, source, diags)
+    try:
+        root = parser.parse(source, on_error=functools.partial(_recover, recovery))
+    except UnexpectedInput as e:  # recovery gave up (end of file, or too many errors)
+        recovery.record(e)
+        return None
+    if recovery.lines:
+        return None
+    if root.height > MAX_DEPTH:  # the tree says where (rare: parsed again, as a tree)
+        _too_deep(make_parser().parse(source), diags)
+        return None
+    return root.value
+
+
+def parse_by_tree(source: str, diags: Diagnostics) -> Program | None:
+    """As `parse`, through Lark's parse tree and ToAst (the way for any other Lark)."""
+    parser = make_parser()
     recovery = Recovery(parser, source, diags)
     try:
         tree = parser.parse(source, on_error=recovery.on_error)
-    except UnexpectedInput as e:  # recovery gave up (end of file, or too many errors)
+    except UnexpectedInput as e:
         recovery.record(e)
         return None
     if recovery.lines or _too_deep(tree, diags):
         return None
     return ToAst().transform(tree)
+
+
+def _recover(recovery: Recovery, e: UnexpectedInput) -> bool:
+    """`recovery.on_error`, once this parse has stopped building the AST: a file with a syntax
+    error has none, and recovery feeds the parser stand-in tokens (an empty NUMBER) that no AST
+    node could be built from. (Lark's `accepts` parses on without callbacks in the same way.)"""
+    e.interactive_parser.parser_state.parse_conf.callbacks = {}  # this parse's, not the parser's
+    return recovery.on_error(e)
 
 
 # How deep the parse tree may nest: the AST builder, the checks and the code generators recurse
