@@ -163,6 +163,26 @@ class NeuronBlock:
     span: Span
 
 
+# ---- learning rules ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleEvent:
+    """`every tick { ... }`, `on pre { ... }` or `on post { ... }` of a rule: `event` is the
+    name as written (`tick` for `every tick`)."""
+
+    event: Ident
+    statements: tuple[Assign, ...]  # an Assign's target may be `pre.X` (refused by the checks)
+    span: Span
+
+
+@dataclass(frozen=True)
+class RuleBlock:
+    name: Ident
+    statements: tuple[VarDecl | RuleEvent, ...]
+    span: Span
+
+
 # ---- training regimes ----------------------------------------------------------------------
 
 
@@ -210,4 +230,4 @@ class TrainBlock:
 
 @dataclass
 class Program:
-    blocks: list[NetworkBlock | NeuronBlock | TrainBlock] = field(default_factory=list)
+    blocks: list[NetworkBlock | NeuronBlock | RuleBlock | TrainBlock] = field(default_factory=list)
