@@ -101,7 +101,7 @@ class Written:
     def table(self) -> dict:
         """Every learning rule a `learn` may name, with its parameters."""
         own = {name: tuple(Param(p, "number", value) for p, value in rule.params.items())
-               if rule else () for name, rule in self.rules.items()}
+               for name, rule in self.rules.items() if rule}
         return {**LOCAL_RULES, **own}
 
 
@@ -333,13 +333,14 @@ def _check_each(statements: list, check, view: NetworkView | None, diags: Diagno
 def _check_learn(st: s.Learn, view: NetworkView | None, diags: Diagnostics,
                  written: Written = NO_RULES) -> ir.LocalRule | None:
     projection = _resolve_projection(st.src, st.dst, "learn", view, diags)
+    if st.rule.func.name in written.rules and written.rules[st.rule.func.name] is None:
+        return None  # the rule's own errors are reported: its arguments cannot be checked
     params = _lookup(st.rule, written.table(), "learning rule", diags)
     if projection is None or params is None:
         return None
-    if st.rule.func.name in written.rules:
-        rule = written.rules[st.rule.func.name]
-        if rule is None or not _check_written(st, rule, projection, view, written, diags):
-            return None
+    rule = written.rules.get(st.rule.func.name)
+    if rule and not _check_written(st, rule, projection, view, written, diags):
+        return None
     if st.rule.func.name == "perceptron":
         dst = view.ends[projection][1]
         if view.groups.get(dst) != "output":
