@@ -152,10 +152,10 @@ class ToAst(Transformer):
         name, *statements = children
         return s.RuleEvent(_ident(name), tuple(statements), Span.of(meta))
 
-    def field_assign(self, meta, children):
-        obj, attr, value = children
-        target = s.Ident(f"{obj}.{attr}", Span(obj.line, obj.column, attr.end_line,
-                                               attr.end_column))
+    def rule_assign(self, meta, children):
+        *names, value = children
+        target = _ident(names[0]) if len(names) == 1 else \
+            s.Ident(f"{names[0]}.{names[1]}", Span.of(names[0]).to(Span.of(names[1])))
         return s.Assign(target, value, Span.of(meta))
 
     # ---- training regimes ----
