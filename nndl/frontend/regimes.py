@@ -362,11 +362,12 @@ def _check_written(st: s.Learn, rule: ir.PlasticityRule, projection: str, view: 
         group = ends[side]
         model = written.models.get(view.models.get(group))
         if model is None or (var not in model.states and var not in model.params):
-            has = f"model `{model.name}` has: {', '.join([*model.states, *model.params])}" \
+            has = f"its model `{model.name}` has: " + (", ".join([*model.states, *model.params])
+                                                          or "nothing") \
                 if model else "it has no neuron model (an input or an activation)"
             diags.error("missing-state", f"rule `{rule.name}` reads `{name}`, but `{group}` "
                         f"has no state or parameter `{var}`", st.rule.span,
-                        suggest(var, [*model.states, *model.params]) if model else has,
+                        (suggest(var, [*model.states, *model.params]) or has) if model else has,
                         notes=[("read here", span)])
             ok = False
     if projection in view.shared:
