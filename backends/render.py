@@ -32,9 +32,11 @@ class ScalarPython:
     binary.update({"**": "power({}, {})", "/": "divide({}, {})", "%": "remainder({}, {})"})
     plain = {"/": "{} / {}", "%": "{} % {}"}  # where the divisor cannot be 0 (see checked)
 
-    def __init__(self, names: dict[str, str], scalars: frozenset[str] = frozenset()):
+    def __init__(self, names: dict[str, str], scalars: frozenset[str] = frozenset(),
+                 like: str = "net"):
         self.names = names  # model variable -> Python identifier
         self.scalars = scalars  # model variables that hold one number for every neuron
+        self.like = like  # an array argument of the rendered function: its shape and dtype
 
     def render(self, node: e.Expr) -> str:
         return self._render(node)[0]
@@ -140,11 +142,12 @@ class NumpyArrays(ScalarPython):
     def array(self, node: e.Expr) -> str:
         """A plain number as an array in the network's dtype: NumPy functions of plain
         numbers, and np.where between two, would give float64 in a float32 network."""
-        return f"np.asarray({self.render(node)}, net.dtype)"
+        return f"np.asarray({self.render(node)}, {self.like}.dtype)"
 
     def unary(self, node: e.Unary) -> tuple[str, int]:
         if node.op == "num":  # in the array's own dtype: never widen float32 to float64
-            return f"np.asarray({self.render(node.operand)}, net.dtype)", PRECEDENCE["atom"]
+            return f"np.asarray({self.render(node.operand)}, {self.like}.dtype)", \
+                PRECEDENCE["atom"]
         if node.op == "not":
             return f"np.logical_not({self.render(node.operand)})", PRECEDENCE["atom"]
         return super().unary(node)
@@ -152,7 +155,7 @@ class NumpyArrays(ScalarPython):
     def conditional(self, node: e.IfElse) -> tuple[str, int]:
         if node.then == e.Num(1.0) and node.other == e.Num(0.0) and \
                 not self.is_scalar(node.cond):  # a spike: the truth values as numbers
-            return f"{self.wrap(node.cond, PRECEDENCE['atom'])}.astype(net.dtype)", \
+            return f"{self.wrap(node.cond, PRECEDENCE['atom'])}.astype({self.like}.dtype)", \
                 PRECEDENCE["atom"]
         then = self.array(node.then) if self.is_scalar(node.then) else self.render(node.then)
         other = self.array(node.other) if self.is_scalar(node.other) else self.render(node.other)
@@ -160,7 +163,7 @@ class NumpyArrays(ScalarPython):
 
     def per_neuron(self, text: str) -> str:
         # a scalar must not become a group's output or state: those are (batch, neurons)
-        return f"np.full_like(net, {text})"
+        return f"np.full_like({self.like}, {text})"
 
     def overwrite(self, name: str, node: e.IfElse) -> str | None:
         # np.where's numbers written into the array itself: one pass, no new array (a reset
@@ -200,6 +203,7 @@ GENERATED_NAMES = {
     "noise",  # not a module's: the draws that a model function using rand() or randn() takes
     "ScalarNoise",  # the OO module's draws
     "Recorder",  # cupy's recordings, on the device
+    "RULES",  # the plasticity rules' functions (see rule_table)
 }
 
 
@@ -276,6 +280,73 @@ def _truth(node: e.Expr) -> bool:
     """Whether an expression's value is a truth value (a bool array in NumPy)."""
     return isinstance(node, e.Bool) or (isinstance(node, e.Unary) and node.op == "not") or (
         isinstance(node, e.Binary) and node.op in ("<", "<=", ">", ">=", "==", "!=", "and", "or"))
+
+
+# ---- plasticity rules as functions ---------------------------------------------------------
+
+RULE_EVENTS = {"every": "every tick", "on_pre": "on pre", "on_post": "on post"}
+
+
+def rule_function_name(rule: ir.PlasticityRule, event: str) -> str:
+    return f"rule_{rule.name}_{event}"  # no other module-level name starts with `rule_`
+
+
+def rule_arguments(rule: ir.PlasticityRule) -> list[str]:
+    """The variables each function of a rule takes, in order (see nndl.runtime.synapse_rules):
+    w, pre, post, the neurons' `pre.X` / `post.X`, the rule's states, then its parameters."""
+    return ["w", "pre", "post", *rule.reads, *rule.states, *rule.params]
+
+
+def rule_function(rule: ir.PlasticityRule, event: str, renderer: type[ScalarPython]) -> str:
+    """`def rule_NAME_EVENT(w, pre, post, *reads, *states, *params[, noise])` returning
+    (w, *states): one event's statements, for one synapse (scalar Python) or arrays of them."""
+    statements = rule.block(event)
+    inputs = rule_arguments(rule)
+    temporaries = [t for t, _ in statements if t not in inputs]
+    names = _rule_identifiers([*inputs, *dict.fromkeys(temporaries)])
+    writer = renderer(names, frozenset(rule.params), like=names["w"])
+    noise = ["noise"] if rule.draws else []
+    where = f"line {rule.loc.line} of {rule.source}" if rule.loc else rule.source
+    lines = [*wrap_code(f"def {rule_function_name(rule, event)}("
+                        f"{', '.join([*(names[n] for n in inputs), *noise])}):"),
+             f'    """Rule `{rule.name}` ({quoted_text(where)}): `{RULE_EVENTS[event]}`."""']
+    for target, value in statements:
+        node = e.from_dict(value)
+        text = writer.render(node)
+        if writer.is_scalar(node):
+            text = writer.per_neuron(text)
+        lines.append(f"    {names[target]} = {text}")
+    lines.append(f"    return {', '.join(names[n] for n in ['w', *rule.states])}")
+    return "\n".join(lines)
+
+
+def _rule_identifiers(variables: list[str]) -> dict[str, str]:
+    """Python identifiers for a rule's variables: `pre.v` becomes `pre_v` (`pre__v` where the
+    rule has a name `pre_v` of its own), then as `identifiers`."""
+    plain = []
+    for name in variables:
+        spelled = name.replace(".", "_")
+        while "." in name and (spelled in variables or spelled in plain):
+            spelled = spelled.replace("_", "__", 1)  # `pre__v`, then `pre___v`, ...
+        plain.append(spelled)
+    return dict(zip(variables, identifiers(plain).values()))
+
+
+def rule_functions(network: ir.Network, renderer: type[ScalarPython]) -> str:
+    """Every block of every rule the network's regimes learn by, as a function."""
+    return "\n\n\n".join(rule_function(rule, event, renderer) for rule in network.rules
+                          for event in ir.EVENTS if rule.block(event))
+
+
+def rule_table(network: ir.Network) -> str:
+    """`RULES`: each rule's functions by event (None for a block it lacks), for the runtime."""
+    entries = []
+    for rule in network.rules:
+        functions = ", ".join(f"{event!r}: {rule_function_name(rule, event)}"
+                              if rule.block(event) else f"{event!r}: None"
+                              for event in ir.EVENTS)
+        entries.append(f"{rule.name!r}: {{{functions}}}")
+    return "{" + ", ".join(entries) + "}"
 
 
 _BACKWARDS: dict[int, tuple[ir.NeuronModel, Backward]] = {}
@@ -371,6 +442,10 @@ def operations_used(network: ir.Network) -> set[str]:
     for g in network.groups:
         if g.activation and g.activation != "softmax" and g.role != "input":
             used |= _calls(activation_slope(g.activation))
+    for rule in network.rules:
+        for event in ir.EVENTS:
+            for _, value in rule.block(event):
+                used |= _calls(e.from_dict(value))
     return used
 
 

@@ -50,7 +50,7 @@ STATEMENT_KEYWORDS = tuple(w for w in _KEYWORD_ORDER if w not in _BLOCKS)
 _NAME_FIRST = frozenset(["input", "group", "output", "connect", "param", "state", "learn", "rewire"])
 _SPEC_FIRST = frozenset(["data", "loss", "optimizer"])
 # words inside a statement or a block header: `train t for net`, `bias 0`, `weight normal(0, 1)`
-CLAUSE_KEYWORDS = ("for", "bias", "init", "weight", "delay", "as", "every", "trainable")
+CLAUSE_KEYWORDS = ("for", "bias", "init", "weight", "delay", "as", "every", "trainable", "tick")
 CONDITIONAL_KEYWORDS = ("if", "else")
 WORD_OPERATORS = ("and", "or", "not")
 CONSTANTS = ("true", "false")
@@ -116,6 +116,11 @@ class NNDLLexer(RegexLexer):
         "body": [
             include("space"),
             (r"\}", Punctuation, "#pop"),
+            # a rule's `every tick {` and `on pre {`: a block of statements inside the block
+            (r"(every)([ \t]+)(tick)([ \t]*)(\{)",
+             bygroups(Keyword, Whitespace, Keyword, Whitespace, Punctuation), "body"),
+            (rf"(on)([ \t]+)({_NAME})([ \t]*)(\{{)",
+             bygroups(Keyword, Whitespace, Name.Label, Whitespace, Punctuation), "body"),
             (words(tuple(_NAME_FIRST), suffix=r"\b(?![ \t]*=(?!=))"), Keyword,
              ("statement", "name")),
             (words(tuple(_SPEC_FIRST), suffix=r"\b(?![ \t]*=(?!=))"), Keyword,

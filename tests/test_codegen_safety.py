@@ -250,6 +250,12 @@ def model_functions(tree) -> list[ast.FunctionDef]:
             and (ast.get_docstring(s) or "").startswith(("Neuron model `", "Model `"))]
 
 
+def rule_functions(tree) -> list[ast.FunctionDef]:
+    """The module-level functions made from `rule` blocks (one per block), by their docstrings."""
+    return [s for s in tree.body if isinstance(s, ast.FunctionDef)
+            and (ast.get_docstring(s) or "").startswith("Rule `")]
+
+
 def is_forward(function: ast.FunctionDef) -> bool:
     return ast.get_docstring(function).startswith("Neuron model `")
 
@@ -731,7 +737,7 @@ def test_model_variables_avoid_every_name_a_module_defines():
         for network in program.networks:
             for backend in BACKENDS:
                 tree = ast.parse(backends.generate(network, backend))
-                own = {f.name for f in model_functions(tree)}
+                own = {f.name for f in model_functions(tree) + rule_functions(tree)}
                 defined |= set(top_level_names(tree)) - own
     assert defined <= GENERATED_NAMES, sorted(defined - GENERATED_NAMES)
     assert {"rows_backward", "spread_back", "softmax_backward", "ModelGroup"} <= defined

@@ -50,6 +50,8 @@ from nndl.backends.render import (
     model_backward_function,
     model_function,
     model_function_name,
+    rule_functions,
+    rule_table,
     slope_functions,
 )
 
@@ -466,6 +468,8 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
         **common_context(network, "numpy"),
         "activations": used_activations(network, ACTIVATIONS),
         "models": "\n\n\n".join(model_function(m, NumpyArrays) for m in network.models),
+        "rules": rule_functions(network, NumpyArrays),
+        "rule_table": rule_table(network),
         "helpers": "\n\n\n".join(h.strip("\n") for h in helpers),
         "parameters": [_setup(p, network, cpu) for p in network.projections],
         "plans": plans,

@@ -8,7 +8,8 @@ from nndl.ir.listing import call_text
 from nndl.backends.oo.ops import ACTIVATIONS, MATH, activation_call
 from nndl.backends.render import (ScalarPython, functions_used, model_backward_function,
                                   model_backward_name, model_function, model_function_name,
-                                  operations_used, slope_call, slope_functions, slope_name)
+                                  operations_used, rule_functions, rule_table, slope_call,
+                                  slope_functions, slope_name)
 from nndl.runtime.weightfile import is_shared
 
 
@@ -78,6 +79,8 @@ def lower(network: ir.Network) -> dict:
         "groups": [{"key": repr(g.name), "constructor": _constructor(network, g)}
                    for g in network.groups],
         "models": "\n\n\n".join(model_function(m, ScalarPython) for m in network.models),
+        "rules": rule_functions(network, ScalarPython),
+        "rule_table": rule_table(network),
         "draws": any(m.draws for m in network.models),
         "model_backwards": "\n\n\n".join(model_backward_function(m, ScalarPython)
                                             for m in network.models),

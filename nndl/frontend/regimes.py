@@ -19,6 +19,7 @@ from nndl.frontend.signatures import (
     LOSSES,
     OPTIMIZERS,
     REWIRE_ACTIONS,
+    Param,
     bind,
     constant,
     not_this,
@@ -36,20 +37,23 @@ class NetworkView:
     groups: dict[str, str]  # name -> "input", "group" or "output", in source order
     connections: tuple[tuple[str, str, str], ...]  # (name, src, dst), in source order
     shared: frozenset[str] = frozenset()  # connections whose rule says `shared=true`
+    models: dict = None  # group -> its model's or activation's name as written (None: input)
 
     @classmethod
     def of(cls, block: s.NetworkBlock) -> NetworkView:
         groups: dict[str, str] = {}
+        models: dict[str, str | None] = {}
         connections, shared = [], set()
         for st in block.statements:
             if isinstance(st, s.GroupDecl):
                 groups.setdefault(st.name.name, st.role)
+                models.setdefault(st.name.name, st.model.func.name if st.model else None)
             elif isinstance(st, s.Connect):
                 name = st.alias[0].name if st.alias else f"{st.src.name}->{st.dst.name}"
                 connections.append((name, st.src.name, st.dst.name))
                 if any(kw.name.name == "shared" and _is_true(kw.value) for kw in st.rule.kwargs):
                     shared.add(name)
-        return cls(block.name.name, groups, tuple(connections), frozenset(shared))
+        return cls(block.name.name, groups, tuple(connections), frozenset(shared), models)
 
     def role(self, role: str) -> list[str]:
         return [name for name, r in self.groups.items() if r == role]
@@ -85,8 +89,28 @@ def _is_true(value: s.Expr) -> bool:
     return constant(value) is True
 
 
+@dataclass(frozen=True)
+class Written:
+    """The `rule` blocks of the file (None: one with errors, reported already), with where each
+    reads `pre.X` / `post.X`, and the neuron models, to check `learn` statements against."""
+
+    rules: dict
+    reads: dict
+    models: dict
+
+    def table(self) -> dict:
+        """Every learning rule a `learn` may name, with its parameters."""
+        own = {name: tuple(Param(p, "number", value) for p, value in rule.params.items())
+               for name, rule in self.rules.items() if rule}
+        return {**LOCAL_RULES, **own}
+
+
+NO_RULES = Written({}, {}, {})
+
+
 def check_regimes(blocks: list[s.TrainBlock], networks: list[s.NetworkBlock],
-                  diags: Diagnostics) -> dict[str, tuple[ir.Regime, ...]]:
+                  diags: Diagnostics,
+                  written: Written = NO_RULES) -> dict[str, tuple[ir.Regime, ...]]:
     """Each network's regimes, in source order; every mistake goes to `diags`."""
     views: dict[str, NetworkView] = {}
     for block in networks:
@@ -95,7 +119,7 @@ def check_regimes(blocks: list[s.TrainBlock], networks: list[s.NetworkBlock],
     first: dict[tuple[str, str], s.Ident] = {}
     for block in blocks:
         view = _network_of(block, views, diags)
-        regime = _check_regime(block, view, diags)
+        regime = _check_regime(block, view, written, diags)
         if view is None:
             continue
         key = (view.name, block.name.name)
@@ -122,7 +146,7 @@ def _network_of(block: s.TrainBlock, views: dict[str, NetworkView],
     return next(iter(views.values())) if len(views) == 1 else None
 
 
-def _check_regime(block: s.TrainBlock, view: NetworkView | None,
+def _check_regime(block: s.TrainBlock, view: NetworkView | None, written: Written,
                   diags: Diagnostics) -> ir.Regime:
     """The regime; where a setting has an error, its default stands in (the IR is dropped)."""
     settings = _settings(block, diags)
@@ -135,7 +159,7 @@ def _check_regime(block: s.TrainBlock, view: NetworkView | None,
               for role in ("input", "output")}
     _check_needs(block, settings, view, diags)
     learn = _check_each([st for st in block.statements if isinstance(st, s.Learn)],
-                        _check_learn, view, diags)
+                        functools.partial(_check_learn, written=written), view, diags)
     rewire = _check_each([st for st in block.statements if isinstance(st, s.Rewire)],
                          _check_rewire, view, diags)
     return ir.Regime(block.name.name, data, data_args, loss, every_tick, optimizer,
@@ -306,11 +330,16 @@ def _check_each(statements: list, check, view: NetworkView | None, diags: Diagno
     return tuple(checked)
 
 
-def _check_learn(st: s.Learn, view: NetworkView | None,
-                 diags: Diagnostics) -> ir.LocalRule | None:
+def _check_learn(st: s.Learn, view: NetworkView | None, diags: Diagnostics,
+                 written: Written = NO_RULES) -> ir.LocalRule | None:
     projection = _resolve_projection(st.src, st.dst, "learn", view, diags)
-    params = _lookup(st.rule, LOCAL_RULES, "learning rule", diags)
+    if st.rule.func.name in written.rules and written.rules[st.rule.func.name] is None:
+        return None  # the rule's own errors are reported: its arguments cannot be checked
+    params = _lookup(st.rule, written.table(), "learning rule", diags)
     if projection is None or params is None:
+        return None
+    rule = written.rules.get(st.rule.func.name)
+    if rule and not _check_written(st, rule, projection, view, written, diags):
         return None
     if st.rule.func.name == "perceptron":
         dst = view.ends[projection][1]
@@ -320,6 +349,45 @@ def _check_learn(st: s.Learn, view: NetworkView | None,
                         f"learn a connection into an output ({', '.join(view.role('output'))})")
             return None
     return ir.LocalRule(projection, st.rule.func.name, params, ir.Loc.of(st.span))
+
+
+def _check_written(st: s.Learn, rule: ir.PlasticityRule, projection: str, view: NetworkView,
+                   written: Written, diags: Diagnostics) -> bool:
+    """A `rule` block on a connection: the neurons have what it reads; it runs without data;
+    an `on pre` block on a source that never spikes is worth a warning."""
+    ok = True
+    ends = dict(zip(("pre", "post"), view.ends[projection]))
+    for name, span in written.reads[rule.name].items():
+        side, _, var = name.partition(".")
+        group = ends[side]
+        model = written.models.get(view.models.get(group))
+        if model is None or (var not in model.states and var not in model.params):
+            has = f"its model `{model.name}` has: " + (", ".join([*model.states, *model.params])
+                                                          or "nothing") \
+                if model else "it has no neuron model (an input or an activation)"
+            diags.error("missing-state", f"rule `{rule.name}` reads `{name}`, but `{group}` "
+                        f"has no state or parameter `{var}`", st.rule.span,
+                        (suggest(var, [*model.states, *model.params]) or has) if model else has,
+                        notes=[("read here", span)])
+            ok = False
+    if projection in view.shared:
+        diags.error("learn-shared", f"connection `{projection}` shares one kernel among its "
+                    f"synapses; rule `{rule.name}` keeps states per synapse", st.span,
+                    "learn a connection without `shared=true`")
+        ok = False
+    if view.role("input"):
+        diags.error("rule-with-data", f"rule `{rule.name}` runs tick by tick in a regime "
+                    f"without data, and network `{view.name}` has inputs", st.span,
+                    "drive the network by its own groups (`poisson` sources) and give it no "
+                    "`input`; written rules in regimes with data are not supported yet")
+        ok = False
+    src_model = written.models.get(view.models.get(ends["pre"]))
+    if rule.on_pre and (src_model is None or not src_model.spikes):
+        diags.warning("never-spikes", f"rule `{rule.name}` has an `on pre` block, but "
+                      f"`{ends['pre']}` is not a spiking neuron model: its block runs whenever "
+                      "the source's output is not 0", st.rule.span,
+                      "use `every tick` for a rule of rates")
+    return ok
 
 
 def _check_rewire(st: s.Rewire, view: NetworkView | None,

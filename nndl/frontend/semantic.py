@@ -5,6 +5,7 @@ Each check reports to the collector and carries on, so one run shows every indep
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -17,10 +18,12 @@ from nndl.frontend.neuron_models import (BUILTIN_SOURCE, builtin_text, check_mod
                                          model_arguments)
 from nndl.frontend.ordering import schedule_groups
 from nndl.frontend.parser import parse
-from nndl.frontend.regimes import check_regimes
+from nndl.frontend.plasticity_rules import check_rule
+from nndl.frontend.regimes import Written, check_regimes
 from nndl.frontend.signatures import (
     ACTIVATIONS,
     INITIALISERS,
+    LOCAL_RULES,
     RULES,
     Param,
     argument,
@@ -50,14 +53,40 @@ def check_program(program: s.Program, source: str, sha256: str, diags: Diagnosti
             diags.error("duplicate", f"`{block.name.name}` is a built-in activation",
                         block.name.span, "give the neuron model another name")
         models[block.name.name] = check_model(block, source, diags)
+    written = _check_rules([b for b in program.blocks if isinstance(b, s.RuleBlock)], models,
+                           source, diags)
     trains = [b for b in program.blocks if isinstance(b, s.TrainBlock)]
-    regimes = check_regimes(trains, networks, diags)
+    regimes = check_regimes(trains, networks, diags, written)
     checked = tuple(_check_network(n, models, source, sha256, regimes.get(n.name.name, ()), diags)
                     for n in networks)
+    checked = tuple(_with_rules(n, written) for n in checked)
     if not networks and not diags.errors:
         diags.error("no-network", "this file declares no network", None,
                     "start one with `network NAME { ... }`")
     return ir.Program(source, sha256, checked)
+
+
+def _check_rules(blocks: list[s.RuleBlock], models: dict, source: str,
+                 diags: Diagnostics) -> Written:
+    """The file's `rule` blocks, checked (None for one with errors)."""
+    _check_unique([b.name for b in blocks], "rule", diags)
+    rules, reads = {}, {}
+    for block in blocks:
+        if block.name.name in LOCAL_RULES:
+            diags.error("duplicate", f"`{block.name.name}` is a built-in learning rule",
+                        block.name.span, "give the rule another name")
+        checked = check_rule(block, source, diags)
+        rules.setdefault(block.name.name, checked[0] if checked else None)
+        reads.setdefault(block.name.name, checked[1] if checked else {})
+    return Written(rules, reads, models)
+
+
+def _with_rules(network: ir.Network, written: Written) -> ir.Network:
+    """The network with the `rule` blocks its regimes learn by."""
+    used = dict.fromkeys(r.kind for regime in network.regimes for r in regime.learn
+                         if written.rules.get(r.kind))
+    return dataclasses.replace(network, rules=tuple(written.rules[k] for k in used)) \
+        if used else network
 
 
 @functools.lru_cache(maxsize=1)

@@ -176,6 +176,26 @@ class NeuronBlock:
     span: Span
 
 
+# ---- learning rules ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleEvent:
+    """`every tick { ... }`, `on pre { ... }` or `on post { ... }` of a rule: `event` is the
+    name as written (`tick` for `every tick`)."""
+
+    event: Ident
+    statements: tuple[Assign, ...]  # an Assign's target may be `pre.X` (refused by the checks)
+    span: Span
+
+
+@dataclass(frozen=True)
+class RuleBlock:
+    name: Ident
+    statements: tuple[VarDecl | RuleEvent, ...]
+    span: Span
+
+
 # ---- training regimes ----------------------------------------------------------------------
 
 
@@ -223,4 +243,5 @@ class TrainBlock:
 
 @dataclass
 class Program:
-    blocks: list[NetworkBlock | NeuronBlock | TrainBlock | ParamStmt] = field(default_factory=list)
+    blocks: list[NetworkBlock | NeuronBlock | RuleBlock | TrainBlock | ParamStmt] = field(
+        default_factory=list)

@@ -141,6 +141,26 @@ class ToAst(Transformer):
     def assign(self, meta, children):
         return s.Assign(_ident(children[0]), children[1], Span.of(meta))
 
+    # ---- learning rules ----
+
+    def rule(self, meta, children):
+        name, *statements = children
+        return s.RuleBlock(_ident(name), tuple(statements), Span.of(meta))
+
+    def every_tick(self, meta, children):
+        event = s.Ident("every tick", Span.of(meta))
+        return s.RuleEvent(event, tuple(children), Span.of(meta))
+
+    def on_event(self, meta, children):
+        name, *statements = children
+        return s.RuleEvent(_ident(name), tuple(statements), Span.of(meta))
+
+    def rule_assign(self, meta, children):
+        *names, value = children
+        target = _ident(names[0]) if len(names) == 1 else \
+            s.Ident(f"{names[0]}.{names[1]}", Span.of(names[0]).to(Span.of(names[1])))
+        return s.Assign(target, value, Span.of(meta))
+
     # ---- training regimes ----
 
     def train(self, meta, children):

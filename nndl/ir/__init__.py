@@ -123,6 +123,51 @@ class NeuronModel:
                    Loc.from_dict(d["loc"]), tuple(d.get("trainable", ())))
 
 
+EVENTS = ("every", "on_pre", "on_post")  # a plasticity rule's blocks, in the order they run
+
+
+@dataclass(frozen=True)
+class PlasticityRule:
+    """A `rule` block: a synapse's own learning, run after the neurons' update each tick.
+
+    Each block holds statements (target, expression in nndl.ir.expr's dict form, conversions
+    explicit) run in order: `every` for every synapse, `on_pre` for the synapses whose source's
+    output (as the connection delivers it) is nonzero this tick, `on_post` for those whose
+    target's output is. They read `w`, `pre`, `post` (the two outputs), `pre.X` / `post.X` (the
+    two neurons' model states and parameters: `reads`), the rule's states and parameters and
+    earlier temporaries, and assign `w`, states and temporaries.
+    """
+
+    name: str
+    params: dict[str, float]  # defaults, in declaration order
+    states: dict[str, float]  # starting values of the per-synapse states, in declaration order
+    every: tuple[tuple[str, dict], ...] = ()
+    on_pre: tuple[tuple[str, dict], ...] = ()
+    on_post: tuple[tuple[str, dict], ...] = ()
+    reads: tuple[str, ...] = ()  # `pre.X` and `post.X` the statements read, in source order
+    source: str = ""
+    loc: Loc | None = None
+
+    def block(self, event: str) -> tuple[tuple[str, dict], ...]:
+        return getattr(self, event)
+
+    @property
+    def draws(self) -> bool:
+        from nndl.ir import expr
+
+        return any(expr.draws(expr.from_dict(value)) for event in EVENTS
+                   for _, value in self.block(event))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PlasticityRule:
+        def statements(key):
+            return tuple((target, value) for target, value in d[key])
+
+        return cls(d["name"], dict(d["params"]), dict(d["states"]), statements("every"),
+                   statements("on_pre"), statements("on_post"), tuple(d["reads"]), d["source"],
+                   Loc.from_dict(d["loc"]))
+
+
 @dataclass(frozen=True)
 class Rule:
     """Which synapses a projection has: `full`, `one_to_one`, ... with its checked parameters.
@@ -214,7 +259,7 @@ class LocalRule:
     activity alone."""
 
     projection: str  # the projection's name
-    kind: str  # "hebb", "oja" or "perceptron"
+    kind: str  # "hebb", "oja", "perceptron", or a `rule` block's name (Network.plasticity)
     params: dict
     loc: Loc | None = None
 
@@ -290,6 +335,7 @@ class Network:
     schedule: tuple[Step, ...] = ()  # the non-input groups, step by step, in evaluation order
     models: tuple[NeuronModel, ...] = ()  # the neuron models its groups use
     regimes: tuple[Regime, ...] = ()  # the train blocks for this network, in source order
+    rules: tuple[PlasticityRule, ...] = ()  # the `rule` blocks its regimes' `learn` use
 
     def group(self, name: str) -> Group:
         return self._group_named[name]  # KeyError(name) for a name it does not have
@@ -336,7 +382,12 @@ class Network:
             schedule=tuple(Step.from_dict(step) for step in d["schedule"]),
             models=tuple(NeuronModel.from_dict(m) for m in d["models"]),
             regimes=tuple(Regime.from_dict(r) for r in d.get("regimes", ())),  # old caches
+            rules=tuple(PlasticityRule.from_dict(r) for r in d.get("rules", ())),
         )
+
+    def plasticity(self, kind: str) -> PlasticityRule | None:
+        """The `rule` block a local rule of this kind runs; None for hebb, oja, perceptron."""
+        return next((r for r in self.rules if r.name == kind), None)
 
     def model(self, name: str) -> NeuronModel:
         return next(m for m in self.models if m.name == name)

@@ -77,6 +77,10 @@ def network_listing(network: ir.Network, counts: dict[str, int] | None = None,
     lines += _table(rows) if network.projections else ["  (none)"]
     if network.projections and None not in counts.values():
         lines.append(f"{sum(counts.values()):,} synapses in all")
+    if network.rules:
+        lines.append("rules:")
+        for rule in network.rules:
+            lines += rule_listing(rule)
     if network.regimes:
         lines.append("regimes:")
         for regime in network.regimes:
@@ -95,10 +99,36 @@ def regime_listing(network: ir.Network, r: ir.Regime,
             ["optimizer", call_text(r.optimizer.kind, r.optimizer.params) if r.optimizer
              else "none"],
             ["batch", str(r.batch)], ["epochs", str(r.epochs)], ["ticks", _ticks(r, sequence_ticks)]]
-    rows += [["learn", f"{rule.projection}: {call_text(rule.kind, rule.params)}"]
-             for rule in r.learn]
+    rows += [["learn", f"{rule.projection}: {call_text(rule.kind, rule.params)}"
+              + _visits(network.plasticity(rule.kind))] for rule in r.learn]
     rows += [["rewire", f"{w.projection}: {_rewire(w)}"] for w in r.rewire]
     return [f"  {r.name}{where}"] + ["  " + line for line in _table(rows)]
+
+
+def _visits(rule: ir.PlasticityRule | None) -> str:
+    """Which synapses a written rule's blocks visit each tick (nndl.runtime.synapse_rules)."""
+    if rule is None:
+        return ""
+    visits = {"every": "every tick: all synapses", "on_pre": "on pre: the synapses of sources "
+              "that fired", "on_post": "on post: the synapses of targets that fired"}
+    return "  (rule; " + "; ".join(visits[e] for e in ir.EVENTS if rule.block(e)) + ")"
+
+
+def rule_listing(rule: ir.PlasticityRule) -> list[str]:
+    """A `rule` block's lines: parameters, per-synapse states and each block's statements."""
+    where = f"  (line {rule.loc.line})" if rule.loc else ""
+    lines = [f"  {rule.name}{where}"]
+    if rule.params:
+        lines.append("    params  " + ", ".join(f"{k}={v:g}" for k, v in rule.params.items()))
+    if rule.states:
+        lines.append("    states  " + ", ".join(f"{k}={v:g}" for k, v in rule.states.items())
+                     + "  (one per synapse and sample)")
+    for event, title in (("every", "every tick"), ("on_pre", "on pre"), ("on_post", "on post")):
+        if rule.block(event):
+            lines.append(f"    {title}:")
+            lines += [f"      {target} = {expr.render(expr.from_dict(value))}"
+                      for target, value in rule.block(event)]
+    return lines
 
 
 def _data(r: ir.Regime) -> str:

@@ -21,6 +21,7 @@ from nndl import ir
 from nndl.runtime import recording, resources
 from nndl.runtime.errors import InputError
 from nndl.runtime.plasticity import Learner, Rewirer
+from nndl.runtime.synapse_rules import SynapseRules
 
 
 def check(spec: ir.Network, settings) -> None:
@@ -32,6 +33,11 @@ def check(spec: ir.Network, settings) -> None:
                          f"outputs with targets; network `{spec.name}` has no inputs and none "
                          "were given, so there are none: without data a regime learns by local "
                          "rules (hebb, oja) alone")
+    rewired = {r.projection for r in settings.rewire}
+    for rule in settings.learn:
+        if spec.plasticity(rule.kind) and rule.projection in rewired:
+            raise InputError(f"rule `{rule.kind}` keeps states per synapse of `{rule.projection}`"
+                             ", which the regime also rewires: the two cannot be combined yet")
     if not settings.learn:
         raise InputError(f"regime `{settings.name}` has no local rule (`learn SRC -> DST : "
                          "oja(rate=0.01)`), and without data nothing else can train "
@@ -44,9 +50,12 @@ def fit(net, settings, *, progress_bar, on_epoch=None) -> dict:
     spec = net.SPEC
     ticks, batch = settings.ticks or 1, settings.batch
     resources.check(spec, batch, 1, backend=net.BACKEND)
-    learner = Learner(net, settings.learn)
+    built_in = tuple(r for r in settings.learn if spec.plasticity(r.kind) is None)
+    written = tuple(r for r in settings.learn if spec.plasticity(r.kind) is not None)
+    learner = Learner(net, built_in) if built_in else None
+    rules = SynapseRules(net, written, batch) if written else None
     rewirer = Rewirer(net, settings.rewire, _NoOptimizer(), learner) if settings.rewire else None
-    activity = Activity(net, settings.learn, batch)
+    activity = Activity(net, settings.learn, batch, rules.recorded() if rules else ())
     history: dict[str, list] = {}
     bar = progress_bar(settings.epochs * ticks)
     step = 0
@@ -55,9 +64,11 @@ def fit(net, settings, *, progress_bar, on_epoch=None) -> dict:
             bar.set_description(f"epoch {epoch + 1}/{settings.epochs}")
             for t in range(ticks):
                 activity.tick(reset=step == 0)
+                where = f"epoch {epoch + 1}, tick {t + 1}"
+                changes = learner.changes({}, where, activity.outputs) if learner else {}
+                if rules:
+                    changes.update(rules.changes(step, activity.outputs, where))
                 step += 1
-                changes = learner.changes({}, f"epoch {epoch + 1}, tick {t + 1}",
-                                          activity.outputs)
                 params = net._trainable()
                 for key, change in changes.items():
                     params[key] += change.astype(params[key].dtype)
@@ -65,7 +76,10 @@ def fit(net, settings, *, progress_bar, on_epoch=None) -> dict:
                 if rewirer:
                     rewirer.step(step)
                 bar.update(1)
-            for key, value in learner.epoch_summary(batch).items():
+            summary = learner.epoch_summary(batch) if learner else {}
+            if rules:  # the mean size of every rule's changes, the built-in ones' included
+                summary = rules.epoch_summary(summary, len(built_in))
+            for key, value in summary.items():
                 history.setdefault(key, []).append(value)
             if rewirer:
                 for key, value in rewirer.epoch_summary().items():
@@ -80,13 +94,13 @@ def fit(net, settings, *, progress_bar, on_epoch=None) -> dict:
 class Activity:
     """The outputs the rules read, of the last few ticks (as many as their delays need)."""
 
-    def __init__(self, net, rules: tuple, batch: int):
+    def __init__(self, net, rules: tuple, batch: int, states=()):
         spec = net.SPEC
         projections = [next(p for p in spec.projections if p.name == rule.projection)
                        for rule in rules]
         groups = list(dict.fromkeys(g for p in projections for g in (p.src, p.dst)))
         self.net, self.batch = net, batch
-        self.items = recording.items(spec, groups)
+        self.items = recording.items(spec, [*groups, *states])  # states: `GROUP.STATE` too
         self.recent = deque(maxlen=1 + max(p.delay for p in projections))
 
     def tick(self, reset: bool) -> None:
@@ -97,9 +111,10 @@ class Activity:
         self.recent.append({key: values.reshape(1, self.batch, -1)
                             for key, values in recorder.result(self.net._to_host).items()})
 
-    def outputs(self, group: str) -> np.ndarray:
-        """(ticks kept, batch, size) in float64: what `local_rules.changes` reads."""
-        return np.concatenate([tick[group] for tick in self.recent]).astype(np.float64)
+    def outputs(self, key: str) -> np.ndarray:
+        """(ticks kept, batch, size) in float64 of a group's output (or a `GROUP.STATE` that
+        was asked for): what `local_rules.changes` and the written rules read."""
+        return np.concatenate([tick[key] for tick in self.recent]).astype(np.float64)
 
 
 class _NoOptimizer:

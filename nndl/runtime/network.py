@@ -31,6 +31,7 @@ class NetworkBase:
     BACKEND = ""
     DEFAULT_DTYPE = "float32"
     NNDL_VERSION = ""
+    RULES: dict = {}  # a `rule` block's functions by event (nndl.backends.render.rule_table)
 
     def __init__(self, seed: int | None = None, dtype: str | None = None):
         spec = self.SPEC

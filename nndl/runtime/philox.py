@@ -123,6 +123,15 @@ class Noise:
         self.neurons = xp.asarray(neurons, dtype=xp.uint32)[None, :]
         self.samples = xp.arange(batch, dtype=xp.uint32)[:, None]
 
+    @classmethod
+    def pairs(cls, key: tuple[int, int], tick: int, neurons, samples, dtype, xp=np) -> Noise:
+        """The draws of some (sample, neuron) pairs only, as (k,) arrays: the same numbers
+        as the whole batch's at those places."""
+        noise = cls(key, tick, neurons, 1, dtype, xp)
+        noise.neurons = xp.asarray(neurons, dtype=xp.uint32)
+        noise.samples = xp.asarray(samples, dtype=xp.uint32)
+        return noise
+
     def block(self, site: int) -> tuple:
         counter = (self.neurons, self.tick, site, self.samples)
         return philox4x32(counter, self.key, self.xp)

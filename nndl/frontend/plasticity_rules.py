@@ -1,0 +1,146 @@
+"""`rule` blocks -> PlasticityRule IR, with checks.
+
+A rule has parameters (constants a `learn` statement may override), states (one value per
+synapse, kept from tick to tick) and up to three blocks of statements: `every tick`, `on pre`
+and `on post`. They read `w`, `pre`, `post`, `pre.X` / `post.X` (checked against the connection's
+models where a `learn` statement uses the rule: nndl.frontend.regimes), the rule's own names and
+`rand()` / `randn()`; they assign `w`, states and temporaries (which live for one block).
+"""
+
+from __future__ import annotations
+
+from nndl import ir
+from nndl.diagnostics import Diagnostics, suggest
+from nndl.frontend import syntax as s
+from nndl.frontend.expressions import PLACEHOLDER, convert
+from nndl.frontend.signatures import constant, not_this
+from nndl.ir import expr as e
+
+WEIGHT, SIDES = "w", ("pre", "post")
+BUILT_IN = ("w", "pre", "post")  # what every rule reads
+EVENTS = {"every tick": "every", "pre": "on_pre", "post": "on_post"}  # as written -> IR block
+
+
+class _Block:
+    """What one block's statements may read, walking them in order."""
+
+    def __init__(self, rule: _Rule):
+        self.rule, self.temporaries = rule, set()
+
+    def draw(self, node: s.Call, diags: Diagnostics) -> e.Expr:
+        return self.rule.draw(node)
+
+    def name(self, node: s.Var, diags: Diagnostics) -> e.Expr:
+        known = [*BUILT_IN, *self.rule.declared, *self.temporaries]
+        if node.name in known:
+            return e.Var(node.name)
+        diags.error("unknown-variable", f"unknown variable `{node.name}` in rule "
+                    f"`{self.rule.name}`", node.span, suggest(node.name, known) or
+                    f"a rule reads w, pre, post, pre.X, post.X and its own names; declare "
+                    f"it first: `state {node.name} = 0.0`")
+        return PLACEHOLDER
+
+    def field(self, node: s.Attr, index, diags: Diagnostics) -> e.Expr:
+        if node.obj not in SIDES or index is not None:
+            diags.error("bad-expression", f"`{node.obj}.{node.attr}` has no meaning in a rule",
+                        node.span, "a rule reads the two neurons' states and parameters as "
+                        "`pre.X` and `post.X`")
+            return PLACEHOLDER
+        name = f"{node.obj}.{node.attr}"
+        self.rule.reads.setdefault(name, node.span)
+        return e.Var(name)
+
+
+class _Rule:
+    def __init__(self, block: s.RuleBlock):
+        self.name = block.name.name
+        self.declared: dict[str, str] = {}
+        self.reads: dict[str, object] = {}  # `pre.X` / `post.X` -> where first read
+        self.sites = 0
+
+    def draw(self, node: s.Call) -> e.Expr:
+        site, self.sites = self.sites, self.sites + 1
+        return e.Draw(node.func.name, site)
+
+
+def check_rule(block: s.RuleBlock, source: str,
+               diags: Diagnostics) -> tuple[ir.PlasticityRule, dict] | None:
+    """The rule's IR and where each `pre.X` / `post.X` is first read (for the `learn` checks);
+    None after an error."""
+    before = len(diags.errors)
+    rule = _Rule(block)
+    values: dict[str, dict[str, float]] = {"param": {}, "state": {}}
+    blocks: dict[str, list] = {}
+    for st in block.statements:
+        if isinstance(st, s.VarDecl):
+            values[st.kind][st.name.name] = _declare(st, rule, diags)
+        else:
+            _event(st, rule, blocks, diags)
+    if not blocks:
+        diags.warning("no-effect", f"rule `{rule.name}` has no `every tick`, `on pre` or `on "
+                      "post` block: it changes nothing", block.name.span)
+    if len(diags.errors) > before:
+        return None
+    return ir.PlasticityRule(rule.name, values["param"], values["state"],
+                             *(tuple(blocks.get(event, ())) for event in ir.EVENTS),
+                             tuple(rule.reads), source, ir.Loc.of(block.name.span)), rule.reads
+
+
+def _declare(st: s.VarDecl, rule: _Rule, diags: Diagnostics) -> float:
+    name = st.name.name
+    if name in BUILT_IN:
+        diags.error("reserved-name", f"`{name}` is built into every rule; it cannot be "
+                    f"declared as a {st.kind}", st.name.span)
+    elif name in rule.declared:
+        diags.error("duplicate", f"`{name}` is declared twice in rule `{rule.name}`",
+                    st.name.span)
+    elif st.trainable:
+        diags.error("bad-trainable", "a rule's parameter cannot be trainable", st.span,
+                    "backpropagation trains neuron models' parameters; drop `trainable`")
+    value = constant(st.value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        diags.error("bad-expression", f"the value of {st.kind} `{name}` of a rule must be a "
+                    f"number{not_this(value)}", st.value.span,
+                    "per-synapse starting values other than numbers are not supported yet")
+        value = 0.0
+    rule.declared.setdefault(name, st.kind)
+    return float(value)
+
+
+def _event(st: s.RuleEvent, rule: _Rule, blocks: dict, diags: Diagnostics) -> None:
+    event = st.event.name
+    if event not in EVENTS:
+        diags.error("unknown-event", f"unknown event `on {event}`", st.event.span,
+                    suggest(event, SIDES) or "a rule has `every tick`, `on pre` and `on post`")
+        return
+    key = EVENTS[event]
+    if key in blocks:
+        diags.error("duplicate", f"rule `{rule.name}` has two `{_written(key)}` blocks",
+                    st.event.span)
+        return
+    scope = _Block(rule)
+    blocks[key] = [_assign(a, scope, diags) for a in st.statements]
+
+
+def _written(key: str) -> str:
+    return "every tick" if key == "every" else key.replace("_", " ")
+
+
+def _assign(st: s.Assign, scope: _Block, diags: Diagnostics) -> tuple[str, dict]:
+    target = st.target.name
+    value = convert(st.value, scope, diags)
+    rule = scope.rule
+    if "." in target:
+        diags.error("assign-neuron", f"`{target}` belongs to a neuron: a rule cannot assign it",
+                    st.target.span, "a rule assigns `w` and its own states; a neuron's state "
+                    "changes by its model's statements")
+    elif target in SIDES:
+        diags.error("assign-neuron", f"`{target}` is the {target}-synaptic neuron's output "
+                    "this tick: a rule cannot assign it", st.target.span,
+                    "a rule assigns `w` and its own states")
+    elif rule.declared.get(target) == "param":
+        diags.error("assign-param", f"`{target}` is a parameter: it cannot change",
+                    st.target.span, f"declare it with `state {target} = ...` to let it change")
+    elif target != WEIGHT and target not in rule.declared:
+        scope.temporaries.add(target)
+    return target, e.to_dict(e.as_num(value))

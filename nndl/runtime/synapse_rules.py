@@ -1,0 +1,212 @@
+"""`rule` blocks at work: each synapse's own learning, after every tick of a regime without data.
+
+Order within a tick (docs/language.md, "Writing a learning rule"): the neurons update first;
+then, for each synapse, its `every tick` statements, then `on pre` if its source's output as
+the connection delivers it (d ticks late for delay d) is nonzero this tick, then `on post` if
+its target's output is; the new `w` acts from the next tick on. `pre.X` / `post.X` are the two
+neurons' states after this tick's update (or their model parameters).
+
+Each sample of the batch keeps its own rule states (its own run, its own traces); the weight is
+one for all, and changes by the mean over the samples of what each sample's statements made of
+it — with batch 1, exactly what the statements say. Rule states start from their starting values
+when `fit` starts and are not saved in the weight file.
+
+The statements are the backend's own functions (`net.RULES`, rendered from the expression IR):
+the NumPy backend's take arrays of synapses — every synapse for `every tick`, only the synapses
+of the neurons that fired for `on pre` (in source-major order) and `on post` (target-major) —
+and the OO backend's take one synapse at a time, visited in the same order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nndl import ir
+from nndl.runtime.errors import InputError, TrainingError
+from nndl.runtime.layout import source_order
+from nndl.runtime.philox import Noise, ScalarNoise, stream_key
+
+DTYPE = np.float64  # the rules compute in float64 in every backend, as the local rules do
+
+
+def stream(seed: int, projection: str) -> tuple[int, int]:
+    """The Philox key of a rule's draws on a projection: counters (synapse, tick, site, sample)."""
+    return stream_key(seed, f"{projection}:rule")
+
+
+@dataclass
+class _Learning:
+    """One `learn` statement that runs a `rule` block."""
+
+    learn: ir.LocalRule
+    rule: ir.PlasticityRule
+    projection: ir.Projection
+    functions: dict  # event -> the backend's function, or None
+    states: dict  # rule state -> (batch, synapses) float64
+
+
+class SynapseRules:
+    """The written rules of a regime without data (`learn ... : NAME(...)`), tick by tick."""
+
+    def __init__(self, net, learns: tuple[ir.LocalRule, ...], batch: int):
+        spec = net.SPEC
+        self.net, self.batch = net, batch
+        self.scalar = net.BACKEND == "oo"  # the OO module's functions take one synapse each
+        synapses = net._get_parameters()[0]
+        self.items = []
+        for learn in learns:
+            rule = spec.plasticity(learn.kind)
+            if rule.name not in net.RULES:
+                raise InputError(f"rule `{rule.name}` is not compiled for the {net.BACKEND} "
+                                 "backend yet; train with the oo or numpy backend")
+            p = next(q for q in spec.projections if q.name == learn.projection)
+            n = synapses[p.name].pre.size
+            states = {v: np.full((batch, n), start, DTYPE) for v, start in rule.states.items()}
+            self.items.append(_Learning(learn, rule, p, net.RULES[rule.name], states))
+        self.wiring = {name: (syn.pre, syn.post) for name, syn in synapses.items()}
+        self.change, self.ticks = 0.0, 0
+
+    def recorded(self) -> list[str]:
+        """The `GROUP.STATE` recordings the rules read as `pre.X` / `post.X`."""
+        keys = []
+        for item in self.items:
+            for name in item.rule.reads:
+                group, var = self._side(item, name)
+                if var in self.net.SPEC.model(self.net.SPEC.group(group).model).states:
+                    keys.append(f"{group}.{var}")
+        return list(dict.fromkeys(keys))
+
+    def _side(self, item: _Learning, name: str) -> tuple[str, str]:
+        side, _, var = name.partition(".")
+        return (item.projection.src if side == "pre" else item.projection.dst), var
+
+    def changes(self, tick: int, outputs, where: str = "") -> dict[str, np.ndarray]:
+        """Each rule's weight change after this tick (`tick` counts from 0 since the start),
+        from `outputs(key)`: (ticks kept, batch, size) of a group's output or `GROUP.STATE`."""
+        weights = self.net._trainable()
+        result = {}
+        for item in self.items:
+            w = weights[f"{item.projection.name}.w"].astype(DTYPE)
+            values = self._values(item, w, outputs)
+            run = self._run_scalar if self.scalar else self._run_arrays
+            with np.errstate(over="ignore", invalid="ignore"):  # a runaway is reported below
+                change = (run(item, tick, values) - w).mean(axis=0)
+            if not np.isfinite(change).all():
+                raise TrainingError(f"training stopped at {where}: rule `{item.rule.name}` made "
+                                    f"a weight of `{item.projection.name}` that is not finite")
+            result[f"{item.projection.name}.w"] = change
+            self.change += float(np.abs(change).mean()) if change.size else 0.0
+        self.ticks += 1
+        return result
+
+    def epoch_summary(self, summary: dict, built_in: int) -> dict:
+        """`summary` of the built-in rules (`built_in` of them) with this epoch's written rules
+        in its `weight_change`: the mean size of a rule's change per tick."""
+        count = len(self.items)
+        mine = self.change / max(1, self.ticks)  # the sum over this regime's written rules
+        before = summary.get("weight_change", 0.0) * built_in
+        self.change, self.ticks = 0.0, 0
+        return {**summary, "weight_change": (before + mine) / (built_in + count)}
+
+    def _values(self, item: _Learning, w: np.ndarray, outputs) -> dict:
+        """What the rule's functions read, per synapse: (batch, synapses) arrays, or a number."""
+        p, spec = item.projection, self.net.SPEC
+        pre, post = self.wiring[p.name]
+        delivered = outputs(p.src)  # the source as the connection delivers it this tick
+        source = delivered[-1 - p.delay] if delivered.shape[0] > p.delay else \
+            np.full(delivered.shape[1:], spec.group(p.src).init, DTYPE)
+        # every per-synapse value is (batch, synapses): one indexing serves them all
+        values = {"w": np.broadcast_to(w, (self.batch, w.size)).copy(),
+                  "pre": source[:, pre], "post": outputs(p.dst)[-1][:, post],
+                  "fired_pre": source != 0, "fired_post": outputs(p.dst)[-1] != 0}
+        for name in item.rule.reads:
+            group, var = self._side(item, name)
+            index = pre if name.startswith("pre.") else post
+            model = spec.model(spec.group(group).model)
+            if var in model.states:
+                values[name] = outputs(f"{group}.{var}")[-1][:, index]
+            elif isinstance(spec.group(group).params[var], dict) or var in model.trainable:
+                held = np.asarray(self.net._get_model_params()[group][var], DTYPE)
+                values[name] = np.broadcast_to(held.reshape(-1)[index], values["w"].shape)
+            else:
+                values[name] = float(spec.group(group).params[var])
+        return values
+
+    def _arguments(self, item: _Learning, values: dict) -> list:
+        rule = item.rule
+        return [values["w"], values["pre"], values["post"], *(values[n] for n in rule.reads),
+                *(item.states[v] for v in rule.states),
+                *(item.learn.params[q] for q in rule.params)]
+
+    # ---- the NumPy backend: arrays of synapses ----
+
+    def _run_arrays(self, item: _Learning, tick: int, values: dict) -> np.ndarray:
+        pre, post = self.wiring[item.projection.name]
+        n_src = self.net.SPEC.group(item.projection.src).size
+        n_dst = self.net.SPEC.group(item.projection.dst).size
+        key = stream(self.net.seed, item.projection.name)
+        everywhere = (slice(None), slice(None))
+        if item.functions["every"]:
+            noise = Noise(key, tick, np.arange(pre.size), self.batch, DTYPE)
+            self._apply(item, values, everywhere, item.functions["every"], noise)
+        for event, ends, fired, count in (("on_pre", pre, "fired_pre", n_src),
+                                          ("on_post", post, "fired_post", n_dst)):
+            if item.functions[event]:
+                samples, synapses = _visited(values[fired], ends, count)
+                if synapses.size:
+                    noise = Noise.pairs(key, tick, synapses, samples, DTYPE)
+                    self._apply(item, values, (samples, synapses), item.functions[event], noise)
+        return values["w"]
+
+    def _apply(self, item: _Learning, values: dict, where, function, noise) -> None:
+        """Run one block's function on the synapses at `where`, and keep what it assigns."""
+        arguments = [a[where] if isinstance(a, np.ndarray) else a
+                     for a in self._arguments(item, values)]
+        results = function(*arguments, noise) if item.rule.draws else function(*arguments)
+        values["w"][where] = results[0]
+        for v, result in zip(item.rule.states, results[1:]):
+            item.states[v][where] = result
+
+    # ---- the OO backend: one synapse at a time ----
+
+    def _run_scalar(self, item: _Learning, tick: int, values: dict) -> np.ndarray:
+        pre, post = self.wiring[item.projection.name]
+        key = stream(self.net.seed, item.projection.name)
+        n_src = self.net.SPEC.group(item.projection.src).size
+        n_dst = self.net.SPEC.group(item.projection.dst).size
+        visits = [("every", [(b, k) for b in range(self.batch) for k in range(pre.size)])]
+        for event, ends, fired, count in (("on_pre", pre, "fired_pre", n_src),
+                                          ("on_post", post, "fired_post", n_dst)):
+            samples, synapses = _visited(values[fired], ends, count)
+            visits.append((event, list(zip(samples.tolist(), synapses.tolist()))))
+        arguments = self._arguments(item, values)
+        for event, pairs in visits:
+            function = item.functions[event]
+            if function is None:
+                continue
+            for b, k in pairs:
+                here = [float(a[b, k]) if isinstance(a, np.ndarray) else a for a in arguments]
+                if item.rule.draws:
+                    here.append(ScalarNoise(key, k, tick, b, "float64"))
+                results = function(*here)
+                values["w"][b, k] = results[0]
+                for v, result in zip(item.rule.states, results[1:]):
+                    item.states[v][b, k] = result
+        return values["w"]
+
+
+def _visited(fired: np.ndarray, ends: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(samples, synapses): the synapses of the neurons that fired ((batch, count) truth
+    values), grouped by that neuron (in the order `ends` sorts them: source- or target-major),
+    sample by sample."""
+    order, pointers = source_order(ends, count)
+    samples, neurons = fired.nonzero()
+    starts, stops = pointers[neurons], pointers[neurons + 1]
+    lengths = stops - starts
+    if not lengths.sum():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # the positions starts[i], ..., stops[i] - 1 of each fired neuron, one after another
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(samples, lengths), order[np.repeat(starts, lengths) + offsets]
