@@ -14,11 +14,10 @@ generated once: the timed call counts the ticks alone (see brian2_rate.py).
 
 import json
 import sys
-import time
 
 import numpy as np
 
-from serve import serve
+from serve import serve, ticks_alone
 
 
 def main(argv) -> None:
@@ -45,14 +44,7 @@ def main(argv) -> None:
     ticks = np.round(np.asarray(monitor.t / b2.defaultclock.dt)).astype(np.int64)
     np.savez(result_path, ticks=ticks, neurons=np.asarray(monitor.i[:], dtype=np.int64))
 
-    def ticks_alone() -> float:
-        start = time.perf_counter()
-        network.run(duration)
-        middle = time.perf_counter()
-        network.run(0 * b2.ms)  # the same set-up, no tick
-        return max(0.0, 2 * middle - start - time.perf_counter())
-
-    serve(lambda: network.run(duration), timed=ticks_alone)
+    serve(lambda: network.run(duration), timed=ticks_alone(network, duration, 0 * b2.ms))
 
 
 if __name__ == "__main__":

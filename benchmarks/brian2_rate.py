@@ -15,11 +15,10 @@ a run of none (with +setup, the whole run(), as context).
 
 import json
 import sys
-import time
 
 import numpy as np
 
-from serve import serve
+from serve import serve, ticks_alone
 
 
 def rate_network(b2, size: int, init: float, bias: float, connect):
@@ -61,14 +60,8 @@ def main(argv) -> None:
     timed, _ = rate_network(b2, size, init, bias, own_synapses)
     timed.run(duration)
 
-    def ticks_alone() -> float:
-        start = time.perf_counter()
-        timed.run(duration)
-        middle = time.perf_counter()
-        timed.run(0 * b2.ms)  # the same set-up, no tick
-        return max(0.0, 2 * middle - start - time.perf_counter())
-
-    serve(lambda: timed.run(duration), timed=None if setup else ticks_alone)
+    serve(lambda: timed.run(duration),
+          timed=None if setup else ticks_alone(timed, duration, 0 * b2.ms))
 
 
 if __name__ == "__main__":

@@ -42,6 +42,18 @@ def serve(step, built_mib: float = 0.0, timed=None) -> None:
         channel.flush()
 
 
+def ticks_alone(network, duration, zero):
+    """A timer of a Brian2 network's ticks alone: `run(duration)` less what `run(zero)` costs,
+    the set-up each run repeats without a tick."""
+    def timed() -> float:
+        start = time.perf_counter()
+        network.run(duration)
+        middle = time.perf_counter()
+        network.run(zero)  # the same set-up, no tick
+        return max(0.0, 2 * middle - start - time.perf_counter())
+    return timed
+
+
 def seconds_per_call(step, calls: int) -> float:
     start = time.perf_counter()
     for _ in range(calls):
