@@ -1,5 +1,6 @@
 """Front end: the grammar, the parser's AST and its spans (no backend involved)."""
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,54 @@ def test_a_lark_the_fast_parse_was_not_tested_with_parses_by_tree_to_the_same_re
     assert parser_module.parse_by_tree(text + "\n", plain) == parse(text, fast)
     assert plain.render() == fast.render()
     assert ("error" in fast.render()) == (text in BAD)
+
+
+BLANK_CORNERS = ["network n {\r\n  output y[1]\r\n}\r\n", "network n {\r  output y[1]\r}\r",
+                 "network n {   \t\f# c\n  output y[1]  # c\n}  # c", "network n { output y[1] }  ",
+                 "network n {\n  input x[8, 8   # open\n  \t\n  grup h[3] : relu\n}\n",
+                 "network n {\n  output y[1] \x0b\n}\n", "network n {\n\t# only\n}\n#"]
+
+
+@pytest.mark.parametrize("source", [*sorted(EXAMPLES.glob("*.nndl"))[::3], *BLANK_CORNERS],
+                         ids=lambda p: getattr(p, "name", None) or repr(p)[:30])
+def test_the_one_loop_lexing_and_parsing_matches_lark_s_own_loops_on_mutants(source):
+    """lark_loops._lex_and_feed lexes (skipping blanks within its patterns), post-lexes and
+    parses in one loop; on edited sources (syntax errors and recovery included) it must give
+    what Lark's generators and the plain tree give: the same AST, or the same diagnostics."""
+    from hypothesis import given, settings
+    from test_fuzz_frontend import FUZZ, token_mutants, tokens_of
+
+    if isinstance(source, str):
+        texts = [source]
+    else:
+        texts = []
+
+        @settings(FUZZ, max_examples=12)
+        @given(token_mutants(tokens_of(source)))
+        def collect(data):
+            texts.append(data.decode("utf-8", errors="replace"))
+
+        collect()
+        texts.append(source.read_text())
+    lark_own = lark_without_plugins()
+    for text in texts:
+        fast, plain = Diagnostics("t.nndl", text), Diagnostics("t.nndl", text)
+        with pytest.MonkeyPatch.context() as patch:  # parse_by_tree with Lark's own loops
+            patch.setattr(parser_module, "make_parser", lambda: lark_own)
+            by_lark = parser_module.parse_by_tree(text + "\n", plain)
+        assert by_lark == parse(text, fast), text
+        assert plain.render() == fast.render(), text
+
+
+@functools.lru_cache(maxsize=1)
+def lark_without_plugins() -> Lark:
+    """The parser from the same tables, with Lark's own lexer and parser loops."""
+    import json
+
+    options = {k: v for k, v in parser_module._LOAD_OPTIONS.items() if k != "_plugins"}
+    tables = json.loads(parser_module._package_text("tables.json"),
+                        object_hook=parser_module._decoded)
+    return Lark._load_from_dict(tables["data"], tables["memo"], **options)
 
 
 @pytest.mark.parametrize("depth", [99, 100, 101, 102])

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from nndl import ir
 from nndl.diagnostics import Diagnostics
-from nndl.frontend import check_text
+from nndl.frontend import check_text, collector_paused
 from nndl.ir.graph import reaching
 from nndl.runtime.build import check_build, span_of
 from nndl.runtime.survey import Survey
@@ -28,15 +28,16 @@ def check_source(text: str, path: str, params: Mapping[str, float | bool] = ()
 def check_networks(text: str, path: str, params: Mapping[str, float | bool] = ()
                    ) -> tuple[ir.Program | None, Diagnostics, dict[str, Survey]]:
     """As `check_source`, with each network's survey (synapse counts, what was built)."""
-    program, diags = check_text(text, path, params)
-    if program is None:
-        return None, diags, {}
-    surveys = {}
-    for network in program.networks:
-        warn_dead_ends(network, diags)
-        found = check_build(network, diags)
-        if found is not None:
-            surveys[network.name] = found
+    with collector_paused():  # the front end's and the build checks' objects, all at once
+        program, diags = check_text(text, path, params)
+        if program is None:
+            return None, diags, {}
+        surveys = {}
+        for network in program.networks:
+            warn_dead_ends(network, diags)
+            found = check_build(network, diags)
+            if found is not None:
+                surveys[network.name] = found
     return (None if diags.errors else program), diags, surveys
 
 

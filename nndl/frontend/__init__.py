@@ -32,7 +32,7 @@ def check_text(text: str, path: str = "<string>", params: Mapping[str, float | b
     `params` override the file's `param` values (`how` names them in messages: "--set" or
     "params="); an override of a name the file does not declare is an error."""
     diags = Diagnostics(path, text)
-    with _collector_paused():
+    with collector_paused():
         tree = parse(text, diags)
         if tree is None:
             return None, diags
@@ -44,8 +44,9 @@ def check_text(text: str, path: str = "<string>", params: Mapping[str, float | b
 
 
 @contextlib.contextmanager
-def _collector_paused():
-    """Python's cycle collector off while the front end runs.
+def collector_paused():
+    """Python's cycle collector off while the front end runs (and, in nndl.commands.check,
+    while building checks what it made).
 
     The parse tree, the AST and the IR are trees without reference cycles, freed as usual when
     dropped; but each collection walks every object they hold, so a large file was checked in

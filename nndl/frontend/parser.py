@@ -36,27 +36,51 @@ class BracketNewlines:
     always_accept = ("_NL", "NAME")
 
     def process(self, stream):
-        depth = 0
-        prev = None
-        broken = False  # a line break was dropped since `prev`
+        brackets = self.brackets()
         for tok in stream:
-            if tok.type == "_NL" and depth > 0:
-                broken = True
-                continue
-            if depth > 0 and broken and _ends_operand(prev) and _starts_operand(tok):
+            tok = brackets.feed(tok)
+            if tok is not None:
+                yield tok
+
+    def brackets(self) -> Brackets:
+        """The bracket tracking of one pass over the tokens (lark_loops calls it token by
+        token where Lark would call `process`)."""
+        return Brackets()
+
+
+class Brackets:
+    """BracketNewlines' state over one pass: how deep in brackets, the token before."""
+
+    __slots__ = ("depth", "prev", "broken")
+
+    def __init__(self):
+        self.depth = 0
+        self.prev = None
+        self.broken = False  # a line break was dropped since `prev`
+
+    def feed(self, tok):
+        """The token to hand the parser, or None for a line break dropped inside brackets."""
+        depth = self.depth
+        if depth > 0:
+            if tok.type == "_NL":
+                self.broken = True
+                return None
+            if self.broken and _ends_operand(self.prev) and _starts_operand(tok):
                 # The parser reports the missing bracket at the end of the line above, and
                 # recovery hands this token back to it as the start of a new statement.
                 depth = 0
                 tok = as_keyword(tok)
-            if tok.type in ("LPAR", "LSQB"):
-                depth += 1
-            elif tok.type in ("RPAR", "RSQB"):
-                depth = max(0, depth - 1)
-            elif tok.type == "RBRACE":
-                depth = 0
-            broken = False
-            prev = tok
-            yield tok
+        type_ = tok.type
+        if type_ == "LPAR" or type_ == "LSQB":
+            depth += 1
+        elif type_ == "RPAR" or type_ == "RSQB":
+            depth = max(0, depth - 1)
+        elif type_ == "RBRACE":
+            depth = 0
+        self.depth = depth
+        self.broken = False
+        self.prev = tok
+        return tok
 
 
 def _ends_operand(tok) -> bool:
