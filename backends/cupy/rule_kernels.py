@@ -19,17 +19,23 @@ from nndl.ir import expr as e
 from nndl import ir
 
 
+def block_draws(rule: ir.PlasticityRule, event: str) -> bool:
+    """Whether the block calls rand() or randn() (the rule's functions take the draws when any
+    of its blocks does; a kernel, only when its own block does)."""
+    return any(e.draws(e.from_dict(value)) for _, value in rule.block(event))
+
+
 def rule_kernel(rule: ir.PlasticityRule, event: str) -> str:
     """One block as `rule_NAME_EVENT(n, w, pre, post, *states, *reads, *params[, noise],
     *results)`: the arrays (one element per visit) in, `pre.X` / `post.X` held (a value per
     visit, or one for all: a neuron model's plain parameter), the rule's parameters as numbers;
-    a rule that draws (in any block) takes each visit's synapse and sample."""
+    a block that draws takes each visit's synapse and sample."""
     statements = [(target, e.from_dict(value)) for target, value in rule.block(event)]
     return elementwise_kernel(
         rule_function_name(rule, event), ["w", "pre", "post", *rule.states],
         [*rule.reads, *rule.params], statements, ["w", *rule.states],
-        f"rule {rule.name}: `{RULE_EVENTS[event]}`, one thread per visit", rule.draws,
-        held=rule.reads, visits=True)
+        f"rule {rule.name}: `{RULE_EVENTS[event]}`, one thread per visit",
+        block_draws(rule, event), held=rule.reads, visits=True)
 
 
 def rule_kernels(network: ir.Network) -> dict[str, str]:
@@ -46,8 +52,10 @@ def rule_calls(network: ir.Network) -> list[dict]:
         for event in (event for event in ir.EVENTS if rule.block(event)):
             name = rule_function_name(rule, event)
             doc = f"Rule `{rule.name}` ({where}): `{RULE_EVENTS[event]}` (kernel `{name}`)."
+            draws = block_draws(rule, event)
+            given = "args[:-1]" if rule.draws and not draws else "args"  # draws it never uses
             calls.append({"name": name, "doc": quoted_text(doc), "lines": [
-                f"return KERNELS.visit({name!r}, args,",
+                f"return KERNELS.visit({name!r}, {given},",
                 f"                     reads={len(rule.reads)}, states={len(rule.states)}, "
-                f"draws={rule.draws})"]})
+                f"draws={draws})"]})
     return calls
