@@ -17,6 +17,7 @@ from nndl import backends
 # few seconds belongs here or carries @pytest.mark.slow itself.
 SLOW = {
     "test_cupy.py": None,  # every kernel built by g++ (the emulation) and nvcc
+    "test_cupy_rules.py": ("test_every_rule_block_compiles_with_nvcc",),
     "test_faults.py": None,  # processes killed while saving and training
     "test_main_job.py": None,  # the README's main job and its recurrent twin, trained in full
     "test_pruning.py": None,

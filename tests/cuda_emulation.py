@@ -205,7 +205,7 @@ def fake_cupy() -> types.ModuleType:
 
     for name in ("zeros", "zeros_like", "empty", "empty_like", "full", "full_like", "tile",
                  "stack", "ascontiguousarray", "bincount", "exp", "concatenate", "ones",
-                 "ones_like", "maximum", "minimum", "where", "arange", "abs"):
+                 "ones_like", "maximum", "minimum", "where", "arange", "abs", "broadcast_to"):
         setattr(module, name, wrap(getattr(np, name)))
     module.float32, module.float64, module.int64 = np.float32, np.float64, np.int64
     module.uint32 = np.uint32  # the counters of rand() (nndl.runtime.philox.Noise)

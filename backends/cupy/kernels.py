@@ -5,8 +5,8 @@ synapses).
 Every kernel is written for `real` (the network's dtype, fixed when the module compiles the
 source) and one thread per output element, with no shared memory and no barriers, so the same
 text also builds as host C++ (tests/cuda_emulation.py) and can be checked on a machine without
-a GPU. Model variables become `v_NAME`: never a C keyword, a macro or one of the kernels' own
-locals.
+a GPU. Model variables become `v_NAME` (and a rule's `post.X` `n_post_X`): never a C keyword,
+a macro or one of the kernels' own locals; the arrays they come from are `in_v_NAME`.
 """
 
 from __future__ import annotations
@@ -263,7 +263,10 @@ class CudaC(ScalarPython):
 
 
 def c_name(name: str) -> str:
-    return f"v_{name}"  # see the module docstring
+    """`v_NAME` (see the module docstring); a rule's `pre.X` / `post.X` is `n_pre_X` /
+    `n_post_X`: the two prefixes never meet, so no variable can take another's name."""
+    side, dot, var = name.partition(".")
+    return f"n_{side}_{var}" if dot else f"v_{name}"
 
 
 def _live(statements: list[tuple[str, e.Expr]], results: list[str | None]) -> list:
@@ -279,40 +282,48 @@ def _live(statements: list[tuple[str, e.Expr]], results: list[str | None]) -> li
 
 # A model parameter in a kernel: one value for all (count 1) or one per column of the (batch,
 # columns) arrays, i.e. per neuron (count = columns; rows of a neuron-level step pick theirs).
-HELD = "{0}_in[{0}_count == 1 ? 0 : i % {0}_count]"
+HELD = "in_{0}[count_{0} == 1 ? 0 : i % count_{0}]"
 
 # What a kernel that draws takes after its parameters (Kernels.map's `noise`): the columns of
 # its (batch, columns) arrays, each column's neuron, the Philox key and the tick.
 NOISE_PARAMS = ["long long noise_columns", "const long long* noise_neurons",
                 "long long noise_key0", "long long noise_key1", "long long noise_tick"]
+# A kernel over visits (a rule block's: Kernels.visit) draws for each element's own synapse
+# and sample, given one by one.
+VISIT_NOISE_PARAMS = ["const long long* noise_neurons", "const long long* noise_samples",
+                      "long long noise_key0", "long long noise_key1", "long long noise_tick"]
 
 
 def elementwise_kernel(name: str, arrays: list[str], params: list[str],
                        statements: list[tuple[str, e.Expr]], results: list[str | None],
-                       comment: str, draws: bool = False, held: bool = False) -> str:
+                       comment: str, draws: bool = False, held=(), visits: bool = False) -> str:
     """A kernel `name(n, *arrays, *params, [*NOISE_PARAMS,] *results)`: each thread reads its
     element of every array, runs the statements in order and writes its element of every
-    result (None: 0). One that `draws` knows its element's neuron and sample. A `held` one (a
-    neuron model's) takes each parameter as values and their number (HELD)."""
+    result (None: 0). One that `draws` knows its element's neuron and sample: from its place
+    in the (batch, columns) arrays, or given per element (`visits`: VISIT_NOISE_PARAMS). The
+    parameters in `held` (a neuron model's) come as values and their number (HELD)."""
     statements = _live(statements, results)
     names = {v: c_name(v) for v in [*arrays, *params, *(t for t, _ in statements)]}
     writer = CudaC(names)
     scalars = [part for p in params for part in
-               ([f"const real* {names[p]}_in", f"long long {names[p]}_count"] if held
+               ([f"const real* in_{names[p]}", f"long long count_{names[p]}"] if p in held
                 else [f"real {names[p]}"])]
-    signature = ["long long n", *(f"const real* {names[a]}_in" for a in arrays),
-                 *scalars, *(NOISE_PARAMS if draws else []),
-                 *(f"real* result{i}" for i in range(len(results)))]
+    noise = (VISIT_NOISE_PARAMS if visits else NOISE_PARAMS) if draws else []
+    signature = ["long long n", *(f"const real* in_{names[a]}" for a in arrays),
+                 *scalars, *noise, *(f"real* result{i}" for i in range(len(results)))]
     lines = [f"// {comment}", f'extern "C" __global__ void {name}(']
     lines += [f"        {part}," for part in signature[:-1]] + [f"        {signature[-1]}) {{"]
     lines += ["    long long i = NNDL_THREAD;", "    if (i >= n) return;"]
-    if draws:  # arrays are (batch, columns), row-major: a row is a sample
+    if draws and visits:
+        lines += ["    long long noise_sample = noise_samples[i];",
+                  "    long long noise_neuron = noise_neurons[i];"]
+    elif draws:  # arrays are (batch, columns), row-major: a row is a sample
         lines += ["    long long noise_sample = i / noise_columns;",
                   "    long long noise_neuron = noise_neurons[i % noise_columns];"]
     read = set(results).union(*(e.variables(node) for _, node in statements))
-    lines += [f"    real {names[a]} = {names[a]}_in[i];" for a in arrays if a in read]
+    lines += [f"    real {names[a]} = in_{names[a]}[i];" for a in arrays if a in read]
     lines += [f"    real {names[p]} = {HELD.format(names[p])};" for p in params
-              if held and p in read]
+              if p in held and p in read]
     temporaries = [t for t in dict.fromkeys(t for t, _ in statements)
                    if t not in arrays and t not in params]
     lines += [f"    real {names[t]} = 0;" for t in temporaries]
@@ -368,7 +379,7 @@ def model_kernels(model: ir.NeuronModel) -> dict[str, str]:
     forward = elementwise_kernel(
         model_function_name(model), ["net", "out", *model.states], list(model.params),
         statements, ["out", *model.states], f"neuron model {model.name}: one tick",
-        model.draws, held=True)
+        model.draws, held=model.params)
     back = backward_of(model)
     n_before = 2 + len(model.states)
     arrays = [*back.inputs[:n_before], *back.inputs[n_before + len(model.params):]]
@@ -376,15 +387,17 @@ def model_kernels(model: ir.NeuronModel) -> dict[str, str]:
         model_backward_name(model), arrays, list(back.inputs[n_before:n_before +
                                                              len(model.params)]),
         list(back.statements), list(back.outputs), f"neuron model {model.name}: backwards",
-        model.draws, held=True)
+        model.draws, held=model.params)
     return {model_function_name(model): forward, model_backward_name(model): backward}
 
 
-def network_source(network: ir.Network, sums: list[str]) -> str:
-    """All the CUDA C one network needs, after the element type's typedef."""
+def network_source(network: ir.Network, sums: list[str], more: dict[str, str]) -> str:
+    """All the CUDA C one network needs, after the element type's typedef (`more`: kernels
+    made elsewhere, by name)."""
     kernels = dict(activation_kernels(network))
     for model in network.models:
         kernels.update(model_kernels(model))
+    kernels.update(more)
     parts = [PRELUDE.strip("\n")] + [SUMS[name].strip("\n") for name in sums]
     return "\n\n".join(parts + list(kernels.values())) + "\n"
 

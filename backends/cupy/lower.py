@@ -14,6 +14,7 @@ import re
 
 from nndl.backends.codegen import common_context
 from nndl.backends.cupy.kernels import kernel_calls, network_source
+from nndl.backends.cupy.rule_kernels import rule_calls, rule_kernels
 from nndl.backends.numpy.lower import lower as numpy_lower
 
 from nndl import ir
@@ -46,7 +47,7 @@ def lower(network: ir.Network) -> dict:
     sums = (["tap_source"] if stencils else []) + sums  # the stencils' helper
     local_rules = any(r.learn for r in network.regimes)
     sums += ["local_rule"] if local_rules else []
-    source = network_source(network, sums)
+    source = network_source(network, sums, rule_kernels(network))
     if "'''" in source or "\\" in source:  # it goes into a plain triple-quoted string
         raise RuntimeError("internal error: CUDA source the module cannot quote")
     return {
@@ -55,9 +56,10 @@ def lower(network: ir.Network) -> dict:
         "steps": steps,
         "backward_steps": backward_steps,
         "cuda": source,
-        "calls": kernel_calls(network),
+        "calls": kernel_calls(network) + rule_calls(network),
         "sums": sums,
         "local_rules": local_rules,
+        "rules": bool(network.rules),  # written rules: the wrappers of their kernels in RULES
         "draws": any(m.draws for m in network.models),
         "softmax": any(g.activation == "softmax" for g in network.groups),
         "identity": any(g.activation == "identity" for g in network.groups

@@ -67,6 +67,27 @@ class Kernels:
         self.launch(name, size, dtype, np.int64(size), *inputs, *scalars, *outputs)
         return tuple(outputs)
 
+    def visit(self, name: str, args: tuple, reads: int, states: int, draws: bool) -> tuple:
+        """A rule block's kernel (backends/cupy/rule_kernels.py) called as the NumPy module's
+        function: `args` are (w, pre, post, *reads, *states, *params[, noise]), one element
+        per visit in each array; returns (w, *states), new arrays. A read is an array or one
+        number for all (held); the draws (a nndl.runtime.philox.Noise) give each visit's
+        synapse and sample."""
+        cp = self.cupy
+        noise, args = (args[-1], args[:-1]) if draws else (None, args)
+        inputs = [cp.ascontiguousarray(a) for a in (*args[:3], *args[3 + reads:3 + reads + states])]
+        dtype, shape = inputs[0].dtype, inputs[0].shape
+        scalars = [part for value in args[3:3 + reads] for part in self.held(value, dtype)]
+        scalars += [dtype.type(value) for value in args[3 + reads + states:]]
+        if noise is not None:  # each visit's counters, (synapse, sample), one by one
+            scalars += [cp.ascontiguousarray(cp.broadcast_to(c.astype(cp.int64), shape))
+                        for c in (noise.neurons, noise.samples)]
+            scalars += [*(np.int64(k) for k in noise.key), np.int64(noise.tick)]
+        outputs = [cp.empty(shape, dtype=dtype) for _ in range(1 + states)]
+        size = inputs[0].size
+        self.launch(name, size, dtype, np.int64(size), *inputs, *scalars, *outputs)
+        return tuple(outputs)
+
     def held(self, value, dtype) -> tuple:
         """A model parameter as a kernel takes it: (values on the device, their number). A
         number is copied to the device once and kept."""

@@ -32,6 +32,7 @@ class NetworkBase:
     DEFAULT_DTYPE = "float32"
     NNDL_VERSION = ""
     RULES: dict = {}  # a `rule` block's functions by event (nndl.backends.render.rule_table)
+    ARRAY_MODULE = np  # what the network's arrays are: NumPy's, or CuPy's on the device
 
     def __init__(self, seed: int | None = None, dtype: str | None = None):
         spec = self.SPEC

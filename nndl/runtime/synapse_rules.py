@@ -14,7 +14,9 @@ when `fit` starts and are not saved in the weight file.
 The statements are the backend's own functions (`net.RULES`, rendered from the expression IR):
 the NumPy backend's take arrays of synapses — every synapse for `every tick`, only the synapses
 of the neurons that fired for `on pre` (in source-major order) and `on post` (target-major) —
-and the OO backend's take one synapse at a time, visited in the same order.
+the CuPy backend's take the same arrays on the device (`net.ARRAY_MODULE`: the rule states
+live there, and each call is one kernel), and the OO backend's take one synapse at a time,
+visited in the same order.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nndl import ir
-from nndl.runtime.errors import InputError, TrainingError
+from nndl.runtime.errors import TrainingError
 from nndl.runtime.layout import source_order
 from nndl.runtime.philox import Noise, ScalarNoise, stream_key
 
@@ -54,18 +56,18 @@ class SynapseRules:
         spec = net.SPEC
         self.net, self.batch = net, batch
         self.scalar = net.BACKEND == "oo"  # the OO module's functions take one synapse each
+        self.xp = xp = net.ARRAY_MODULE  # where the values, the states and the functions work
         synapses = net._get_parameters()[0]
         self.items = []
         for learn in learns:
             rule = spec.plasticity(learn.kind)
-            if rule.name not in net.RULES:
-                raise InputError(f"rule `{rule.name}` is not compiled for the {net.BACKEND} "
-                                 "backend yet; train with the oo or numpy backend")
             p = next(q for q in spec.projections if q.name == learn.projection)
             n = synapses[p.name].pre.size
-            states = {v: np.full((batch, n), start, DTYPE) for v, start in rule.states.items()}
+            states = {v: xp.full((batch, n), start, DTYPE) for v, start in rule.states.items()}
             self.items.append(_Learning(learn, rule, p, net.RULES[rule.name], states))
-        self.wiring = {name: (syn.pre, syn.post) for name, syn in synapses.items()}
+        self.wiring = {name: (syn.pre, syn.post) for name, syn in synapses.items()}  # host
+        self.indices = {name: (xp.asarray(pre), xp.asarray(post))  # the same, with the values
+                        for name, (pre, post) in self.wiring.items()}
         self.change, self.ticks = 0.0, 0
 
     def recorded(self) -> list[str]:
@@ -88,11 +90,11 @@ class SynapseRules:
         weights = self.net._trainable()
         result = {}
         for item in self.items:
-            w = weights[f"{item.projection.name}.w"].astype(DTYPE)
+            w = self.xp.asarray(weights[f"{item.projection.name}.w"].astype(DTYPE))
             values = self._values(item, w, outputs)
             run = self._run_scalar if self.scalar else self._run_arrays
             with np.errstate(over="ignore", invalid="ignore"):  # a runaway is reported below
-                change = (run(item, tick, values) - w).mean(axis=0)
+                change = self.net._to_host((run(item, tick, values) - w).mean(axis=0))
             if not np.isfinite(change).all():
                 raise TrainingError(f"training stopped at {where}: rule `{item.rule.name}` made "
                                     f"a weight of `{item.projection.name}` that is not finite")
@@ -110,26 +112,28 @@ class SynapseRules:
         self.change, self.ticks = 0.0, 0
         return {**summary, "weight_change": (before + mine) / (built_in + count)}
 
-    def _values(self, item: _Learning, w: np.ndarray, outputs) -> dict:
-        """What the rule's functions read, per synapse: (batch, synapses) arrays, or a number."""
-        p, spec = item.projection, self.net.SPEC
-        pre, post = self.wiring[p.name]
+    def _values(self, item: _Learning, w, outputs) -> dict:
+        """What the rule's functions read, per synapse: (batch, synapses) arrays of the
+        network's array module, or a number; and which neurons fired (host arrays)."""
+        p, spec, xp = item.projection, self.net.SPEC, self.xp
+        pre, post = self.indices[p.name]
         delivered = outputs(p.src)  # the source as the connection delivers it this tick
         source = delivered[-1 - p.delay] if delivered.shape[0] > p.delay else \
             np.full(delivered.shape[1:], spec.group(p.src).init, DTYPE)
+        target = outputs(p.dst)[-1]
         # every per-synapse value is (batch, synapses): one indexing serves them all
-        values = {"w": np.broadcast_to(w, (self.batch, w.size)).copy(),
-                  "pre": source[:, pre], "post": outputs(p.dst)[-1][:, post],
-                  "fired_pre": source != 0, "fired_post": outputs(p.dst)[-1] != 0}
+        values = {"w": xp.tile(w, (self.batch, 1)),
+                  "pre": xp.asarray(source)[:, pre], "post": xp.asarray(target)[:, post],
+                  "fired_pre": source != 0, "fired_post": target != 0}
         for name in item.rule.reads:
             group, var = self._side(item, name)
             index = pre if name.startswith("pre.") else post
             model = spec.model(spec.group(group).model)
             if var in model.states:
-                values[name] = outputs(f"{group}.{var}")[-1][:, index]
+                values[name] = xp.asarray(outputs(f"{group}.{var}")[-1])[:, index]
             elif isinstance(spec.group(group).params[var], dict) or var in model.trainable:
-                held = np.asarray(self.net._get_model_params()[group][var], DTYPE)
-                values[name] = np.broadcast_to(held.reshape(-1)[index], values["w"].shape)
+                held = xp.asarray(self.net._get_model_params()[group][var], DTYPE)
+                values[name] = xp.broadcast_to(held.reshape(-1)[index], values["w"].shape)
             else:
                 values[name] = float(spec.group(group).params[var])
         return values
@@ -140,29 +144,30 @@ class SynapseRules:
                 *(item.states[v] for v in rule.states),
                 *(item.learn.params[q] for q in rule.params)]
 
-    # ---- the NumPy backend: arrays of synapses ----
+    # ---- the NumPy and CuPy backends: arrays of synapses ----
 
-    def _run_arrays(self, item: _Learning, tick: int, values: dict) -> np.ndarray:
+    def _run_arrays(self, item: _Learning, tick: int, values: dict):
         pre, post = self.wiring[item.projection.name]
         n_src = self.net.SPEC.group(item.projection.src).size
         n_dst = self.net.SPEC.group(item.projection.dst).size
-        key = stream(self.net.seed, item.projection.name)
+        key, xp = stream(self.net.seed, item.projection.name), self.xp
         everywhere = (slice(None), slice(None))
         if item.functions["every"]:
-            noise = Noise(key, tick, np.arange(pre.size), self.batch, DTYPE)
+            noise = Noise(key, tick, xp.arange(pre.size), self.batch, DTYPE, xp)
             self._apply(item, values, everywhere, item.functions["every"], noise)
         for event, ends, fired, count in (("on_pre", pre, "fired_pre", n_src),
                                           ("on_post", post, "fired_post", n_dst)):
             if item.functions[event]:
                 samples, synapses = _visited(values[fired], ends, count)
                 if synapses.size:
-                    noise = Noise.pairs(key, tick, synapses, samples, DTYPE)
+                    samples, synapses = xp.asarray(samples), xp.asarray(synapses)
+                    noise = Noise.pairs(key, tick, synapses, samples, DTYPE, xp)
                     self._apply(item, values, (samples, synapses), item.functions[event], noise)
         return values["w"]
 
     def _apply(self, item: _Learning, values: dict, where, function, noise) -> None:
         """Run one block's function on the synapses at `where`, and keep what it assigns."""
-        arguments = [a[where] if isinstance(a, np.ndarray) else a
+        arguments = [a if isinstance(a, (int, float)) else a[where]  # a number: one for all
                      for a in self._arguments(item, values)]
         results = function(*arguments, noise) if item.rule.draws else function(*arguments)
         values["w"][where] = results[0]

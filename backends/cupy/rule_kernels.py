@@ -1,0 +1,61 @@
+"""`rule` blocks as CUDA kernels: each block's statements, rendered from the expression IR, run
+by one thread per visit — an element of the (sample, synapse) arrays that the runtime gathers
+for the block (nndl.runtime.synapse_rules: every synapse of every sample for `every tick`, the
+synapses of the neurons that fired for `on pre` and `on post`).
+
+The Python wrapper of each kernel has the NumPy module's function's name and arguments,
+`rule_NAME_EVENT(w, pre, post, *reads, *states, *params[, noise])` returning (w, *states)
+(Kernels.visit), so the runtime runs the CuPy module's `RULES` as it runs NumPy's. A rule
+computes in float64 in every backend: its kernels run from the double build of the source.
+"""
+
+from __future__ import annotations
+
+from nndl.backends.codegen import quoted_text
+from nndl.backends.cupy.kernels import elementwise_kernel
+from nndl.backends.render import RULE_EVENTS, rule_function_name
+
+from nndl.ir import expr as e
+from nndl import ir
+
+
+def block_draws(rule: ir.PlasticityRule, event: str) -> bool:
+    """Whether the block calls rand() or randn() (the rule's functions take the draws when any
+    of its blocks does; a kernel, only when its own block does)."""
+    return any(e.draws(e.from_dict(value)) for _, value in rule.block(event))
+
+
+def rule_kernel(rule: ir.PlasticityRule, event: str) -> str:
+    """One block as `rule_NAME_EVENT(n, w, pre, post, *states, *reads, *params[, noise],
+    *results)`: the arrays (one element per visit) in, `pre.X` / `post.X` held (a value per
+    visit, or one for all: a neuron model's plain parameter), the rule's parameters as numbers;
+    a block that draws takes each visit's synapse and sample."""
+    statements = [(target, e.from_dict(value)) for target, value in rule.block(event)]
+    return elementwise_kernel(
+        rule_function_name(rule, event), ["w", "pre", "post", *rule.states],
+        [*rule.reads, *rule.params], statements, ["w", *rule.states],
+        f"rule {rule.name}: `{RULE_EVENTS[event]}`, one thread per visit",
+        block_draws(rule, event), held=rule.reads, visits=True)
+
+
+def rule_kernels(network: ir.Network) -> dict[str, str]:
+    """A kernel per block of every rule the network's regimes learn by."""
+    return {rule_function_name(rule, event): rule_kernel(rule, event)
+            for rule in network.rules for event in ir.EVENTS if rule.block(event)}
+
+
+def rule_calls(network: ir.Network) -> list[dict]:
+    """The wrapper of each rule kernel (as kernels.kernel_calls gives a model kernel's)."""
+    calls = []
+    for rule in network.rules:
+        where = f"line {rule.loc.line} of {rule.source}" if rule.loc else rule.source
+        for event in (event for event in ir.EVENTS if rule.block(event)):
+            name = rule_function_name(rule, event)
+            doc = f"Rule `{rule.name}` ({where}): `{RULE_EVENTS[event]}` (kernel `{name}`)."
+            draws = block_draws(rule, event)
+            given = "args[:-1]" if rule.draws and not draws else "args"  # draws it never uses
+            calls.append({"name": name, "doc": quoted_text(doc), "lines": [
+                f"return KERNELS.visit({name!r}, {given},",
+                f"                     reads={len(rule.reads)}, states={len(rule.states)}, "
+                f"draws={draws})"]})
+    return calls
