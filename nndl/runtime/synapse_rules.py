@@ -26,6 +26,7 @@ import numpy as np
 from nndl import ir
 from nndl.runtime.errors import InputError, TrainingError
 from nndl.runtime.layout import source_order
+from nndl.runtime.modulators import Modulators
 from nndl.runtime.philox import Noise, ScalarNoise, stream_key
 
 DTYPE = np.float64  # the rules compute in float64 in every backend, as the local rules do
@@ -50,9 +51,10 @@ class _Learning:
 class SynapseRules:
     """The written rules of a regime without data (`learn ... : NAME(...)`), tick by tick."""
 
-    def __init__(self, net, learns: tuple[ir.LocalRule, ...], batch: int):
+    def __init__(self, net, learns: tuple[ir.LocalRule, ...], batch: int, modulators=None):
         spec = net.SPEC
         self.net, self.batch = net, batch
+        self.modulators = Modulators(spec, learns, batch, modulators)  # fit's `modulators`
         self.scalar = net.BACKEND == "oo"  # the OO module's functions take one synapse each
         synapses = net._get_parameters()[0]
         self.items = []
@@ -69,8 +71,9 @@ class SynapseRules:
         self.change, self.ticks = 0.0, 0
 
     def recorded(self) -> list[str]:
-        """The `GROUP.STATE` recordings the rules read as `pre.X` / `post.X`."""
-        keys = []
+        """The `GROUP.STATE` recordings the rules read as `pre.X` / `post.X`, and the groups
+        their modulators read."""
+        keys = self.modulators.recorded(tuple(item.learn for item in self.items))
         for item in self.items:
             for name in item.rule.reads:
                 group, var = self._side(item, name)
@@ -87,6 +90,7 @@ class SynapseRules:
         from `outputs(key)`: (ticks kept, batch, size) of a group's output or `GROUP.STATE`."""
         weights = self.net._trainable()
         result = {}
+        self.modulators.tick(tick, outputs)
         for item in self.items:
             w = weights[f"{item.projection.name}.w"].astype(DTYPE)
             values = self._values(item, w, outputs)
@@ -132,13 +136,16 @@ class SynapseRules:
                 values[name] = np.broadcast_to(held.reshape(-1)[index], values["w"].shape)
             else:
                 values[name] = float(spec.group(group).params[var])
+        values.update(self.modulators.values(item.learn, post, outputs))
         return values
 
     def _arguments(self, item: _Learning, values: dict) -> list:
+        """In backends.render.rule_arguments' order."""
         rule = item.rule
         return [values["w"], values["pre"], values["post"], *(values[n] for n in rule.reads),
                 *(item.states[v] for v in rule.states),
-                *(item.learn.params[q] for q in rule.params)]
+                *(item.learn.params[q] for q in rule.params),
+                *(values[m] for m in rule.modulators)]
 
     # ---- the NumPy backend: arrays of synapses ----
 
