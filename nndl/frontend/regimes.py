@@ -422,10 +422,10 @@ def _check_feed(name: str, value: s.Expr, rule: ir.PlasticityRule, target: str,
                     "give the group another name")
         return None
     if source not in view.groups:
-        diags.error("unknown-group", f"unknown group `{source}`", value.span,
-                    suggest(source, [*view.groups, EXTERNAL]) or
-                    f"a modulator is fed by a group of `{view.name}` ({_some(list(view.groups))})"
-                    f" or by `{EXTERNAL}` (from Python)")
+        diags.error("unknown-group", f"unknown group `{source}` for modulator `{name}`",
+                    value.span, suggest(source, [*view.groups, EXTERNAL]) or
+                    f"a modulator is fed by a group of `{view.name}` "
+                    f"({_some(list(view.groups))}) or by `{EXTERNAL}` (from Python)")
         return None
     size, wanted = view.sizes.get(source), view.sizes.get(target)
     if size is not None and wanted is not None and size not in (1, wanted):

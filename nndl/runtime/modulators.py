@@ -63,6 +63,8 @@ class Modulators:
     def values(self, learn: ir.LocalRule, post: np.ndarray, outputs) -> dict[str, np.ndarray]:
         """Each modulator of `learn`'s rule as (batch, synapses), where `post` holds each
         synapse's target neuron."""
+        if not learn.modulators:
+            return {}
         size = self.spec.group(self._target(learn)).size
         values = {}
         for m in learn.modulators:
