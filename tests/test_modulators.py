@@ -99,6 +99,31 @@ def test_modulators_are_read_as_a_plain_numpy_loop_of_the_rule(compile_text, bac
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
 
+def test_event_blocks_read_modulators_alike_in_both_backends(compile_text):
+    """`on pre` and `on post` read the modulators of the synapses they visit."""
+    text = fed(1, 2).replace("""    every tick {
+        e = 0.5 * e + pre * post
+        w = w + rate * (reward * e + gate * pre + bonus)
+    }""", """    every tick {
+        e = 0.5 * e
+    }
+    on pre {
+        e = e + reward
+        w = w + rate * gate * e
+    }
+    on post {
+        w = w + rate * bonus * e
+    }""")
+    weights = {}
+    for backend in ("oo", "numpy"):
+        net = compile_text(text, backend).Network(dtype="float64")
+        start = net.parameters()["a->b.w"]
+        net.fit(progress=False, modulators={"bonus": bonus})
+        weights[backend] = net.parameters()["a->b.w"]
+    assert np.abs(weights["numpy"] - start).max() > 1e-2
+    np.testing.assert_allclose(weights["oo"], weights["numpy"], rtol=0, atol=1e-12)
+
+
 def test_modulators_are_kept_in_the_ir_and_listed():
     program, diags = check_text(fed(0, 1))
     assert not diags.errors and not diags.warnings, diags.render()
