@@ -136,7 +136,9 @@ class SynapseRules:
                 values[name] = np.broadcast_to(held.reshape(-1)[index], values["w"].shape)
             else:
                 values[name] = float(spec.group(group).params[var])
-        values.update(self.modulators.values(item.learn, post, outputs))
+        # keyed apart from the names above: a modulator may be called `fired_pre`
+        values.update({("modulator", name): value for name, value in
+                       self.modulators.values(item.learn, post, outputs).items()})
         return values
 
     def _arguments(self, item: _Learning, values: dict) -> list:
@@ -145,7 +147,7 @@ class SynapseRules:
         return [values["w"], values["pre"], values["post"], *(values[n] for n in rule.reads),
                 *(item.states[v] for v in rule.states),
                 *(item.learn.params[q] for q in rule.params),
-                *(values[m] for m in rule.modulators)]
+                *(values["modulator", m] for m in rule.modulators)]
 
     # ---- the NumPy backend: arrays of synapses ----
 
