@@ -293,13 +293,16 @@ def rule_function_name(rule: ir.PlasticityRule, event: str) -> str:
 
 def rule_arguments(rule: ir.PlasticityRule) -> list[str]:
     """The variables each function of a rule takes, in order (see nndl.runtime.synapse_rules):
-    w, pre, post, the neurons' `pre.X` / `post.X`, the rule's states, then its parameters."""
-    return ["w", "pre", "post", *rule.reads, *rule.states, *rule.params]
+    w, pre, post, the neurons' `pre.X` / `post.X`, the rule's states, its parameters, then its
+    modulators (one value per synapse, as `pre` is: nndl.runtime.modulators). New arguments
+    go at the end."""
+    return ["w", "pre", "post", *rule.reads, *rule.states, *rule.params, *rule.modulators]
 
 
 def rule_function(rule: ir.PlasticityRule, event: str, renderer: type[ScalarPython]) -> str:
-    """`def rule_NAME_EVENT(w, pre, post, *reads, *states, *params[, noise])` returning
-    (w, *states): one event's statements, for one synapse (scalar Python) or arrays of them."""
+    """`def rule_NAME_EVENT(w, pre, post, *reads, *states, *params, *modulators[, noise])`
+    returning (w, *states): one event's statements, for one synapse (scalar Python) or arrays
+    of them."""
     statements = rule.block(event)
     inputs = rule_arguments(rule)
     temporaries = [t for t, _ in statements if t not in inputs]

@@ -47,7 +47,8 @@ BLOCK_KEYWORDS = tuple(w for w in _KEYWORD_ORDER if w in _BLOCKS)
 STATEMENT_KEYWORDS = tuple(w for w in _KEYWORD_ORDER if w not in _BLOCKS)
 # statements whose next word is a name (`input x[4]`, `connect a -> b`, `param leak = 0.9`) or a
 # built-in setting (`loss mse`); the others take an expression
-_NAME_FIRST = frozenset(["input", "group", "output", "connect", "param", "state", "learn", "rewire"])
+_NAME_FIRST = frozenset(["input", "group", "output", "connect", "param", "state", "modulator",
+                         "learn", "rewire"])
 _SPEC_FIRST = frozenset(["data", "loss", "optimizer"])
 # words inside a statement or a block header: `train t for net`, `bias 0`, `weight normal(0, 1)`
 CLAUSE_KEYWORDS = ("for", "bias", "init", "weight", "delay", "as", "every", "trainable", "tick")

@@ -43,9 +43,12 @@ def check_networks(text: str, path: str, params: Mapping[str, float | bool] = ()
 
 def warn_dead_ends(network: ir.Network, diags: Diagnostics) -> None:
     """A group from which no connection leads to an output cannot change any result. (A group
-    without any connection has its own warning.)"""
-    leads = reaching([g.name for g in network.outputs],
-                     [(p.src, p.dst) for p in network.projections])
+    without any connection has its own warning.) A group that feeds a rule's modulator leads
+    where the rule's connection does: it changes those weights."""
+    ends = {p.name: (p.src, p.dst) for p in network.projections}
+    fed = [(m.source, ends[rule.projection][1]) for regime in network.regimes
+           for rule in regime.learn for m in rule.modulators if m.kind == "group"]
+    leads = reaching([g.name for g in network.outputs], [*ends.values(), *fed])
     connected = {p.src for p in network.projections} | {p.dst for p in network.projections}
     for g in network.groups:
         if g.name not in leads and g.name in connected:

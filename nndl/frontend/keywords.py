@@ -5,13 +5,14 @@ from lark import Token
 # Words that start a statement or a block: never valid inside brackets, so meeting one at the
 # start of a line there means a bracket was left open (see BracketNewlines).
 KEYWORD_ORDER = (
-    "network neuron rule train seed input group output connect param state on "
+    "network neuron rule train seed input group output connect param state modulator on "
     "data loss optimizer batch epochs ticks learn rewire".split()
 )
 STATEMENT_KEYWORDS = frozenset(KEYWORD_ORDER)
 BLOCK_KEYWORDS = frozenset(("network", "neuron", "rule", "train"))
 BLOCK_OF = {word: block for block, words in [
-    ("network", "seed input group output connect"), ("neuron", "param state"), ("rule", "on"),
+    ("network", "seed input group output connect"), ("neuron", "param state"),
+    ("rule", "modulator on"),
     ("train", "data loss optimizer batch epochs ticks learn rewire")] for word in words.split()}
 
 

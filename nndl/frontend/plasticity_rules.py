@@ -4,7 +4,8 @@ A rule has parameters (constants a `learn` statement may override), states (one 
 synapse, kept from tick to tick) and up to three blocks of statements: `every tick`, `on pre`
 and `on post`. They read `w`, `pre`, `post`, `pre.X` / `post.X` (checked against the connection's
 models where a `learn` statement uses the rule: nndl.frontend.regimes), the rule's own names and
-`rand()` / `randn()`; they assign `w`, states and temporaries (which live for one block).
+`rand()` / `randn()`, and its modulators (`modulator reward`: a signal such as a reward, fed
+where the rule is learned); they assign `w`, states and temporaries (which live for one block).
 """
 
 from __future__ import annotations
@@ -71,9 +72,14 @@ def check_rule(block: s.RuleBlock, source: str,
     rule = _Rule(block)
     values: dict[str, dict[str, float]] = {"param": {}, "state": {}}
     blocks: dict[str, list] = {}
+    modulators = []
     for st in block.statements:
         if isinstance(st, s.VarDecl):
             values[st.kind][st.name.name] = _declare(st, rule, diags)
+        elif isinstance(st, s.ModulatorDecl):
+            if _name_free(st.name, "modulator", rule, diags):
+                modulators.append(st.name.name)
+            rule.declared.setdefault(st.name.name, "modulator")
         else:
             _event(st, rule, blocks, diags)
     if not blocks:
@@ -83,18 +89,26 @@ def check_rule(block: s.RuleBlock, source: str,
         return None
     return ir.PlasticityRule(rule.name, values["param"], values["state"],
                              *(tuple(blocks.get(event, ())) for event in ir.EVENTS),
-                             tuple(rule.reads), source, ir.Loc.of(block.name.span)), rule.reads
+                             tuple(rule.reads), source, ir.Loc.of(block.name.span),
+                             tuple(modulators)), rule.reads
+
+
+def _name_free(name: s.Ident, kind: str, rule: _Rule, diags: Diagnostics) -> bool:
+    """Whether a declaration's name is neither built in nor declared before (else an error)."""
+    if name.name in BUILT_IN:
+        diags.error("reserved-name", f"`{name.name}` is built into every rule; it cannot be "
+                    f"declared as a {kind}", name.span)
+    elif name.name in rule.declared:
+        diags.error("duplicate", f"`{name.name}` is declared twice in rule `{rule.name}`",
+                    name.span)
+    else:
+        return True
+    return False
 
 
 def _declare(st: s.VarDecl, rule: _Rule, diags: Diagnostics) -> float:
     name = st.name.name
-    if name in BUILT_IN:
-        diags.error("reserved-name", f"`{name}` is built into every rule; it cannot be "
-                    f"declared as a {st.kind}", st.name.span)
-    elif name in rule.declared:
-        diags.error("duplicate", f"`{name}` is declared twice in rule `{rule.name}`",
-                    st.name.span)
-    elif st.trainable:
+    if _name_free(st.name, st.kind, rule, diags) and st.trainable:
         diags.error("bad-trainable", "a rule's parameter cannot be trainable", st.span,
                     "backpropagation trains neuron models' parameters; drop `trainable`")
     value = constant(st.value)
@@ -141,6 +155,10 @@ def _assign(st: s.Assign, scope: _Block, diags: Diagnostics) -> tuple[str, dict]
     elif rule.declared.get(target) == "param":
         diags.error("assign-param", f"`{target}` is a parameter: it cannot change",
                     st.target.span, f"declare it with `state {target} = ...` to let it change")
+    elif rule.declared.get(target) == "modulator":
+        diags.error("assign-modulator", f"`{target}` is a modulator: the rule reads it, and "
+                    "the `learn` statement feeds it", st.target.span,
+                    f"keep what the rule makes of it in a state: `state {target}_seen = 0.0`")
     elif target != WEIGHT and target not in rule.declared:
         scope.temporaries.add(target)
     return target, e.to_dict(e.as_num(value))

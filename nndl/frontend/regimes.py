@@ -7,7 +7,9 @@ checked and kept in the IR.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 from dataclasses import dataclass
 
 from nndl import ir
@@ -27,6 +29,7 @@ from nndl.frontend.signatures import (
 )
 
 COUNTS = {"batch": 32, "epochs": 10, "ticks": 1}  # the whole-number settings and their defaults
+EXTERNAL = "external"  # `reward=external`: a modulator fed from Python (fit(modulators=...))
 
 
 @dataclass(frozen=True)
@@ -38,22 +41,26 @@ class NetworkView:
     connections: tuple[tuple[str, str, str], ...]  # (name, src, dst), in source order
     shared: frozenset[str] = frozenset()  # connections whose rule says `shared=true`
     models: dict = None  # group -> its model's or activation's name as written (None: input)
+    sizes: dict = None  # group -> its number of neurons (None: its shape has an error)
 
     @classmethod
     def of(cls, block: s.NetworkBlock) -> NetworkView:
         groups: dict[str, str] = {}
         models: dict[str, str | None] = {}
+        sizes: dict[str, int | None] = {}
         connections, shared = [], set()
         for st in block.statements:
             if isinstance(st, s.GroupDecl):
                 groups.setdefault(st.name.name, st.role)
                 models.setdefault(st.name.name, st.model.func.name if st.model else None)
+                sizes.setdefault(st.name.name, _size(st.shape))
             elif isinstance(st, s.Connect):
                 name = st.alias[0].name if st.alias else f"{st.src.name}->{st.dst.name}"
                 connections.append((name, st.src.name, st.dst.name))
                 if any(kw.name.name == "shared" and _is_true(kw.value) for kw in st.rule.kwargs):
                     shared.add(name)
-        return cls(block.name.name, groups, tuple(connections), frozenset(shared), models)
+        return cls(block.name.name, groups, tuple(connections), frozenset(shared), models,
+                   sizes)
 
     def role(self, role: str) -> list[str]:
         return [name for name, r in self.groups.items() if r == role]
@@ -87,6 +94,12 @@ class NetworkView:
 
 def _is_true(value: s.Expr) -> bool:
     return constant(value) is True
+
+
+def _size(shape: tuple[s.Expr, ...]) -> int | None:
+    """A group's number of neurons; None where a size is not a whole number (reported)."""
+    dims = [constant(dim) for dim in shape]
+    return math.prod(int(d) for d in dims) if all(whole(d) and d >= 1 for d in dims) else None
 
 
 @dataclass(frozen=True)
@@ -335,12 +348,16 @@ def _check_learn(st: s.Learn, view: NetworkView | None, diags: Diagnostics,
     projection = _resolve_projection(st.src, st.dst, "learn", view, diags)
     if st.rule.func.name in written.rules and written.rules[st.rule.func.name] is None:
         return None  # the rule's own errors are reported: its arguments cannot be checked
-    params = _lookup(st.rule, written.table(), "learning rule", diags)
-    if projection is None or params is None:
-        return None
     rule = written.rules.get(st.rule.func.name)
-    if rule and not _check_written(st, rule, projection, view, written, diags):
+    call, feeds = _modulator_arguments(st.rule, rule, diags)
+    params = _lookup(call, written.table(), "learning rule", diags)
+    if projection is None or params is None or feeds is None:
         return None
+    modulators = ()
+    if rule:
+        modulators = _check_modulators(st, rule, feeds, view.ends[projection][1], view, diags)
+        if not _check_written(st, rule, projection, view, written, diags) or modulators is None:
+            return None
     if st.rule.func.name == "perceptron":
         dst = view.ends[projection][1]
         if view.groups.get(dst) != "output":
@@ -348,7 +365,77 @@ def _check_learn(st: s.Learn, view: NetworkView | None, diags: Diagnostics,
                         f"`{dst}` is not an output", st.rule.span,
                         f"learn a connection into an output ({', '.join(view.role('output'))})")
             return None
-    return ir.LocalRule(projection, st.rule.func.name, params, ir.Loc.of(st.span))
+    return ir.LocalRule(projection, st.rule.func.name, params, ir.Loc.of(st.span), modulators)
+
+
+def _modulator_arguments(call: s.Call, rule: ir.PlasticityRule | None,
+                         diags: Diagnostics) -> tuple[s.Call, dict | None]:
+    """The call without the arguments that feed the rule's modulators, and those (by name;
+    None after an error): `rstdp(rate=0.01, reward=critic)` -> `rstdp(rate=0.01)`, reward."""
+    if not rule or not rule.modulators:
+        return call, {}
+    feeds: dict[str, s.KwArg] = {}
+    ok = True
+    for kw in call.kwargs:
+        if kw.name.name in feeds:
+            diags.error("duplicate", f"modulator `{kw.name.name}` is fed twice", kw.name.span,
+                        notes=[("first fed here", feeds[kw.name.name].name.span)])
+            ok = False
+        elif kw.name.name in rule.modulators:
+            feeds[kw.name.name] = kw
+    rest = tuple(kw for kw in call.kwargs if kw.name.name not in rule.modulators)
+    return dataclasses.replace(call, kwargs=rest), feeds if ok else None
+
+
+def _check_modulators(st: s.Learn, rule: ir.PlasticityRule, feeds: dict, target: str,
+                      view: NetworkView, diags: Diagnostics) -> tuple[ir.Modulator, ...] | None:
+    """What feeds each of the rule's modulators (None after an error): a group of 1 neuron
+    (one value for every synapse) or of the target's size (one per target neuron), or Python."""
+    checked = []
+    for name in rule.modulators:
+        if name not in feeds:
+            diags.error("unfed-modulator", f"rule `{rule.name}` reads modulator `{name}`, which "
+                        "this `learn` does not feed", st.rule.span,
+                        f"feed it from a group's output (`{name}=GROUP`), or from Python "
+                        f"(`{name}={EXTERNAL}`, then `fit(modulators={{\"{name}\": f}})`)")
+            continue
+        fed = _check_feed(name, feeds[name].value, rule, target, view, diags)
+        if fed is not None:
+            checked.append(fed)
+    return tuple(checked) if len(checked) == len(rule.modulators) else None
+
+
+def _check_feed(name: str, value: s.Expr, rule: ir.PlasticityRule, target: str,
+                view: NetworkView, diags: Diagnostics) -> ir.Modulator | None:
+    if not isinstance(value, s.Var):
+        diags.error("bad-modulator", f"modulator `{name}` of rule `{rule.name}` is fed by a "
+                    "group's name, or by `external`", value.span,
+                    f"`{name}=GROUP` reads the group's output each tick; `{name}={EXTERNAL}` "
+                    "a Python function's (fit's `modulators`)")
+        return None
+    source = value.name
+    if source == EXTERNAL and source not in view.groups:
+        return ir.Modulator(name, "external")
+    if source == EXTERNAL:
+        diags.error("ambiguous-modulator", f"`{EXTERNAL}` names a group of network "
+                    f"`{view.name}` and a modulator fed from Python", value.span,
+                    "give the group another name")
+        return None
+    if source not in view.groups:
+        diags.error("unknown-group", f"unknown group `{source}` for modulator `{name}`",
+                    value.span, suggest(source, [*view.groups, EXTERNAL]) or
+                    f"a modulator is fed by a group of `{view.name}` "
+                    f"({_some(list(view.groups))}) or by `{EXTERNAL}` (from Python)")
+        return None
+    size, wanted = view.sizes.get(source), view.sizes.get(target)
+    if size is not None and wanted is not None and size not in (1, wanted):
+        takes = f"a group of 1, the size of `{target}`" if wanted == 1 else \
+            f"a group of 1 (one value for every synapse) or of {wanted}, the size of " \
+            f"`{target}` (one value per target neuron)"
+        diags.error("modulator-size", f"modulator `{name}` is fed by `{source}`, which has "
+                    f"{size} neurons: it takes {takes}", value.span)
+        return None
+    return ir.Modulator(name, "group", source)
 
 
 def _check_written(st: s.Learn, rule: ir.PlasticityRule, projection: str, view: NetworkView,

@@ -190,9 +190,17 @@ class RuleEvent:
 
 
 @dataclass(frozen=True)
+class ModulatorDecl:
+    """`modulator reward` in a rule: a signal its statements read, fed by each `learn`."""
+
+    name: Ident
+    span: Span
+
+
+@dataclass(frozen=True)
 class RuleBlock:
     name: Ident
-    statements: tuple[VarDecl | RuleEvent, ...]
+    statements: tuple[VarDecl | ModulatorDecl | RuleEvent, ...]
     span: Span
 
 

@@ -147,6 +147,9 @@ class ToAst(Transformer):
         name, *statements = children
         return s.RuleBlock(_ident(name), tuple(statements), Span.of(meta))
 
+    def modulator_decl(self, meta, children):
+        return s.ModulatorDecl(_ident(children[0]), Span.of(meta))
+
     def every_tick(self, meta, children):
         event = s.Ident("every tick", Span.of(meta))
         return s.RuleEvent(event, tuple(children), Span.of(meta))

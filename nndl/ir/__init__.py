@@ -134,8 +134,9 @@ class PlasticityRule:
     explicit) run in order: `every` for every synapse, `on_pre` for the synapses whose source's
     output (as the connection delivers it) is nonzero this tick, `on_post` for those whose
     target's output is. They read `w`, `pre`, `post` (the two outputs), `pre.X` / `post.X` (the
-    two neurons' model states and parameters: `reads`), the rule's states and parameters and
-    earlier temporaries, and assign `w`, states and temporaries.
+    two neurons' model states and parameters: `reads`), the rule's states, parameters and
+    modulators (signals each `learn` feeds: LocalRule.modulators) and earlier temporaries, and
+    assign `w`, states and temporaries.
     """
 
     name: str
@@ -147,6 +148,7 @@ class PlasticityRule:
     reads: tuple[str, ...] = ()  # `pre.X` and `post.X` the statements read, in source order
     source: str = ""
     loc: Loc | None = None
+    modulators: tuple[str, ...] = ()  # `modulator reward`, in declaration order
 
     def block(self, event: str) -> tuple[tuple[str, dict], ...]:
         return getattr(self, event)
@@ -165,7 +167,7 @@ class PlasticityRule:
 
         return cls(d["name"], dict(d["params"]), dict(d["states"]), statements("every"),
                    statements("on_pre"), statements("on_post"), tuple(d["reads"]), d["source"],
-                   Loc.from_dict(d["loc"]))
+                   Loc.from_dict(d["loc"]), tuple(d.get("modulators", ())))
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,22 @@ class Optimizer:
 
 
 @dataclass(frozen=True)
+class Modulator:
+    """What feeds a rule's `modulator` where it is learned: `reward=critic` (kind "group": the
+    group's output this tick, one value for all synapses from a group of 1, one per target
+    neuron from a group of the target's size) or `reward=external` (kind "external": a Python
+    function given to `fit(modulators=...)`, called each tick)."""
+
+    name: str  # the rule's modulator
+    kind: str  # "group" or "external"
+    source: str = ""  # the group's name (kind "group")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Modulator:
+        return cls(d["name"], d["kind"], d["source"])
+
+
+@dataclass(frozen=True)
 class LocalRule:
     """`learn SRC -> DST : oja(rate=0.001)`: a projection updated from pre- and post-synaptic
     activity alone."""
@@ -262,10 +280,12 @@ class LocalRule:
     kind: str  # "hebb", "oja", "perceptron", or a `rule` block's name (Network.plasticity)
     params: dict
     loc: Loc | None = None
+    modulators: tuple[Modulator, ...] = ()  # one for each of the rule's, in its order
 
     @classmethod
     def from_dict(cls, d: dict) -> LocalRule:
-        return cls(d["projection"], d["kind"], dict(d["params"]), Loc.from_dict(d["loc"]))
+        return cls(d["projection"], d["kind"], dict(d["params"]), Loc.from_dict(d["loc"]),
+                   tuple(Modulator.from_dict(m) for m in d.get("modulators", ())))
 
 
 @dataclass(frozen=True)

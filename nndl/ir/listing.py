@@ -100,7 +100,8 @@ def regime_listing(network: ir.Network, r: ir.Regime,
              else "none"],
             ["batch", str(r.batch)], ["epochs", str(r.epochs)], ["ticks", _ticks(r, sequence_ticks)]]
     rows += [["learn", f"{rule.projection}: {call_text(rule.kind, rule.params)}"
-              + _visits(network.plasticity(rule.kind))] for rule in r.learn]
+              + _visits(network.plasticity(rule.kind)) + _fed(network, rule)]
+             for rule in r.learn]
     rows += [["rewire", f"{w.projection}: {_rewire(w)}"] for w in r.rewire]
     return [f"  {r.name}{where}"] + ["  " + line for line in _table(rows)]
 
@@ -114,6 +115,16 @@ def _visits(rule: ir.PlasticityRule | None) -> str:
     return "  (rule; " + "; ".join(visits[e] for e in ir.EVENTS if rule.block(e)) + ")"
 
 
+def _fed(network: ir.Network, rule: ir.LocalRule) -> str:
+    """What feeds each modulator of a written rule (nndl.runtime.modulators)."""
+    feeds = [f"{m.name} from Python (fit's modulators)" if m.kind == "external" else
+             f"{m.name} = {m.source}'s output (" + ("one for all synapses"
+                                                   if network.group(m.source).size == 1 else
+                                                   "one per target neuron") + ")"
+             for m in rule.modulators]
+    return ("; modulators: " + ", ".join(feeds)) if feeds else ""
+
+
 def rule_listing(rule: ir.PlasticityRule) -> list[str]:
     """A `rule` block's lines: parameters, per-synapse states and each block's statements."""
     where = f"  (line {rule.loc.line})" if rule.loc else ""
@@ -123,6 +134,8 @@ def rule_listing(rule: ir.PlasticityRule) -> list[str]:
     if rule.states:
         lines.append("    states  " + ", ".join(f"{k}={v:g}" for k, v in rule.states.items())
                      + "  (one per synapse and sample)")
+    if rule.modulators:
+        lines.append("    modulators  " + ", ".join(rule.modulators))
     for event, title in (("every", "every tick"), ("on_pre", "on pre"), ("on_post", "on post")):
         if rule.block(event):
             lines.append(f"    {title}:")

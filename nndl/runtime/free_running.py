@@ -20,6 +20,7 @@ import numpy as np
 from nndl import ir
 from nndl.runtime import recording, resources
 from nndl.runtime.errors import InputError
+from nndl.runtime.modulators import check_given
 from nndl.runtime.plasticity import Learner, Rewirer
 from nndl.runtime.synapse_rules import SynapseRules
 
@@ -44,16 +45,18 @@ def check(spec: ir.Network, settings) -> None:
                          f"network `{spec.name}`")
 
 
-def fit(net, settings, *, progress_bar, on_epoch=None) -> dict:
+def fit(net, settings, *, progress_bar, on_epoch=None, modulators=None) -> dict:
     """Run and learn for the settings' epochs; returns the per-epoch history (the local rules'
-    mean weight change, and the rewiring's synapse counts)."""
+    mean weight change, and the rewiring's synapse counts). `modulators` holds the functions
+    that feed the rules' modulators from Python (nndl.runtime.modulators)."""
     spec = net.SPEC
     ticks, batch = settings.ticks or 1, settings.batch
     resources.check(spec, batch, 1, backend=net.BACKEND)
     built_in = tuple(r for r in settings.learn if spec.plasticity(r.kind) is None)
     written = tuple(r for r in settings.learn if spec.plasticity(r.kind) is not None)
+    check_given(written, dict(modulators or {}))
     learner = Learner(net, built_in) if built_in else None
-    rules = SynapseRules(net, written, batch) if written else None
+    rules = SynapseRules(net, written, batch, modulators) if written else None
     rewirer = Rewirer(net, settings.rewire, _NoOptimizer(), learner) if settings.rewire else None
     activity = Activity(net, settings.learn, batch, rules.recorded() if rules else ())
     history: dict[str, list] = {}

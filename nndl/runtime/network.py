@@ -164,7 +164,7 @@ class NetworkBase:
             loss: str | None = None, optimizer: tuple[str, dict] | None = None,
             validation: tuple[dict, dict] | None = None, checkpoint=None,
             resume: bool = False, progress: bool = True,
-            on_epoch=None) -> dict[str, list[float]]:
+            on_epoch=None, modulators: dict | None = None) -> dict[str, list[float]]:
         """Train with a regime's settings (the network's first when none is named), each
         overridable here. Shuffles with the network's seed, shows a progress bar, and returns
         the per-epoch history: `loss`, plus `test_loss` and `test_accuracy` when `validation`
@@ -175,14 +175,21 @@ class NetworkBase:
 
         A network without inputs, given no data (`fit()`), runs on its own for `ticks` ticks
         per epoch and learns by its regime's local rules after every tick (see
-        nndl.runtime.free_running)."""
+        nndl.runtime.free_running); `modulators={"reward": f}` feeds the rules' modulators
+        that the regime's `learn` statements feed from Python (`reward=external`): `f(tick,
+        outputs)` is called each tick with this tick's outputs and returns the value (see
+        nndl.runtime.modulators)."""
         inputs = {name: np.asarray(x)
                   for name, x in by_name(self.SPEC.inputs, inputs, "fit").items()}
         targets = by_name(self.SPEC.outputs, targets, "fit", "targets")
         settings = training.settings(self.SPEC, regime, epochs=epochs, batch=batch, ticks=ticks,
                                      loss=loss, optimizer=optimizer, targets=targets)
         if not self.SPEC.inputs and not inputs and not targets:  # a regime without data
-            return self._fit_without_data(settings, validation, checkpoint, progress, on_epoch)
+            return self._fit_without_data(settings, validation, checkpoint, progress, on_epoch,
+                                          modulators)
+        if modulators:
+            raise InputError("fit(modulators=...) feeds the rules of a regime without data; "
+                             "with data, written rules do not run yet")
         if self.SPEC.inputs and not inputs:
             names = ", ".join(f"`{g.name}`" for g in self.SPEC.inputs)
             raise InputError(f"fit() needs data for the inputs of network `{self.SPEC.name}` "
@@ -194,13 +201,14 @@ class NetworkBase:
                             checkpoint=checkpoint, resume=resume, progress=progress,
                             on_epoch=on_epoch)
 
-    def _fit_without_data(self, settings, validation, checkpoint, progress, on_epoch):
+    def _fit_without_data(self, settings, validation, checkpoint, progress, on_epoch,
+                          modulators=None):
         free_running.check(self.SPEC, settings)
         for given, what in ((validation, "validation"), (checkpoint, "checkpoint")):
             if given is not None:
                 raise InputError(f"a regime without data takes no {what}: the network runs "
                                  "on its own, and its activity is not saved between epochs")
-        return free_running.fit(self, settings, on_epoch=on_epoch,
+        return free_running.fit(self, settings, on_epoch=on_epoch, modulators=modulators,
                                 progress_bar=lambda total: training.progress_bar(total, progress))
 
     def evaluate(self, inputs: dict, targets: dict, /, *, loss: str | None = None,

@@ -28,6 +28,7 @@ import numpy as np
 from nndl import ir
 from nndl.runtime.errors import TrainingError
 from nndl.runtime.layout import source_order
+from nndl.runtime.modulators import Modulators
 from nndl.runtime.philox import Noise, ScalarNoise, stream_key
 
 DTYPE = np.float64  # the rules compute in float64 in every backend, as the local rules do
@@ -52,9 +53,10 @@ class _Learning:
 class SynapseRules:
     """The written rules of a regime without data (`learn ... : NAME(...)`), tick by tick."""
 
-    def __init__(self, net, learns: tuple[ir.LocalRule, ...], batch: int):
+    def __init__(self, net, learns: tuple[ir.LocalRule, ...], batch: int, modulators=None):
         spec = net.SPEC
         self.net, self.batch = net, batch
+        self.modulators = Modulators(spec, learns, batch, modulators)  # fit's `modulators`
         self.scalar = net.BACKEND == "oo"  # the OO module's functions take one synapse each
         self.xp = xp = net.ARRAY_MODULE  # where the values, the states and the functions work
         synapses = net._get_parameters()[0]
@@ -71,8 +73,9 @@ class SynapseRules:
         self.change, self.ticks = 0.0, 0
 
     def recorded(self) -> list[str]:
-        """The `GROUP.STATE` recordings the rules read as `pre.X` / `post.X`."""
-        keys = []
+        """The `GROUP.STATE` recordings the rules read as `pre.X` / `post.X`, and the groups
+        their modulators read."""
+        keys = self.modulators.recorded(tuple(item.learn for item in self.items))
         for item in self.items:
             for name in item.rule.reads:
                 group, var = self._side(item, name)
@@ -89,6 +92,7 @@ class SynapseRules:
         from `outputs(key)`: (ticks kept, batch, size) of a group's output or `GROUP.STATE`."""
         weights = self.net._trainable()
         result = {}
+        self.modulators.tick(tick, outputs)
         for item in self.items:
             w = self.xp.asarray(weights[f"{item.projection.name}.w"].astype(DTYPE))
             values = self._values(item, w, outputs)
@@ -136,13 +140,18 @@ class SynapseRules:
                 values[name] = xp.broadcast_to(held.reshape(-1)[index], values["w"].shape)
             else:
                 values[name] = float(spec.group(group).params[var])
+        # keyed apart from the names above: a modulator may be called `fired_pre`
+        values.update({("modulator", name): value for name, value in
+                       self.modulators.values(item.learn, post, outputs).items()})
         return values
 
     def _arguments(self, item: _Learning, values: dict) -> list:
+        """In backends.render.rule_arguments' order."""
         rule = item.rule
         return [values["w"], values["pre"], values["post"], *(values[n] for n in rule.reads),
                 *(item.states[v] for v in rule.states),
-                *(item.learn.params[q] for q in rule.params)]
+                *(item.learn.params[q] for q in rule.params),
+                *(values["modulator", m] for m in rule.modulators)]
 
     # ---- the NumPy and CuPy backends: arrays of synapses ----
 
