@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,14 +149,18 @@ def accepted_states() -> list[str]:
 
 @nvcc
 def test_every_rule_block_compiles_with_nvcc(tmp_path):
-    """STDP, the drawing rule, and a rule whose variables take hostile names: every block's
-    kernel, for float and double, in one nvcc run."""
+    """STDP, the drawing rule, a rule whose variables take hostile names and the bandit's
+    reward-modulated rule: every block's kernel, for float and double, in one nvcc run."""
     states = accepted_states()
     assert set(KERNEL_NAMES) <= set(states)
+    bandit = (Path(__file__).parent.parent / "examples" / "bandit.nndl").read_text()
     sources = {name: cuda_of(backends.generate(spec_of(text), "cupy")) for name, text in (
-        ("stdp", network(2, 3)), ("noisy", noisy_network(1, 2)), ("r", hostile_rule(states)))}
-    for name in ("stdp", "noisy", "r"):
+        ("stdp", network(2, 3)), ("noisy", noisy_network(1, 2)), ("r", hostile_rule(states)),
+        ("reinforce", bandit))}
+    assert "const real* in_v_reward" in sources["reinforce"]  # the modulator, one per visit
+    for name in ("stdp", "noisy", "r", "reinforce"):
         assert f"void rule_{name}_every(" in sources[name]
+    for name in ("stdp", "noisy", "r"):
         assert f"void rule_{name}_on_pre(" in sources[name]
     assert "void rule_stdp_on_post(" in sources["stdp"]
     files = compile_ptx(tmp_path, sources)

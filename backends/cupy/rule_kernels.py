@@ -4,7 +4,8 @@ for the block (nndl.runtime.synapse_rules: every synapse of every sample for `ev
 synapses of the neurons that fired for `on pre` and `on post`).
 
 The Python wrapper of each kernel has the NumPy module's function's name and arguments,
-`rule_NAME_EVENT(w, pre, post, *reads, *states, *params[, noise])` returning (w, *states)
+`rule_NAME_EVENT(w, pre, post, *reads, *states, *params, *modulators[, noise])` returning
+(w, *states)
 (Kernels.visit), so the runtime runs the CuPy module's `RULES` as it runs NumPy's. A rule
 computes in float64 in every backend: its kernels run from the double build of the source.
 """
@@ -26,13 +27,13 @@ def block_draws(rule: ir.PlasticityRule, event: str) -> bool:
 
 
 def rule_kernel(rule: ir.PlasticityRule, event: str) -> str:
-    """One block as `rule_NAME_EVENT(n, w, pre, post, *states, *reads, *params[, noise],
-    *results)`: the arrays (one element per visit) in, `pre.X` / `post.X` held (a value per
-    visit, or one for all: a neuron model's plain parameter), the rule's parameters as numbers;
-    a block that draws takes each visit's synapse and sample."""
+    """One block as `rule_NAME_EVENT(n, w, pre, post, *states, *modulators, *reads, *params
+    [, noise], *results)`: the arrays (one element per visit) in, `pre.X` / `post.X` held (a
+    value per visit, or one for all: a neuron model's plain parameter), the rule's parameters
+    as numbers; a block that draws takes each visit's synapse and sample."""
     statements = [(target, e.from_dict(value)) for target, value in rule.block(event)]
     return elementwise_kernel(
-        rule_function_name(rule, event), ["w", "pre", "post", *rule.states],
+        rule_function_name(rule, event), ["w", "pre", "post", *rule.states, *rule.modulators],
         [*rule.reads, *rule.params], statements, ["w", *rule.states],
         f"rule {rule.name}: `{RULE_EVENTS[event]}`, one thread per visit",
         block_draws(rule, event), held=rule.reads, visits=True)
@@ -57,5 +58,5 @@ def rule_calls(network: ir.Network) -> list[dict]:
             calls.append({"name": name, "doc": quoted_text(doc), "lines": [
                 f"return KERNELS.visit({name!r}, {given},",
                 f"                     reads={len(rule.reads)}, states={len(rule.states)}, "
-                f"draws={draws})"]})
+                f"modulators={len(rule.modulators)}, draws={draws})"]})
     return calls

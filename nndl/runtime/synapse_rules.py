@@ -141,8 +141,9 @@ class SynapseRules:
             else:
                 values[name] = float(spec.group(group).params[var])
         # keyed apart from the names above: a modulator may be called `fired_pre`
-        values.update({("modulator", name): value for name, value in
-                       self.modulators.values(item.learn, post, outputs).items()})
+        values.update({("modulator", name): xp.asarray(value) for name, value in
+                       self.modulators.values(item.learn, self.wiring[p.name][1],
+                                              outputs).items()})
         return values
 
     def _arguments(self, item: _Learning, values: dict) -> list:
