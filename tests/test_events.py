@@ -106,6 +106,21 @@ def test_spike_layout_lists_each_sources_synapses():
     assert one.tolist() == [[1.0, 12.0, 112.0]]
 
 
+def test_spike_table_copies_the_weights_again_where_they_changed():
+    """weights() at each run: the same table while no weight changed, the new weights after an
+    optimiser changed one in place."""
+    pre, post = np.array([1, 0, 1, 2, 1]), np.array([0, 1, 1, 1, 2])
+    table = SpikeTable([(pre, post, None, 4)], 3)
+    w = np.array([1.0, 2.0, 4.0, 8.0, 16.0], dtype=np.float32)
+    first = table.weights([w])
+    assert table.weights([w.copy()]) is first  # equal weights: nothing copied
+    x = np.array([[0, 1, 1, 0]], dtype=np.float32)
+    assert table.sum([spike_indices(x)], 1, np.float32).tolist() == [[1.0, 12.0, 16.0]]
+    w[4] = 32.0  # in place, as an optimiser steps
+    assert table.weights([w]) is not first
+    assert table.sum([spike_indices(x)], 1, np.float32).tolist() == [[1.0, 12.0, 32.0]]
+
+
 def test_spike_table_shares_a_sources_rows_among_its_projections():
     """One table for two target groups side by side (the second from column 3): parts from one
     source share its rows (`sources`), and the sum is the separate tables' sums side by side."""

@@ -330,17 +330,36 @@ class SpikeTable:
         self.sizes = [t.shape[0] for t in targets]
         self.starts = np.cumsum([0] + self.sizes[:-1]).tolist()  # each block's first row
         self.table = None  # the weights in the layout of `targets`, from `weights`
+        self._entries, self._seen = None, []  # (weight vector sizes, _places), weights copied
 
     def weights(self, ws: list) -> np.ndarray:
-        """Each table entry's weight, taken anew from each projection's weight vector (once
-        per run: training changes the weights between runs, never during one); pads weigh
-        nothing, since their bin is dropped."""
+        """Each table entry's weight, from each projection's weight vector (at the start of
+        each run: training changes the weights between runs, never during one), in float64;
+        pads weigh whatever, since their bin is dropped. Copied anew only where a weight
+        changed since the last copy: a comparison costs a fraction of the copy (W5 LIF: 320 000
+        weights into 456 000 entries, about 1 ms), which a short run would feel."""
+        if self.table is not None and len(ws) == len(self._seen) and all(
+                w.shape == seen.shape and np.array_equal(w, seen)
+                for w, seen in zip(ws, self._seen)):
+            return self.table
+        sizes = [w.size for w in ws]
+        if self._entries is None or self._entries[0] != sizes:
+            self._entries = sizes, self._places(sizes)
+        flat = np.concatenate([*(np.ravel(w) for w in ws), np.zeros(1)]).astype(np.float64)
+        self.table = flat.take(self._entries[1])
+        self._seen = [np.array(w) for w in ws]  # copies, to compare with at the next run
+        return self.table
+
+    def _places(self, sizes: list) -> np.ndarray:
+        """Where each table entry's weight is in the weight vectors one after another (their
+        slots, in the layout of `targets`; widening pads at the zero after the last)."""
+        offsets = np.cumsum([0] + sizes[:-1])
         blocks = []
         for members, order in zip(self.parts, self.order):
-            side = np.hstack([ws[i][self.slots[i]] for i in members]).astype(np.float64)
-            blocks.append(_widened(np.take_along_axis(side, order, axis=1), self.width, 0))
-        self.table = np.concatenate(blocks)
-        return self.table
+            side = np.hstack([self.slots[i] + offsets[i] for i in members])
+            blocks.append(_widened(np.take_along_axis(side, order, axis=1), self.width,
+                                   sum(sizes)))
+        return np.concatenate(blocks)
 
     def sum(self, fired: list, batch: int, dtype) -> np.ndarray:
         """(batch, post): each target's summed weights of the sources that fired; `fired` holds
