@@ -382,6 +382,8 @@ class SpikeTable:
             bins = self.targets.take(rows, axis=0) + (samples * stride)[:, None]
         weights = self.table.take(rows, axis=0)
         total = np.bincount(bins.ravel(), weights.ravel(), batch * stride)
+        if batch == 1:  # (a view with a new axis costs less than a reshape)
+            return total[None, :self.n_post].astype(dtype, copy=False)
         return total.reshape(batch, stride)[:, :self.n_post].astype(dtype, copy=False)
 
 
