@@ -106,6 +106,21 @@ def test_spike_layout_lists_each_sources_synapses():
     assert one.tolist() == [[1.0, 12.0, 112.0]]
 
 
+def test_spike_table_copies_the_weights_again_where_they_changed():
+    """weights() at each run: the same table while no weight changed, the new weights after an
+    optimiser changed one in place."""
+    pre, post = np.array([1, 0, 1, 2, 1]), np.array([0, 1, 1, 1, 2])
+    table = SpikeTable([(pre, post, None, 4)], 3)
+    w = np.array([1.0, 2.0, 4.0, 8.0, 16.0], dtype=np.float32)
+    first = table.weights([w])
+    assert table.weights([w.copy()]) is first  # equal weights: nothing copied
+    x = np.array([[0, 1, 1, 0]], dtype=np.float32)
+    assert table.sum([spike_indices(x)], 1, np.float32).tolist() == [[1.0, 12.0, 16.0]]
+    w[4] = 32.0  # in place, as an optimiser steps
+    assert table.weights([w]) is not first
+    assert table.sum([spike_indices(x)], 1, np.float32).tolist() == [[1.0, 12.0, 32.0]]
+
+
 def test_spike_table_shares_a_sources_rows_among_its_projections():
     """One table for two target groups side by side (the second from column 3): parts from one
     source share its rows (`sources`), and the sum is the separate tables' sums side by side."""
@@ -187,6 +202,72 @@ def test_spikes_of_earlier_ticks_are_one_sum_for_the_network(compile_text, backe
     for name in g_e:
         np.testing.assert_allclose(g_e[name], g_d[name], rtol=tolerance, atol=tolerance,
                                    err_msg=name)
+
+
+# Two groups of one model with the same arguments: the NumPy module computes them as one array
+# ('e+i'), in the tick after their sums of earlier spikes (`together`), or, where e also gets
+# spikes of this tick (from s), side by side from the array's own table and the earlier one.
+ALIKE = LIF + """
+network alike {
+    seed 5
+    input x[5]
+    SOURCE
+    group e[12] : lif(threshold=0.5)
+    group i[4] : lif(threshold=0.5)
+    output y[3]
+    connect x -> e : full weight uniform(0, 0.6)
+    connect e -> e : random(p=0.4) weight normal(0.1, 0.3) delay 1
+    connect e -> i : random(p=0.5) weight normal(0.3, 0.2) delay 1
+    connect i -> e : random(p=0.5) weight normal(-0.2, 0.2) delay 2
+    connect i -> i : one_to_one weight constant(-0.3) delay 1
+    connect e -> y : full delay 1
+    connect i -> y : full
+}
+"""
+ALIKE_SOURCES = {
+    "together": ("", "net = earlier[:, 0:16]  # all of e+i"),
+    "side by side": ("group s[6] : lif(threshold=0.3)\n    connect x -> s : full\n"
+                     "    connect s -> e : random(p=0.5) weight normal(0.4, 0.2)",
+                     "net = np.concatenate([nets['e'], nets['i']], axis=1)"),
+}
+
+
+@pytest.mark.parametrize("case", list(ALIKE_SOURCES))
+def test_groups_alike_are_one_array_with_the_numbers_of_one_each(compile_text, case):
+    """One model call for e and i (ALIKE), and every output, state and gradient as the OO
+    backend computes them group by group; batch 3 (each group's columns a strided view)."""
+    source, net_line = ALIKE_SOURCES[case]
+    text = ALIKE.replace("SOURCE", source).replace("OUT", SPIKE)
+    generated = backends.generate(compile_text(text, "numpy").SPEC, "numpy")
+    assert "ALIKE = {'e+i': ('e', 'i')}" in generated and net_line in generated
+    tick = generated[generated.index("    def tick("):generated.index("    def _drives(")]
+    assert tick.count("model_lif(") == 1 + bool(source)  # s is not alike: other arguments
+    x = np.random.default_rng(2).random((30, 3, 5))
+    target = np.random.default_rng(4).random((3, 3))
+    results = {}
+    for backend in ("oo", "numpy"):
+        net = compile_text(text, backend).Network(seed=1, dtype="float64")
+        outputs = net.run({"x": x}, ticks=30, every_tick=True, record=["e", "i", "e.v", "i.v"])
+        loss, grads = net.loss_and_grad({"x": x[:10]}, {"y": target}, ticks=10)
+        net.run({"x": x[:7]}, ticks=7)
+        results[backend] = outputs, loss, grads, net.states()
+    (oo, loss_oo, g_oo, s_oo), (np_, loss_np, g_np, s_np) = results["oo"], results["numpy"]
+    for key in ("e", "i", "e.v", "i.v"):
+        np.testing.assert_allclose(np_.recorded[key], oo.recorded[key], rtol=1e-12, atol=1e-12)
+    assert oo.recorded["e"].sum() > 0 and oo.recorded["i"].sum() > 0
+    np.testing.assert_allclose(np_["y"], oo["y"], rtol=1e-12, atol=1e-12)
+    assert loss_np == pytest.approx(loss_oo, rel=1e-10)
+    for name in g_oo:
+        np.testing.assert_allclose(g_np[name], g_oo[name], rtol=1e-9, atol=1e-10, err_msg=name)
+    for group in ("e", "i"):
+        np.testing.assert_allclose(s_np[group]["v"], s_oo[group]["v"], rtol=1e-12, atol=1e-12)
+
+
+def test_groups_with_other_arguments_are_not_alike(compile_text):
+    """RECURRENT's e and i differ in their threshold: each its own model call."""
+    generated = backends.generate(
+        compile_text(RECURRENT.replace("OUT", SPIKE), "numpy").SPEC, "numpy")
+    assert "ALIKE = {}" in generated
 
 
 def run_both(compile_text, backend, dtype, batch=3, ticks=25, text=RULES):

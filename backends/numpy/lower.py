@@ -19,6 +19,10 @@ layout above kept for backpropagation: in the NumPy module, every such projectio
 is one source-major SpikeTable (nndl.runtime.layout), and each tick finds each source's spikes
 once (`fired`), picks their rows and bincounts their weights into the targets; in the portable
 lowering, one `event_sum` a projection (the CuPy module's kernel, over spike_layout's tables).
+
+Groups of consecutive steps with the same neuron model and the same arguments are computed, in
+the NumPy module, as one array (`alike`): one model call a tick for all of them, their spikes one
+block of the spike table's rows; each group's outputs and states are views of its columns.
 """
 
 from __future__ import annotations
@@ -95,6 +99,44 @@ def _spiking_into(network: ir.Network, g: ir.Group) -> list[ir.Projection]:
     return [p for p in network.incoming(g.name) if event_driven(network, p)]
 
 
+def alike(network: ir.Network) -> dict[str, tuple[str, ...]]:
+    """The NumPy module's groups computed as one array, e.g. {'exc+inh': ('exc', 'inh')}:
+    runs of consecutive steps whose groups have one neuron model with the same arguments
+    (numbers written into the code: no parameter held per neuron, no draws), none reading
+    another of the run at delay 0. One model call a tick then computes them all (W5 LIF: one
+    call on 4000 neurons instead of one on 3200 and one on 800), their columns one group after
+    another (nndl.runtime.memory)."""
+    found, run = {}, []
+    for step in [*network.schedule, None]:
+        g = None if step is None or step.neuron_level else network.group(step.groups[0])
+        if run and (g is None or not _same_tick(network, network.group(run[0]), g, run)):
+            if len(run) > 1:
+                found["+".join(run)] = tuple(run)
+            run = []
+        if g is not None and g.model is not None and not network.model(g.model).draws:
+            run.append(g.name)
+    return found
+
+
+def _same_tick(network: ir.Network, first: ir.Group, g: ir.Group, run: list[str]) -> bool:
+    """Whether group g can be computed in one array with the groups of `run` (see alike)."""
+    return g.model == first.model and \
+        param_arguments(network, g, None) == param_arguments(network, first, None) and \
+        not any(p.delay == 0 and p.src in run for p in network.incoming(g.name))
+
+
+def _held(network: ir.Network, name: str) -> tuple[str, int, int]:
+    """Where the NumPy module holds a group's outputs: (its array, first column, size of the
+    array): an `alike` array's columns, or the group's own array."""
+    for key, groups in alike(network).items():
+        if name in groups:
+            at = 0
+            for member in groups[:groups.index(name)]:
+                at += network.group(member).size
+            return key, at, sum(network.group(member).size for member in groups)
+    return name, 0, network.group(name).size
+
+
 def _earlier(network: ir.Network) -> tuple[list[ir.Projection], dict]:
     """The NumPy module's spikes of earlier ticks: the groups whose spikes all come with a
     delay (all known when a tick starts) take them from one table for the whole network, one
@@ -110,47 +152,60 @@ def _earlier(network: ir.Network) -> tuple[list[ir.Projection], dict]:
     return projections, columns
 
 
-def _blocks(projections: list[ir.Projection]) -> list[tuple[str, int]]:
-    """The (source, delay) of each block of a spike table's rows, in the order of `projections`."""
-    return list(dict.fromkeys((p.src, p.delay) for p in projections))
+def _blocks(network: ir.Network, projections: list[ir.Projection]) -> list[tuple[str, int]]:
+    """The (source's array, delay) of each block of the earlier spikes' rows (see _held), in
+    the order of `projections`."""
+    return list(dict.fromkeys((_held(network, p.src)[0], p.delay) for p in projections))
 
 
 def _spike_tables(network: ir.Network) -> list[dict]:
     """The NumPy module's spike tables, and the weight vectors each copies at the start of each
     run (nndl.runtime.layout.SpikeTable): the spikes of earlier ticks in one (see _earlier),
-    and of each other group that spikes reach, every event-driven projection into it."""
+    and of each other group that spikes reach, or `alike` array, every event-driven projection
+    into it (see _other_tables). Their rows are the sources' arrays, a block each (_blocks)."""
     tables = []
     projections, columns = _earlier(network)
-    if projections:
-        blocks = _blocks(projections)
-        parts = ", ".join(_part(network, p, columns[p.dst][0]) for p in projections)
-        sources = ", ".join(str(blocks.index((p.src, p.delay))) for p in projections)
+    size = sum(last - first for first, last in columns.values())
+    named = {"self.earlier_spikes": (projections, columns, size)} if projections else {}
+    for key, found in _other_tables(network).items():
+        named[f"self.spike_tables[{key!r}]"] = found
+    for name, (projections, columns, size) in named.items():
+        blocks = _blocks(network, projections)
+        parts = ", ".join(_part(network, p, columns[p.dst][0], held=True) for p in projections)
+        sources = ", ".join(str(blocks.index((_held(network, p.src)[0], p.delay)))
+                            for p in projections)
         weights = ", ".join(flat_weights(network, p) for p in projections)
         tables.append({
-            "lines": wrap_call(f"self.earlier_spikes = SpikeTable([{parts}], "
-                               f"{sum(b - a for a, b in columns.values())}, "
-                               f"sources=[{sources}])"),
-            "refresh": wrap_call(f"self.earlier_spikes.weights([{weights}])"),
-        })
-    for g in network.groups:
-        found = _spiking_into(network, g)
-        if not found or g.name in columns:
-            continue
-        parts = ", ".join(_part(network, p, 0) for p in found)
-        weights = ", ".join(flat_weights(network, p) for p in found)
-        tables.append({
-            "lines": wrap_call(f"self.spike_tables[{g.name!r}] = SpikeTable([{parts}], "
-                               f"{g.size})"),
-            "refresh": wrap_call(f"self.spike_tables[{g.name!r}].weights([{weights}])"),
+            "lines": wrap_call(f"{name} = SpikeTable([{parts}], {size}, sources=[{sources}])"),
+            "refresh": wrap_call(f"{name}.weights([{weights}])"),
         })
     return tables
 
 
-def _part(network: ir.Network, p: ir.Projection, column: int) -> str:
-    """A projection's part of a spike table: its synapses, targets from `column` on."""
+def _other_tables(network: ir.Network) -> dict[str, tuple[list[ir.Projection], dict, int]]:
+    """The spike tables besides the earlier one: {group or `alike` array: (the event-driven
+    projections into it, each group's (first, last + 1) column, how many columns)}: the groups
+    of an array share one table, their columns as in the array (zero for one without spikes)."""
+    columns, tables = _earlier(network)[1], {}
+    for g in network.groups:
+        found = _spiking_into(network, g)
+        if not found or g.name in columns:
+            continue
+        key, first, size = _held(network, g.name)
+        projections, spans, _ = tables.setdefault(key, ([], {}, size))
+        projections += found
+        spans[g.name] = (first, first + g.size)
+    return tables
+
+
+def _part(network: ir.Network, p: ir.Projection, column: int, held: bool = False) -> str:
+    """A projection's part of a spike table: its synapses, targets from `column` on; `held`:
+    sources numbered in the array that holds the source group (see _held)."""
     syn = f"synapses[{p.name!r}]"
     post = f"{syn}.post + {column}" if column else f"{syn}.post"
-    return f"({syn}.pre, {post}, {syn}.tie, {network.group(p.src).size})"
+    _, first, size = _held(network, p.src) if held else (p.src, 0, network.group(p.src).size)
+    pre = f"{syn}.pre + {first}" if first else f"{syn}.pre"
+    return f"({pre}, {post}, {syn}.tie, {size})"
 
 
 def _earlier_step(network: ir.Network, fired: set) -> list[dict]:
@@ -160,10 +215,10 @@ def _earlier_step(network: ir.Network, fired: set) -> list[dict]:
     if not projections:
         return []
     lines = []
-    for src, delay in _blocks(projections):
+    for src, delay in _blocks(network, projections):
         fired.add((src, delay))
         lines.append(f"fired[{src!r}, {delay}] = spike_indices(memory.earlier({src!r}, {delay}))")
-    found = ", ".join(f"fired[{src!r}, {delay}]" for src, delay in _blocks(projections))
+    found = ", ".join(f"fired[{src!r}, {delay}]" for src, delay in _blocks(network, projections))
     lines.append(f"earlier = self.earlier_spikes.sum([{found}], batch, self.dtype)")
     comment = (f"the spikes of earlier ticks into {', '.join(columns)}: one sum, side by side "
                "(columns " + ", ".join(f"{a}:{b} {name}" for name, (a, b) in columns.items())
@@ -175,9 +230,9 @@ def _terms(network: ir.Network, g: ir.Group, projections, cpu: bool,
            fired: set) -> tuple[list[str], list[str]]:
     """(lines that find the spikes it needs, the terms of its net input): in the NumPy module,
     the spikes of every event-driven projection are one term, first: the group's columns of
-    `earlier` where all come from earlier ticks (see _earlier), else from its own table, from
-    the spikes of each source found once a tick (`fired`: those found already, by group and
-    delay)."""
+    `earlier` where all come from earlier ticks (see _earlier), else from its own table (its
+    columns of its `alike` array's), from the spikes of each source's array found once a tick
+    (`fired`: those found already, by array and delay)."""
     spiking = [p for p in projections if cpu and event_driven(network, p)]
     terms = [_term(p, network, cpu) for p in projections if p not in spiking]
     if not spiking:
@@ -186,14 +241,25 @@ def _terms(network: ir.Network, g: ir.Group, projections, cpu: bool,
     if g.name in columns:
         first, last = columns[g.name]
         return [], [f"earlier[:, {first}:{last}]"] + terms
-    lines = []
-    for p in spiking:
-        if (p.src, p.delay) not in fired:
-            fired.add((p.src, p.delay))
-            lines.append(f"fired[{p.src!r}, {p.delay}] = spike_indices({_source(p)})")
-    found = ", ".join(f"fired[{p.src!r}, {p.delay}]" for p in spiking)
-    term = f"self.spike_tables[{g.name!r}].sum([{found}], batch, self.dtype)"
-    return lines, [term] + terms
+    key, first, _ = _held(network, g.name)
+    projections = _other_tables(network)[key][0]
+    lines, term = [], f"self.spike_tables[{key!r}].sum"
+    for src, delay in _blocks(network, projections):
+        if (src, delay) not in fired:
+            fired.add((src, delay))
+            lines.append(f"fired[{src!r}, {delay}] = spike_indices({_array_source(src, delay)})")
+    found = ", ".join(f"fired[{src!r}, {delay}]" for src, delay in _blocks(network, projections))
+    if key == g.name:
+        return lines, [f"{term}([{found}], batch, self.dtype)"] + terms
+    if ("arriving", key) not in fired:  # the array's table: summed once, for all its groups
+        fired.add(("arriving", key))
+        lines.append(f"arriving = {term}([{found}], batch, self.dtype)  # into all of {key}")
+    return lines, [f"arriving[:, {first}:{first + g.size}]"] + terms
+
+
+def _array_source(src: str, delay: int) -> str:
+    """A group's (or an `alike` array's) output that reaches a target now (see _source)."""
+    return f"out[{src!r}]" if delay == 0 else f"memory.earlier({src!r}, {delay})"
 
 
 def _stored(p: ir.Projection, network: ir.Network, cpu: bool) -> dict:
@@ -283,9 +349,11 @@ def _net(g: ir.Group, terms: list[str], cpu: bool = False) -> list[str]:
     return [f"net = {first}"] + [f"net += {term}" for term in terms[1:]]
 
 
-def _apply(network: ir.Network, g: ir.Group, rows: str | None = None) -> list[str]:
-    """Lines that turn `net` into the group's output (of `rows` only, when given)."""
-    key = repr(g.name)
+def _apply(network: ir.Network, g: ir.Group, rows: str | None = None,
+           held: str | None = None) -> list[str]:
+    """Lines that turn `net` into the group's output (of `rows` only, when given; `held`: of
+    the whole `alike` array of that name, as the arguments of g say)."""
+    key = repr(held or g.name)
     target = f"out[{key}]" + (f"[:, {rows}]" if rows else "")
     if g.model is None:
         return [f"{target} = {activation_call(g, 'net')}"]
@@ -309,8 +377,7 @@ def _describe_group(g: ir.Group) -> str:
 
 def _group_step(network: ir.Network, g: ir.Group, cpu: bool, fired: set) -> dict:
     incoming = network.incoming(g.name)
-    sources = ", ".join(f"{p.src} ({p.rule.kind}{f', delay {p.delay}' if p.delay else ''})"
-                        for p in incoming) or "nothing"
+    sources = _sources(network, g.name)
     if cpu:  # a CSR product first: its (batch, post) result is neuron-major underneath, so the
         # net input and output are too, and the next tick's product reads them without a copy
         incoming = sorted(incoming, key=lambda p: cpu_kind(network, p) != "csr")
@@ -318,6 +385,49 @@ def _group_step(network: ir.Network, g: ir.Group, cpu: bool, fired: set) -> dict
     lines += _net(g, terms, cpu) + [f"nets[{g.name!r}] = net"]
     lines += _apply(network, g)
     return {"comment": comment_lines(f"{_describe_group(g)}, from {sources}"), "lines": lines}
+
+
+def _alike_step(network: ir.Network, key: str, groups: tuple, fired: set) -> dict:
+    """The NumPy module's step of the groups of one `alike` array: each one's net input as
+    in _group_step, all of them side by side (the earlier spikes' columns themselves where
+    those sums are theirs, side by side, in order), one model call, and each group's output
+    as a view of its columns."""
+    columns, lines, spans = _earlier(network)[1], [], []
+    others = _other_tables(network).get(key, ([], {}))[1]
+    for name in groups:
+        g = network.group(name)
+        incoming = sorted(network.incoming(name), key=lambda p: cpu_kind(network, p) != "csr")
+        found, terms = _terms(network, g, incoming, True, fired)
+        computed = _net(g, terms, True)
+        if computed == [f"net = {terms[0]}"]:  # one term alone
+            lines += found + [f"nets[{name!r}] = {terms[0]}"]
+        else:
+            lines += found + computed + [f"nets[{name!r}] = net"]
+        spans.append(("earlier", *columns[name]) if name in columns else
+                     ("arriving", *others[name]) if name in others else None)
+    together = all(spans) and all(a[0] == b[0] and a[2] == b[1]
+                                  for a, b in zip(spans, spans[1:]))
+    if together:  # each group's sum went into its columns of one sum of spikes, in place
+        table, first, last = spans[0][0], spans[0][1], spans[-1][2]
+        lines.append(f"net = {table}[:, {first}:{last}]  # all of {key}")
+    else:
+        lines.append(f"net = np.concatenate([{', '.join(f'nets[{n!r}]' for n in groups)}], "
+                     "axis=1)")
+    lines += _apply(network, network.group(groups[0]), held=key)
+    at = 0
+    for name in groups:
+        size = network.group(name).size
+        lines.append(f"out[{name!r}] = out[{key!r}][:, {at}:{at + size}]")
+        at += size
+    described = ", ".join(_describe_group(network.group(n)) for n in groups)
+    comment = (f"{described}: computed as one array {key!r} of {at} neurons, the groups' "
+               "columns one after another; from " + _sources(network, groups[0]))
+    return {"comment": comment_lines(comment), "lines": lines}
+
+
+def _sources(network: ir.Network, name: str) -> str:
+    return ", ".join(f"{p.src} ({p.rule.kind}{f', delay {p.delay}' if p.delay else ''})"
+                     for p in network.incoming(name)) or "nothing"
 
 
 def _level_step(network: ir.Network, index: int, step: ir.Step, cpu: bool,
@@ -445,17 +555,23 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
     check_names(network)  # before any name is written into code
     steps, plans, products = [], [], []
     fired: set = set()  # the spikes found so far in a tick, by group and delay (see _terms)
+    arrays = alike(network) if cpu else {}
+    first_of = {groups[0]: key for key, groups in arrays.items()}
+    held = {name for groups in arrays.values() for name in groups}
     if cpu:
         steps += _earlier_step(network, fired)
     for index, step in enumerate(network.schedule):
-        if sparse_levels(network, step, cpu):
-            steps.append(_sparse_level_step(network, index, step, fired))
-            products += _product_lines(network, index, step)
-        elif step.neuron_level:
-            steps.append(_level_step(network, index, step, cpu, fired))
         if step.neuron_level:
+            if sparse_levels(network, step, cpu):
+                steps.append(_sparse_level_step(network, index, step, fired))
+                products += _product_lines(network, index, step)
+            else:
+                steps.append(_level_step(network, index, step, cpu, fired))
             plans.append({"index": index, "value": _plan(network, index, step)})
-        else:
+        elif step.groups[0] in first_of:  # with the other groups of its array
+            key = first_of[step.groups[0]]
+            steps.append(_alike_step(network, key, arrays[key], fired))
+        elif step.groups[0] not in held:
             steps.append(_group_step(network, network.group(step.groups[0]), cpu, fired))
     for step in steps:  # the lines, broken to fit the generated code's 100 columns
         step["lines"] = wrap_lines(step["lines"])
@@ -487,5 +603,6 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
         "cpu": cpu,
         "any_level": bool(plans),
         "spike_tables": _spike_tables(network) if cpu else [],
+        "alike": repr(arrays),
         "fired": bool(fired),
     }

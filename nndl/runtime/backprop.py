@@ -47,8 +47,8 @@ def memory_before(memory: Memory, xp=np) -> tuple[dict, dict]:
     """The model states and last outputs a tick starts from (copies: steps that compute
     neuron by neuron write into them)."""
     states = {name: {var: value.copy() for var, value in variables.items()}
-              for name, variables in memory.state.items()}
-    return states, dict(memory.last)
+              for name, variables in memory.group_states().items()}
+    return states, dict(memory.group_last())
 
 
 class Adjoints:

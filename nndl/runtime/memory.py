@@ -3,6 +3,11 @@
 A delayed connection reads its source's output from `d` ticks ago (or the group's `init` value
 before the first tick); a neuron model reads its own previous `out` and its state variables.
 Everything is (batch, neurons), reset at the start of each run unless the run asks otherwise.
+
+Groups that a module computes as one array (`alike`, e.g. {'exc+inh': ('exc', 'inh')}: the same
+model with the same arguments, see backends/numpy/lower.py) are held as that array alone, their
+columns one group after another; each group's outputs and states are views of its columns
+(`earlier`, `group_states`, `group_last`).
 """
 
 from __future__ import annotations
@@ -15,27 +20,72 @@ from nndl import ir
 
 
 class Memory:
-    def __init__(self, spec: ir.Network, start_states: dict, batch: int, dtype, xp=np):
+    def __init__(self, spec: ir.Network, start_states: dict, batch: int, dtype, xp=np,
+                 alike: dict | None = None):
         self.batch = batch
         self.tick = 0  # ticks since the run started: what counts the draws of rand()
         self.start = {g.name: xp.full((batch, g.size), g.init, dtype=dtype) for g in spec.groups
                       if spec.max_delay(g.name) or g.model}
-        self.recent = {name: deque(maxlen=spec.max_delay(name)) for name in self.start
-                       if spec.max_delay(name)}
+        delays = {name: spec.max_delay(name) for name in self.start}
         self.last = {g.name: self.start[g.name] for g in spec.groups if g.model}
         self.state = {  # every sample starts from each neuron's starting state
             name: {var: xp.tile(xp.asarray(values, dtype=dtype), (batch, 1))
                    for var, values in states.items()}
             for name, states in start_states.items()
         }
+        self.stateful, self.models = list(self.state), list(self.last)  # by group, in order
+        self.columns = {}  # a group computed in an `alike` array: (the array, first, last + 1)
+        for key, groups in (alike or {}).items():
+            at = 0
+            for name in groups:
+                size = spec.group(name).size
+                self.columns[name] = (key, at, at + size)
+                at += size
+            self.start[key] = xp.concatenate([self.start[name] for name in groups], axis=1)
+            self.last[key] = self.start[key]
+            if groups[0] in self.state:  # (a model without states has none)
+                held = [self.state.pop(name) for name in groups]
+                self.state[key] = {var: xp.concatenate([h[var] for h in held], axis=1)
+                                   for var in held[0]}
+            delays[key] = max(delays.pop(name) for name in groups)
+            for name in groups:  # held in the array alone
+                del self.last[name]
+        self.recent = {name: deque(maxlen=delay) for name, delay in delays.items() if delay}
 
     def earlier(self, group: str, ago: int):
         """The group's output `ago` ticks before this one."""
+        if group in self.columns:
+            key, first, last = self.columns[group]
+            return self.earlier(key, ago)[:, first:last]
         recent = self.recent[group]
         return recent[-ago] if ago <= len(recent) else self.start[group]
 
+    def group_states(self) -> dict:
+        """{group: {state: (batch, size)}}, of groups held in an `alike` array as views."""
+        if not self.columns:
+            return self.state
+        return {name: self._state_of(name) for name in self.stateful}
+
+    def group_last(self) -> dict:
+        """{model group: its output of the tick before}, as group_states."""
+        if not self.columns:
+            return self.last
+        return {name: self._columns_of(self.last, name) for name in self.models}
+
+    def _state_of(self, name: str) -> dict:
+        if name not in self.columns:
+            return self.state[name]
+        key, first, last = self.columns[name]
+        return {var: v[:, first:last] for var, v in self.state[key].items()}
+
+    def _columns_of(self, arrays: dict, name: str):
+        if name not in self.columns:
+            return arrays[name]
+        key, first, last = self.columns[name]
+        return arrays[key][:, first:last]
+
     def remember(self, out: dict) -> None:
-        """Keep this tick's outputs for the ticks after it."""
+        """Keep this tick's outputs for the ticks after it (of an `alike` array: the array)."""
         for name, recent in self.recent.items():
             recent.append(out[name])
         for name in self.last:
