@@ -42,15 +42,25 @@ def serve(step, built_mib: float = 0.0, timed=None) -> None:
         channel.flush()
 
 
-def ticks_alone(network, duration, zero):
+def ticks_alone(network, duration, zero, setups: int = 3):
     """A timer of a Brian2 network's ticks alone: `run(duration)` less what `run(zero)` costs,
-    the set-up each run repeats without a tick."""
+    the set-up each run repeats without a tick (the median of `setups` such runs, neither the
+    cheapest nor the dearest). A round whose set-up took as long as the whole run (a busy
+    machine) is an error, never a time of 0."""
     def timed() -> float:
         start = time.perf_counter()
         network.run(duration)
-        middle = time.perf_counter()
-        network.run(zero)  # the same set-up, no tick
-        return max(0.0, 2 * middle - start - time.perf_counter())
+        total = time.perf_counter() - start
+        costs = []
+        for _ in range(setups):
+            start = time.perf_counter()
+            network.run(zero)  # the same set-up, no tick
+            costs.append(time.perf_counter() - start)
+        ticks = total - sorted(costs)[len(costs) // 2]
+        if ticks <= 0:
+            raise RuntimeError(f"the set-up alone ({sorted(costs)}) took as long as the timed "
+                               f"run ({total:.6f} s): the machine is too busy to time this")
+        return ticks
     return timed
 
 
