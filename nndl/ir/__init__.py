@@ -135,7 +135,8 @@ class PlasticityRule:
     output (as the connection delivers it) is nonzero this tick, `on_post` for those whose
     target's output is. They read `w`, `pre`, `post` (the two outputs), `pre.X` / `post.X` (the
     two neurons' model states and parameters: `reads`), the rule's states and parameters and
-    earlier temporaries, and assign `w`, states and temporaries.
+    earlier temporaries, and assign `w`, states and temporaries. `lazy` names the states whose
+    `every tick` statement runs at events instead (nndl.ir.lazy_traces).
     """
 
     name: str
@@ -147,6 +148,7 @@ class PlasticityRule:
     reads: tuple[str, ...] = ()  # `pre.X` and `post.X` the statements read, in source order
     source: str = ""
     loc: Loc | None = None
+    lazy: tuple[str, ...] = ()  # traces computed at events (nndl.ir.lazy_traces)
 
     def block(self, event: str) -> tuple[tuple[str, dict], ...]:
         return getattr(self, event)
@@ -165,7 +167,7 @@ class PlasticityRule:
 
         return cls(d["name"], dict(d["params"]), dict(d["states"]), statements("every"),
                    statements("on_pre"), statements("on_post"), tuple(d["reads"]), d["source"],
-                   Loc.from_dict(d["loc"]))
+                   Loc.from_dict(d["loc"]), tuple(d.get("lazy", ())))
 
 
 @dataclass(frozen=True)

@@ -102,19 +102,24 @@ class Activity:
         self.net, self.batch = net, batch
         self.items = recording.items(spec, [*groups, *states])  # states: `GROUP.STATE` too
         self.recent = deque(maxlen=1 + max(p.delay for p in projections))
+        self.recorder = None
 
     def tick(self, reset: bool) -> None:
         """Run one more tick (the first from the starting states) and keep what it did."""
-        recorder = self.net._recorder(self.items, 1, self.batch)
-        self.net._run({}, 1, self.batch, False, reset, recorder=recorder)
+        if self.recorder is None:  # one recorder of one tick, refilled by every tick
+            self.recorder = self.net._recorder(self.items, 1, self.batch)
+        self.net._run({}, 1, self.batch, False, reset, recorder=self.recorder)
         self.net._batch = self.batch  # for states() and run(..., reset=False) afterwards
-        self.recent.append({key: values.reshape(1, self.batch, -1)
-                            for key, values in recorder.result(self.net._to_host).items()})
+        self.recent.append({key: values.reshape(1, self.batch, -1).astype(np.float64)
+                            for key, values in self.recorder.result(self.net._to_host).items()})
 
     def outputs(self, key: str) -> np.ndarray:
         """(ticks kept, batch, size) in float64 of a group's output (or a `GROUP.STATE` that
-        was asked for): what `local_rules.changes` and the written rules read."""
-        return np.concatenate([tick[key] for tick in self.recent]).astype(np.float64)
+        was asked for): what `local_rules.changes` and the written rules read (not to be
+        changed: a tick's values are kept for the ticks after it)."""
+        if len(self.recent) == 1:
+            return self.recent[0][key]
+        return np.concatenate([tick[key] for tick in self.recent])
 
 
 class _NoOptimizer:
