@@ -113,16 +113,16 @@ BRIAN2 = importlib.util.find_spec("brian2") is not None
 
 
 def brian2_run(spikes: np.ndarray, pre: np.ndarray, post: np.ndarray, weights: np.ndarray,
-               ticks: int) -> tuple[np.ndarray, np.ndarray]:
+               ticks: int, target: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
     """(final weights, the cell's spike ticks) of Brian2's version of the example, driven by
     `spikes` (ticks, inputs) through a SpikeGeneratorGroup: Euler steps at dt = 0.25 ms (the
     example's statements), event-driven traces, and Brian2's order within a step (the state
     update, the threshold, the synapses' on_pre then on_post, then the reset), which is
-    NNDL's with delay 0."""
+    NNDL's with delay 0. `target`: Brian2's code generation (numpy needs no compiler)."""
     import brian2 as b2
 
     b2.start_scope()
-    b2.prefs.codegen.target = "numpy"
+    b2.prefs.codegen.target = target
     ms = b2.ms
     b2.defaultclock.dt = DT * ms
     tick, neuron = np.nonzero(spikes)
