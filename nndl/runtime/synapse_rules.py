@@ -14,7 +14,9 @@ when `fit` starts and are not saved in the weight file.
 The statements are the backend's own functions (`net.RULES`, rendered from the expression IR):
 the NumPy backend's take arrays of synapses — every synapse for `every tick`, only the synapses
 of the neurons that fired for `on pre` (in source-major order) and `on post` (target-major) —
-and the OO backend's take one synapse at a time, visited in the same order.
+and the OO backend's take one synapse at a time, visited in the same order. A rule's lazy
+traces (nndl.ir.lazy_traces) are caught up at the events: the event functions take the ticks
+since each visited synapse's last event, kept here per sample and synapse.
 """
 
 from __future__ import annotations
