@@ -11,6 +11,7 @@ from nndl.ir import expr as e
 from nndl import ir
 from nndl.backends.codegen import number, quoted_text, wrap_code
 from nndl.ir.reverse import Backward, activation_slope, model_backward
+from nndl.ir import lazy_traces
 
 # Binding strength of each operator, as in Python (higher binds tighter).
 PRECEDENCE = {"if": 0, "or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4,
@@ -293,17 +294,18 @@ def rule_function_name(rule: ir.PlasticityRule, event: str) -> str:
 
 def rule_arguments(rule: ir.PlasticityRule) -> list[str]:
     """The variables each function of a rule takes, in order (see nndl.runtime.synapse_rules):
-    w, pre, post, the neurons' `pre.X` / `post.X`, the rule's states, its parameters, then its
-    modulators (one value per synapse, as `pre` is: nndl.runtime.modulators). New arguments
-    go at the end."""
-    return ["w", "pre", "post", *rule.reads, *rule.states, *rule.params, *rule.modulators]
+    w, pre, post, the neurons' `pre.X` / `post.X`, the rule's states, its parameters, its
+    modulators (one value per synapse, as `pre` is: nndl.runtime.modulators), then (with lazy
+    traces) the ticks since the synapse's last event. New arguments go at the end."""
+    return ["w", "pre", "post", *rule.reads, *rule.states, *rule.params, *rule.modulators,
+            *([lazy_traces.ELAPSED] if rule.lazy else [])]
 
 
 def rule_function(rule: ir.PlasticityRule, event: str, renderer: type[ScalarPython]) -> str:
-    """`def rule_NAME_EVENT(w, pre, post, *reads, *states, *params, *modulators[, noise])`
-    returning (w, *states): one event's statements, for one synapse (scalar Python) or arrays
-    of them."""
-    statements = rule.block(event)
+    """`def rule_NAME_EVENT(w, pre, post, *reads, *states, *params, *modulators[, elapsed]
+    [, noise])` returning (w, *states): one event's statements (nndl.ir.lazy_traces.run_block),
+    for one synapse (scalar Python) or arrays of them."""
+    statements = lazy_traces.run_block(rule, event)
     inputs = rule_arguments(rule)
     temporaries = [t for t, _ in statements if t not in inputs]
     names = _rule_identifiers([*inputs, *dict.fromkeys(temporaries)])
@@ -338,7 +340,7 @@ def _rule_identifiers(variables: list[str]) -> dict[str, str]:
 def rule_functions(network: ir.Network, renderer: type[ScalarPython]) -> str:
     """Every block of every rule the network's regimes learn by, as a function."""
     return "\n\n\n".join(rule_function(rule, event, renderer) for rule in network.rules
-                          for event in ir.EVENTS if rule.block(event))
+                          for event in ir.EVENTS if lazy_traces.run_block(rule, event))
 
 
 def rule_table(network: ir.Network) -> str:
@@ -346,7 +348,7 @@ def rule_table(network: ir.Network) -> str:
     entries = []
     for rule in network.rules:
         functions = ", ".join(f"{event!r}: {rule_function_name(rule, event)}"
-                              if rule.block(event) else f"{event!r}: None"
+                              if lazy_traces.run_block(rule, event) else f"{event!r}: None"
                               for event in ir.EVENTS)
         entries.append(f"{rule.name!r}: {{{functions}}}")
     return "{" + ", ".join(entries) + "}"
@@ -447,7 +449,7 @@ def operations_used(network: ir.Network) -> set[str]:
             used |= _calls(activation_slope(g.activation))
     for rule in network.rules:
         for event in ir.EVENTS:
-            for _, value in rule.block(event):
+            for _, value in lazy_traces.run_block(rule, event):
                 used |= _calls(e.from_dict(value))
     return used
 

@@ -44,6 +44,7 @@ CURVES = (
     ("perceptron mistakes", False, (("mistakes", "training", 1), ("test_mistakes", "test", 1))),
     ("mean weight change per batch", True, (("weight_change", None, 1),)),
     ("synapses", False, (("synapses", None, 1),)),
+    ("output rate (a tick)", False, (("output_rate", None, 1),)),
 )
 
 

@@ -158,10 +158,14 @@ def test_every_rule_block_compiles_with_nvcc(tmp_path):
         ("stdp", network(2, 3)), ("noisy", noisy_network(1, 2)), ("r", hostile_rule(states)),
         ("reinforce", bandit))}
     assert "const real* in_v_reward" in sources["reinforce"]  # the modulator, one per visit
-    for name in ("stdp", "noisy", "r", "reinforce"):
+    for name in ("noisy", "r", "reinforce"):
         assert f"void rule_{name}_every(" in sources[name]
     for name in ("stdp", "noisy", "r"):
         assert f"void rule_{name}_on_pre(" in sources[name]
     assert "void rule_stdp_on_post(" in sources["stdp"]
+    # STDP's traces are lazy (nndl.ir.lazy_traces): no `every tick` kernel, and its event
+    # kernels take the ticks since each synapse's last event
+    assert "void rule_stdp_every(" not in sources["stdp"]
+    assert sources["stdp"].count("const real* in_n_ticks_elapsed") == 2
     files = compile_ptx(tmp_path, sources)
     assert all(f.with_suffix(".ptx").exists() for f in files)

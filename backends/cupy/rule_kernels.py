@@ -16,24 +16,33 @@ from nndl.backends.codegen import quoted_text
 from nndl.backends.cupy.kernels import elementwise_kernel
 from nndl.backends.render import RULE_EVENTS, rule_function_name
 
-from nndl.ir import expr as e
+from nndl.ir import expr as e, lazy_traces
 from nndl import ir
 
 
 def block_draws(rule: ir.PlasticityRule, event: str) -> bool:
     """Whether the block calls rand() or randn() (the rule's functions take the draws when any
     of its blocks does; a kernel, only when its own block does)."""
-    return any(e.draws(e.from_dict(value)) for _, value in rule.block(event))
+    return any(e.draws(e.from_dict(value)) for _, value in lazy_traces.run_block(rule, event))
+
+
+def takes_elapsed(rule: ir.PlasticityRule, event: str) -> bool:
+    """Whether the block's kernel takes the ticks since each visited synapse's last event: an
+    event block of a rule with lazy traces (the functions all take it; `every tick` reads none)."""
+    return bool(rule.lazy) and event != "every"
 
 
 def rule_kernel(rule: ir.PlasticityRule, event: str) -> str:
-    """One block as `rule_NAME_EVENT(n, w, pre, post, *states, *modulators, *reads, *params
-    [, noise], *results)`: the arrays (one element per visit) in, `pre.X` / `post.X` held (a
+    """One block as `rule_NAME_EVENT(n, w, pre, post, *states, *modulators[, elapsed], *reads,
+    *params[, noise], *results)`: the arrays (one element per visit) in, `pre.X` / `post.X` held (a
     value per visit, or one for all: a neuron model's plain parameter), the rule's parameters
     as numbers; a block that draws takes each visit's synapse and sample."""
-    statements = [(target, e.from_dict(value)) for target, value in rule.block(event)]
+    statements = [(target, e.from_dict(value))
+                  for target, value in lazy_traces.run_block(rule, event)]
+    elapsed = [lazy_traces.ELAPSED] if takes_elapsed(rule, event) else []
     return elementwise_kernel(
-        rule_function_name(rule, event), ["w", "pre", "post", *rule.states, *rule.modulators],
+        rule_function_name(rule, event),
+        ["w", "pre", "post", *rule.states, *rule.modulators, *elapsed],
         [*rule.reads, *rule.params], statements, ["w", *rule.states],
         f"rule {rule.name}: `{RULE_EVENTS[event]}`, one thread per visit",
         block_draws(rule, event), held=rule.reads, visits=True)
@@ -42,7 +51,8 @@ def rule_kernel(rule: ir.PlasticityRule, event: str) -> str:
 def rule_kernels(network: ir.Network) -> dict[str, str]:
     """A kernel per block of every rule the network's regimes learn by."""
     return {rule_function_name(rule, event): rule_kernel(rule, event)
-            for rule in network.rules for event in ir.EVENTS if rule.block(event)}
+            for rule in network.rules for event in ir.EVENTS
+            if lazy_traces.run_block(rule, event)}
 
 
 def rule_calls(network: ir.Network) -> list[dict]:
@@ -50,13 +60,21 @@ def rule_calls(network: ir.Network) -> list[dict]:
     calls = []
     for rule in network.rules:
         where = f"line {rule.loc.line} of {rule.source}" if rule.loc else rule.source
-        for event in (event for event in ir.EVENTS if rule.block(event)):
+        for event in (event for event in ir.EVENTS if lazy_traces.run_block(rule, event)):
             name = rule_function_name(rule, event)
             doc = f"Rule `{rule.name}` ({where}): `{RULE_EVENTS[event]}` (kernel `{name}`)."
-            draws = block_draws(rule, event)
-            given = "args[:-1]" if rule.draws and not draws else "args"  # draws it never uses
+            draws, elapsed = block_draws(rule, event), takes_elapsed(rule, event)
             calls.append({"name": name, "doc": quoted_text(doc), "lines": [
-                f"return KERNELS.visit({name!r}, {given},",
+                f"return KERNELS.visit({name!r}, {_given(rule, draws, elapsed)},",
                 f"                     reads={len(rule.reads)}, states={len(rule.states)}, "
-                f"modulators={len(rule.modulators)}, draws={draws})"]})
+                f"fed={len(rule.modulators) + elapsed}, draws={draws})"]})
     return calls
+
+
+def _given(rule: ir.PlasticityRule, draws: bool, elapsed: bool) -> str:
+    """The function's arguments its kernel takes: all of them, less the draws a block that
+    never draws would be handed, and the ticks since the last event that `every tick` ignores."""
+    leading = 3 + len(rule.reads) + len(rule.states) + len(rule.params) + len(rule.modulators)
+    if rule.lazy and not elapsed:  # args: (..., elapsed[, noise])
+        return f"args[:{leading}] + args[{leading + 1}:]" if draws else f"args[:{leading}]"
+    return "args[:-1]" if rule.draws and not draws else "args"

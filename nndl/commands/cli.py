@@ -346,6 +346,7 @@ def _number(value: float) -> str:
 # (key, label, format). Local rules alone record no loss, only what the rules did.
 EPOCH_LINE = (("loss", "loss", _number), ("mistakes", "mistakes", _number),
               ("weight_change", "weight change", "{:.3g}".format),
+              ("output_rate", "output rate (a tick)", "{:.3g}".format),
               ("synapses", "synapses", _number), ("test_loss", "test loss", _number),
               ("test_accuracy", "test accuracy", _percent),
               ("test_mistakes", "test mistakes", _number))

@@ -16,6 +16,7 @@ from nndl.frontend import syntax as s
 from nndl.frontend.expressions import PLACEHOLDER, convert
 from nndl.frontend.signatures import constant, not_this
 from nndl.ir import expr as e
+from nndl.ir.lazy_traces import lazy_states
 
 WEIGHT, SIDES = "w", ("pre", "post")
 BUILT_IN = ("w", "pre", "post")  # what every rule reads
@@ -87,10 +88,11 @@ def check_rule(block: s.RuleBlock, source: str,
                       "post` block: it changes nothing", block.name.span)
     if len(diags.errors) > before:
         return None
-    return ir.PlasticityRule(rule.name, values["param"], values["state"],
-                             *(tuple(blocks.get(event, ())) for event in ir.EVENTS),
+    every, on_pre, on_post = (tuple(blocks.get(event, ())) for event in ir.EVENTS)
+    lazy = lazy_states(values["param"], values["state"], every, (on_pre, on_post))
+    return ir.PlasticityRule(rule.name, values["param"], values["state"], every, on_pre, on_post,
                              tuple(rule.reads), source, ir.Loc.of(block.name.span),
-                             tuple(modulators)), rule.reads
+                             tuple(modulators), lazy), rule.reads
 
 
 def _name_free(name: s.Ident, kind: str, rule: _Rule, diags: Diagnostics) -> bool:

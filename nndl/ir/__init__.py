@@ -136,7 +136,8 @@ class PlasticityRule:
     target's output is. They read `w`, `pre`, `post` (the two outputs), `pre.X` / `post.X` (the
     two neurons' model states and parameters: `reads`), the rule's states, parameters and
     modulators (signals each `learn` feeds: LocalRule.modulators) and earlier temporaries, and
-    assign `w`, states and temporaries.
+    assign `w`, states and temporaries. `lazy` names the states whose `every tick` statement
+    runs at events instead (nndl.ir.lazy_traces).
     """
 
     name: str
@@ -149,6 +150,7 @@ class PlasticityRule:
     source: str = ""
     loc: Loc | None = None
     modulators: tuple[str, ...] = ()  # `modulator reward`, in declaration order
+    lazy: tuple[str, ...] = ()  # traces computed at events (nndl.ir.lazy_traces)
 
     def block(self, event: str) -> tuple[tuple[str, dict], ...]:
         return getattr(self, event)
@@ -167,7 +169,8 @@ class PlasticityRule:
 
         return cls(d["name"], dict(d["params"]), dict(d["states"]), statements("every"),
                    statements("on_pre"), statements("on_post"), tuple(d["reads"]), d["source"],
-                   Loc.from_dict(d["loc"]), tuple(d.get("modulators", ())))
+                   Loc.from_dict(d["loc"]), tuple(d.get("modulators", ())),
+                   tuple(d.get("lazy", ())))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nndl import ir
 from nndl.ir import expr
+from nndl.ir import lazy_traces
 
 
 def synapse_count(network: ir.Network, p: ir.Projection) -> int | None:
@@ -112,7 +113,8 @@ def _visits(rule: ir.PlasticityRule | None) -> str:
         return ""
     visits = {"every": "every tick: all synapses", "on_pre": "on pre: the synapses of sources "
               "that fired", "on_post": "on post: the synapses of targets that fired"}
-    return "  (rule; " + "; ".join(visits[e] for e in ir.EVENTS if rule.block(e)) + ")"
+    return "  (rule; " + "; ".join(visits[e] for e in ir.EVENTS
+                                   if lazy_traces.run_block(rule, e)) + ")"
 
 
 def _fed(network: ir.Network, rule: ir.LocalRule) -> str:
@@ -140,8 +142,16 @@ def rule_listing(rule: ir.PlasticityRule) -> list[str]:
         if rule.block(event):
             lines.append(f"    {title}:")
             lines += [f"      {target} = {expr.render(expr.from_dict(value))}"
+                      + (_lazy(rule, target) if event == "every" else "")
                       for target, value in rule.block(event)]
     return lines
+
+
+def _lazy(rule: ir.PlasticityRule, state: str) -> str:
+    if state not in rule.lazy:
+        return ""
+    return (f"  (lazy: at events, {state} * ({lazy_traces.factor_text(rule, state)}) ** the "
+            "ticks since the synapse's last event)")
 
 
 def _data(r: ir.Regime) -> str:

@@ -68,16 +68,16 @@ class Kernels:
         return tuple(outputs)
 
     def visit(self, name: str, args: tuple, reads: int, states: int, draws: bool,
-              modulators: int = 0) -> tuple:
+              fed: int = 0) -> tuple:
         """A rule block's kernel (backends/cupy/rule_kernels.py) called as the NumPy module's
-        function: `args` are (w, pre, post, *reads, *states, *params, *modulators[, noise]),
-        one element per visit in each array; returns (w, *states), new arrays. A read is an
-        array or one number for all (held); the draws (a nndl.runtime.philox.Noise) give each
-        visit's synapse and sample."""
+        function: `args` are (w, pre, post, *reads, *states, *params, *fed[, noise]), one
+        element per visit in each array (`fed`: the modulators, and the ticks since the last
+        event of a rule with lazy traces); returns (w, *states), new arrays. A read is an array
+        or one number for all (held); the draws (a nndl.runtime.philox.Noise) give each visit's
+        synapse and sample."""
         cp = self.cupy
         noise, args = (args[-1], args[:-1]) if draws else (None, args)
-        fed = args[len(args) - modulators:]
-        args = args[:len(args) - modulators]
+        fed, args = args[len(args) - fed:], args[:len(args) - fed]
         inputs = [cp.ascontiguousarray(a)
                   for a in (*args[:3], *args[3 + reads:3 + reads + states], *fed)]
         dtype, shape = inputs[0].dtype, inputs[0].shape

@@ -47,8 +47,9 @@ def check(spec: ir.Network, settings) -> None:
 
 def fit(net, settings, *, progress_bar, on_epoch=None, modulators=None) -> dict:
     """Run and learn for the settings' epochs; returns the per-epoch history (the local rules'
-    mean weight change, and the rewiring's synapse counts). `modulators` holds the functions
-    that feed the rules' modulators from Python (nndl.runtime.modulators)."""
+    mean weight change, the output groups' mean output a tick (`output_rate`: spikes a tick
+    and neuron for spiking outputs), and the rewiring's synapse counts). `modulators` holds the
+    functions that feed the rules' modulators from Python (nndl.runtime.modulators)."""
     spec = net.SPEC
     ticks, batch = settings.ticks or 1, settings.batch
     resources.check(spec, batch, 1, backend=net.BACKEND)
@@ -59,14 +60,17 @@ def fit(net, settings, *, progress_bar, on_epoch=None, modulators=None) -> dict:
     rules = SynapseRules(net, written, batch, modulators) if written else None
     rewirer = Rewirer(net, settings.rewire, _NoOptimizer(), learner) if settings.rewire else None
     activity = Activity(net, settings.learn, batch, rules.recorded() if rules else ())
+    outputs = [g.name for g in spec.outputs]
     history: dict[str, list] = {}
     bar = progress_bar(settings.epochs * ticks)
     step = 0
     try:
         for epoch in range(settings.epochs):
             bar.set_description(f"epoch {epoch + 1}/{settings.epochs}")
+            fired = 0.0  # the output groups' summed output over the epoch's ticks
             for t in range(ticks):
                 activity.tick(reset=step == 0)
+                fired += sum(float(activity.outputs(g)[-1].sum()) for g in outputs)
                 where = f"epoch {epoch + 1}, tick {t + 1}"
                 changes = learner.changes({}, where, activity.outputs) if learner else {}
                 if rules:
@@ -82,6 +86,9 @@ def fit(net, settings, *, progress_bar, on_epoch=None, modulators=None) -> dict:
             summary = learner.epoch_summary(batch) if learner else {}
             if rules:  # the mean size of every rule's changes, the built-in ones' included
                 summary = rules.epoch_summary(summary, len(built_in))
+            if outputs:  # per tick, sample and neuron: for spiking outputs, spikes a tick
+                size = sum(spec.group(g).size for g in outputs) * batch * ticks
+                summary["output_rate"] = fired / size
             for key, value in summary.items():
                 history.setdefault(key, []).append(value)
             if rewirer:
@@ -101,23 +108,29 @@ class Activity:
         spec = net.SPEC
         projections = [next(p for p in spec.projections if p.name == rule.projection)
                        for rule in rules]
-        groups = list(dict.fromkeys(g for p in projections for g in (p.src, p.dst)))
+        groups = list(dict.fromkeys([*(g for p in projections for g in (p.src, p.dst)),
+                                     *(g.name for g in spec.outputs)]))
         self.net, self.batch = net, batch
         self.items = recording.items(spec, [*groups, *states])  # states: `GROUP.STATE` too
         self.recent = deque(maxlen=1 + max(p.delay for p in projections))
+        self.recorder = None
 
     def tick(self, reset: bool) -> None:
         """Run one more tick (the first from the starting states) and keep what it did."""
-        recorder = self.net._recorder(self.items, 1, self.batch)
-        self.net._run({}, 1, self.batch, False, reset, recorder=recorder)
+        if self.recorder is None:  # one recorder of one tick, refilled by every tick
+            self.recorder = self.net._recorder(self.items, 1, self.batch)
+        self.net._run({}, 1, self.batch, False, reset, recorder=self.recorder)
         self.net._batch = self.batch  # for states() and run(..., reset=False) afterwards
-        self.recent.append({key: values.reshape(1, self.batch, -1)
-                            for key, values in recorder.result(self.net._to_host).items()})
+        self.recent.append({key: values.reshape(1, self.batch, -1).astype(np.float64)
+                            for key, values in self.recorder.result(self.net._to_host).items()})
 
     def outputs(self, key: str) -> np.ndarray:
         """(ticks kept, batch, size) in float64 of a group's output (or a `GROUP.STATE` that
-        was asked for): what `local_rules.changes` and the written rules read."""
-        return np.concatenate([tick[key] for tick in self.recent]).astype(np.float64)
+        was asked for): what `local_rules.changes` and the written rules read (not to be
+        changed: a tick's values are kept for the ticks after it)."""
+        if len(self.recent) == 1:
+            return self.recent[0][key]
+        return np.concatenate([tick[key] for tick in self.recent])
 
 
 class _NoOptimizer:

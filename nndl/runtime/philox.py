@@ -45,18 +45,25 @@ def stream_key(seed: int, group: str) -> tuple[int, int]:
 
 
 def philox4x32(counter, key: tuple[int, int], xp=np) -> tuple:
-    """Philox4x32-10 of four uint32 arrays (broadcast together) under a key of two words."""
-    c0, c1, c2, c3 = xp.broadcast_arrays(*(xp.asarray(c, dtype=xp.uint32) for c in counter))
-    k0, k1 = key
-    m0, m1 = (xp.uint64(m) for m in MULTIPLIERS)
-    for _ in range(ROUNDS):
-        product0 = c0.astype(xp.uint64) * m0
-        product1 = c2.astype(xp.uint64) * m1
-        high0, low0 = (product0 >> xp.uint64(32)).astype(xp.uint32), product0.astype(xp.uint32)
-        high1, low1 = (product1 >> xp.uint64(32)).astype(xp.uint32), product1.astype(xp.uint32)
-        c0, c1, c2, c3 = high1 ^ c1 ^ xp.uint32(k0), low1, high0 ^ c3 ^ xp.uint32(k1), low0
-        k0, k1 = (k0 + KEY_STEPS[0]) & MASK, (k1 + KEY_STEPS[1]) & MASK
-    return c0, c1, c2, c3
+    """Philox4x32-10 of four uint32 arrays (broadcast together) under a key of two words.
+
+    Words 0 and 2 (the multiplied ones) and words 1 and 3 travel stacked, as two (2, ...)
+    uint64 arrays of 32-bit values, so that each round is five whole-array operations."""
+    words = xp.broadcast_arrays(*(xp.asarray(c, dtype=xp.uint32) for c in counter))
+    even = xp.stack([words[0], words[2]]).astype(xp.uint64)
+    odd = xp.stack([words[1], words[3]]).astype(xp.uint64)
+    column = (2,) + (1,) * (even.ndim - 1)
+    multipliers = xp.asarray(MULTIPLIERS, dtype=xp.uint64).reshape(column)
+    keys = xp.asarray([[(k + r * step) & MASK for k, step in zip(key, KEY_STEPS)]
+                       for r in range(ROUNDS)], dtype=xp.uint64)
+    mask, shift = xp.uint64(MASK), xp.uint64(32)
+    for r in range(ROUNDS):
+        product = even * multipliers  # (c0 * M0, c2 * M1), exact in 64 bits
+        # c0, c1, c2, c3 = hi(c2 M1) ^ c1 ^ k0, lo(c2 M1), hi(c0 M0) ^ c3 ^ k1, lo(c0 M0)
+        even = (product >> shift)[::-1] ^ odd ^ keys[r].reshape(column)
+        odd = (product & mask)[::-1]
+    even, odd = even.astype(xp.uint32), odd.astype(xp.uint32)
+    return even[0], odd[0], even[1], odd[1]
 
 
 def philox4x32_scalar(counter: tuple[int, int, int, int],

@@ -16,7 +16,9 @@ the NumPy backend's take arrays of synapses — every synapse for `every tick`, 
 of the neurons that fired for `on pre` (in source-major order) and `on post` (target-major) —
 the CuPy backend's take the same arrays on the device (`net.ARRAY_MODULE`: the rule states
 live there, and each call is one kernel), and the OO backend's take one synapse at a time,
-visited in the same order.
+visited in the same order. A rule's lazy traces (nndl.ir.lazy_traces) are caught up at the
+events: the event functions take the ticks since each visited synapse's last event, kept here
+per sample and synapse.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ class _Learning:
     projection: ir.Projection
     functions: dict  # event -> the backend's function, or None
     states: dict  # rule state -> (batch, synapses) float64
+    draws: bool  # whether the statements call rand() / randn() (they take a `noise` then)
+    key: tuple[int, int]  # the Philox key of those draws
+    orders: dict  # event -> (synapses sorted by that end, pointers) (see _visited)
+    last: np.ndarray | None  # lazy traces: the tick each synapse's were last brought up to date
 
 
 class SynapseRules:
@@ -66,7 +72,13 @@ class SynapseRules:
             p = next(q for q in spec.projections if q.name == learn.projection)
             n = synapses[p.name].pre.size
             states = {v: xp.full((batch, n), start, DTYPE) for v, start in rule.states.items()}
-            self.items.append(_Learning(learn, rule, p, net.RULES[rule.name], states))
+            pre, post = synapses[p.name].pre, synapses[p.name].post
+            # the wiring holds still while a rule learns (a rewired connection is refused)
+            orders = {"on_pre": source_order(pre, spec.group(p.src).size),
+                      "on_post": source_order(post, spec.group(p.dst).size)}
+            last = xp.full((batch, n), -1.0, DTYPE) if rule.lazy else None  # before tick 0
+            self.items.append(_Learning(learn, rule, p, net.RULES[rule.name], states,
+                                        rule.draws, stream(net.seed, p.name), orders, last))
         self.wiring = {name: (syn.pre, syn.post) for name, syn in synapses.items()}  # host
         self.indices = {name: (xp.asarray(pre), xp.asarray(post))  # the same, with the values
                         for name, (pre, post) in self.wiring.items()}
@@ -154,32 +166,43 @@ class SynapseRules:
                 *(item.learn.params[q] for q in rule.params),
                 *(values["modulator", m] for m in rule.modulators)]
 
+    def _elapsed(self, item: _Learning, where, tick: int | None):
+        """The ticks since the synapses at `where` last caught up their lazy traces, which
+        they do now (nndl.ir.lazy_traces); 0 for `every tick` (tick None), which reads none."""
+        if tick is None:
+            return 0.0
+        elapsed = tick - item.last[where]
+        item.last[where] = tick
+        return elapsed
+
     # ---- the NumPy and CuPy backends: arrays of synapses ----
 
     def _run_arrays(self, item: _Learning, tick: int, values: dict):
-        pre, post = self.wiring[item.projection.name]
-        n_src = self.net.SPEC.group(item.projection.src).size
-        n_dst = self.net.SPEC.group(item.projection.dst).size
-        key, xp = stream(self.net.seed, item.projection.name), self.xp
+        pre = self.wiring[item.projection.name][0]
+        xp = self.xp
         everywhere = (slice(None), slice(None))
         if item.functions["every"]:
-            noise = Noise(key, tick, xp.arange(pre.size), self.batch, DTYPE, xp)
+            noise = Noise(item.key, tick, xp.arange(pre.size), self.batch, DTYPE, xp)
             self._apply(item, values, everywhere, item.functions["every"], noise)
-        for event, ends, fired, count in (("on_pre", pre, "fired_pre", n_src),
-                                          ("on_post", post, "fired_post", n_dst)):
+        for event, fired in (("on_pre", "fired_pre"), ("on_post", "fired_post")):
             if item.functions[event]:
-                samples, synapses = _visited(values[fired], ends, count)
+                samples, synapses = _visited(values[fired], *item.orders[event])
                 if synapses.size:
                     samples, synapses = xp.asarray(samples), xp.asarray(synapses)
-                    noise = Noise.pairs(key, tick, synapses, samples, DTYPE, xp)
-                    self._apply(item, values, (samples, synapses), item.functions[event], noise)
+                    noise = Noise.pairs(item.key, tick, synapses, samples, DTYPE, xp)
+                    self._apply(item, values, (samples, synapses), item.functions[event], noise,
+                                tick)
         return values["w"]
 
-    def _apply(self, item: _Learning, values: dict, where, function, noise) -> None:
-        """Run one block's function on the synapses at `where`, and keep what it assigns."""
+    def _apply(self, item: _Learning, values: dict, where, function, noise,
+               tick: int | None = None) -> None:
+        """Run one block's function on the synapses at `where` (an event's at `tick`), and keep
+        what it assigns."""
         arguments = [a if isinstance(a, (int, float)) else a[where]  # a number: one for all
                      for a in self._arguments(item, values)]
-        results = function(*arguments, noise) if item.rule.draws else function(*arguments)
+        if item.last is not None:
+            arguments.append(self._elapsed(item, where, tick))
+        results = function(*arguments, noise) if item.draws else function(*arguments)
         values["w"][where] = results[0]
         for v, result in zip(item.rule.states, results[1:]):
             item.states[v][where] = result
@@ -187,14 +210,10 @@ class SynapseRules:
     # ---- the OO backend: one synapse at a time ----
 
     def _run_scalar(self, item: _Learning, tick: int, values: dict) -> np.ndarray:
-        pre, post = self.wiring[item.projection.name]
-        key = stream(self.net.seed, item.projection.name)
-        n_src = self.net.SPEC.group(item.projection.src).size
-        n_dst = self.net.SPEC.group(item.projection.dst).size
-        visits = [("every", [(b, k) for b in range(self.batch) for k in range(pre.size)])]
-        for event, ends, fired, count in (("on_pre", pre, "fired_pre", n_src),
-                                          ("on_post", post, "fired_post", n_dst)):
-            samples, synapses = _visited(values[fired], ends, count)
+        n = self.wiring[item.projection.name][0].size
+        visits = [("every", [(b, k) for b in range(self.batch) for k in range(n)])]
+        for event, fired in (("on_pre", "fired_pre"), ("on_post", "fired_post")):
+            samples, synapses = _visited(values[fired], *item.orders[event])
             visits.append((event, list(zip(samples.tolist(), synapses.tolist()))))
         arguments = self._arguments(item, values)
         for event, pairs in visits:
@@ -203,8 +222,11 @@ class SynapseRules:
                 continue
             for b, k in pairs:
                 here = [float(a[b, k]) if isinstance(a, np.ndarray) else a for a in arguments]
-                if item.rule.draws:
-                    here.append(ScalarNoise(key, k, tick, b, "float64"))
+                if item.last is not None:
+                    here.append(float(self._elapsed(item, (b, k), None if event == "every"
+                                                    else tick)))
+                if item.draws:
+                    here.append(ScalarNoise(item.key, k, tick, b, "float64"))
                 results = function(*here)
                 values["w"][b, k] = results[0]
                 for v, result in zip(item.rule.states, results[1:]):
@@ -212,16 +234,17 @@ class SynapseRules:
         return values["w"]
 
 
-def _visited(fired: np.ndarray, ends: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+def _visited(fired: np.ndarray, order: np.ndarray,
+             pointers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(samples, synapses): the synapses of the neurons that fired ((batch, count) truth
-    values), grouped by that neuron (in the order `ends` sorts them: source- or target-major),
-    sample by sample."""
-    order, pointers = source_order(ends, count)
+    values), grouped by that neuron (`order`, `pointers`: the synapses sorted by the end that
+    fired, source- or target-major, as layout.source_order gives them), sample by sample."""
     samples, neurons = fired.nonzero()
     starts, stops = pointers[neurons], pointers[neurons + 1]
     lengths = stops - starts
-    if not lengths.sum():
+    total = int(lengths.sum())
+    if not total:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # the positions starts[i], ..., stops[i] - 1 of each fired neuron, one after another
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     return np.repeat(samples, lengths), order[np.repeat(starts, lengths) + offsets]
