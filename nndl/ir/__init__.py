@@ -162,7 +162,7 @@ class PlasticityRule:
     def block(self, event: str) -> tuple[tuple[str, dict], ...]:
         return getattr(self, event)
 
-    @property
+    @functools.cached_property  # asked once per synapse visited (nndl.runtime.synapse_rules)
     def draws(self) -> bool:
         from nndl.ir import expr
 

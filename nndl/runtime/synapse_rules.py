@@ -244,19 +244,29 @@ class SynapseRules:
                                           ("on_post", post, "fired_post", n_dst)):
             samples, synapses = _visited(values[fired], ends, count)
             visits.append((event, list(zip(samples.tolist(), synapses.tolist()))))
-        arguments = self._arguments(item, values)
+        # Python floats in nested lists: indexed one synapse at a time, numpy's scalars cost
+        # ten times as much; what a function assigns is written back (w, then the states)
+        arguments = [a.tolist() if isinstance(a, np.ndarray) else a
+                     for a in self._arguments(item, values)]
+        per_synapse = [i for i, a in enumerate(arguments) if isinstance(a, list)]
+        first_state = 3 + len(item.rule.reads)
+        assigned = [0, *range(first_state, first_state + len(item.rule.states))]
+        draws = item.rule.draws
         for event, pairs in visits:
             function = item.functions[event]
             if function is None:
                 continue
+            here = list(arguments)
             for b, k in pairs:
-                here = [float(a[b, k]) if isinstance(a, np.ndarray) else a for a in arguments]
-                if item.rule.draws:
-                    here.append(ScalarNoise(key, k, tick, b, "float64"))
-                results = function(*here)
-                values["w"][b, k] = results[0]
-                for v, result in zip(item.rule.states, results[1:]):
-                    values["states"][v][b, k] = result
+                for i in per_synapse:
+                    here[i] = arguments[i][b][k]
+                results = function(*here, ScalarNoise(key, k, tick, b, "float64")) if draws \
+                    else function(*here)
+                for i, result in zip(assigned, results):
+                    arguments[i][b][k] = result
+        values["w"][...] = arguments[0]
+        for i, v in zip(assigned[1:], item.rule.states):
+            values["states"][v][...] = arguments[i]
         return values["w"]
 
 
