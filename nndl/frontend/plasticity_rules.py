@@ -188,7 +188,7 @@ def _assign(st: s.Assign, scope: _Block, event: str, diags: Diagnostics) -> tupl
     if target == BIAS and event != "every":
         diags.error("bias-per-neuron", f"`bias` moves in `every tick` only, not in "
                     f"`{_written(event)}`", st.target.span, "a bias is one per target neuron; "
-                    "its events are the synapses'")
+                    "`on pre` and `on post` visit synapses")
     if target == BIAS:
         neuron = _Neuron(rule)
         neuron.temporaries = scope.temporaries  # named, so reading one says why it cannot
