@@ -85,6 +85,30 @@ def test_the_built_in_rules_are_rule_blocks_whose_arguments_the_signatures_check
     assert not rules["hebb"].target and not rules["oja"].bias
 
 
+def rule_texts(text: str) -> dict[str, list[str]]:
+    """Each `rule NAME { ... }` of a text, its lines without comments and indentation."""
+    rules, name, depth = {}, None, 0
+    for line in text.splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("rule ") and line.endswith("{"):
+            name = line.split()[1]
+            rules[name] = []
+        if name and line:
+            rules[name].append(line)
+            depth += line.count("{") - line.count("}")
+            name = name if depth else None
+    return rules
+
+
+def test_the_language_reference_shows_the_built_in_rules_as_the_package_has_them():
+    from pathlib import Path
+    from nndl.frontend.plasticity_rules import builtin_rules_text
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
+    section = docs[docs.index("### Local rules: when and how weights change"):]
+    shown = rule_texts(section[:section.index("| rule |")])
+    assert shown == rule_texts(builtin_rules_text()) and len(shown) == 3
+
+
 @pytest.mark.parametrize("backend", ["oo", "numpy"])
 def test_hebb_oja_and_perceptron_change_the_weights_as_the_formulas_say(compile_text, backend):
     """A batch of several samples; Hebb on a shared kernel, Oja through a delay of two ticks,
