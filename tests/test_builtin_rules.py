@@ -231,25 +231,48 @@ def test_targets_are_needed_where_a_rule_reads_target(compile_text):
         net.fit({"image": data()[0]}, {}, progress=False)
 
 
-def test_a_rule_of_the_file_may_move_a_bias_without_targets_and_not_read_the_synapses():
-    """`bias = ...` alone (a homeostatic threshold): it needs no targets; the checks of what
-    it reads are golden (tests/golden/diagnostics/learning_rule_bias_mistakes.nndl)."""
-    program, diags = check_text("""
-rule homeostasis {
-    param goal = 0.1
+EVENTS = """
+rule events {
+    param rate = 0.1
+    param goal = 0.25
     every tick {
-        bias = bias - 0.01 * (post - goal)
+        bias = bias - rate * (post - goal)
+    }
+    on post {
+        w = w + rate * pre
     }
 }
 network n {
+    seed 5
     input  x[3]
-    output y[2] : sigmoid
-    connect x -> y : full
+    output y[2] : step
+    connect x -> y : full weight normal(0, 1)
 }
 train keep {
-    learn x -> y : homeostasis
+    batch 5
+    learn x -> y : events
 }
-""")
-    assert not diags.errors, diags.render()
-    rule = program.network().plasticity("homeostasis")
-    assert not rule.target and not rule.every and [t for t, _ in rule.bias] == ["bias"]
+"""
+
+
+@pytest.mark.parametrize("backend", ["oo", "numpy"])
+def test_a_rule_with_an_event_and_a_bias_of_its_own_learns_in_a_regime_with_data(
+        compile_text, backend):
+    """`on post` at the run's last tick visits the synapses of the targets that fired; `bias =
+    ...` needs no targets (a homeostatic threshold). The checks of what `bias = ...` reads are
+    golden (tests/golden/diagnostics/learning_rule_bias_mistakes.nndl)."""
+    module = compile_text(EVENTS, backend)
+    rule = module.SPEC.plasticity("events")
+    assert not rule.target and [t for t, _ in rule.bias] == ["bias"]
+    x = np.random.default_rng(2).normal(size=(5, 3))
+    net = module.Network(dtype="float64")
+    start = net.parameters()
+    net.fit({"x": x}, {}, epochs=1, progress=False)
+    w = start["x->y.w"].reshape(2, 3)  # full: synapses sorted by (post, pre)
+    fired = (x @ w.T + start["y.bias"] > 0).astype(float)  # step
+    assert 0 < fired.mean() < 1
+    expected = 0.1 * (fired[:, :, None] * x[:, None, :]).mean(0).reshape(-1)
+    np.testing.assert_allclose(net.parameters()["x->y.w"] - start["x->y.w"], expected,
+                               rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(net.parameters()["y.bias"] - start["y.bias"],
+                               -0.1 * (fired - 0.25).mean(0), rtol=1e-10, atol=1e-14)

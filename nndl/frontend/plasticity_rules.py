@@ -178,23 +178,28 @@ def _event(st: s.RuleEvent, rule: _Rule, blocks: dict, diags: Diagnostics) -> No
     rule.bias += [a for a in statements if a[0] == BIAS]
 
 
+def _assign_bias(st: s.Assign, scope: _Block, event: str,
+                 diags: Diagnostics) -> tuple[str, dict]:
+    """`bias = ...`: in `every tick`, run once per target neuron (so it reads per-neuron names)."""
+    if event != "every":
+        diags.error("bias-per-neuron", f"`bias` moves in `every tick` only, not in "
+                    f"`{_written(event)}`", st.target.span, "a bias is one per target neuron; "
+                    "`on pre` and `on post` visit synapses")
+    neuron = _Neuron(scope.rule)
+    neuron.temporaries = scope.temporaries  # named, so reading one says why it cannot
+    return BIAS, e.to_dict(e.as_num(convert(st.value, neuron, diags)))
+
+
 def _written(key: str) -> str:
     return "every tick" if key == "every" else key.replace("_", " ")
 
 
 def _assign(st: s.Assign, scope: _Block, event: str, diags: Diagnostics) -> tuple[str, dict]:
     target = st.target.name
+    if target == BIAS:
+        return _assign_bias(st, scope, event, diags)
+    value = convert(st.value, scope, diags)
     rule = scope.rule
-    if target == BIAS and event != "every":
-        diags.error("bias-per-neuron", f"`bias` moves in `every tick` only, not in "
-                    f"`{_written(event)}`", st.target.span, "a bias is one per target neuron; "
-                    "`on pre` and `on post` visit synapses")
-    if target == BIAS:
-        neuron = _Neuron(rule)
-        neuron.temporaries = scope.temporaries  # named, so reading one says why it cannot
-    value = convert(st.value, neuron if target == BIAS else scope, diags)
-    if target == BIAS:
-        return target, e.to_dict(e.as_num(value))
     if "." in target:
         diags.error("assign-neuron", f"`{target}` belongs to a neuron: a rule cannot assign it",
                     st.target.span, "a rule assigns `w` and its own states; a neuron's state "

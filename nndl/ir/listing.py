@@ -99,8 +99,9 @@ def regime_listing(network: ir.Network, r: ir.Regime,
             ["optimizer", call_text(r.optimizer.kind, r.optimizer.params) if r.optimizer
              else "none"],
             ["batch", str(r.batch)], ["epochs", str(r.epochs)], ["ticks", _ticks(r, sequence_ticks)]]
+    data = bool(network.inputs)
     rows += [["learn", f"{rule.projection}: {call_text(rule.kind, rule.params)}"
-              + _visits(network.plasticity(rule.kind), bool(network.inputs))] for rule in r.learn]
+              + _visits(network.plasticity(rule.kind), data)] for rule in r.learn]
     rows += [["rewire", f"{w.projection}: {_rewire(w)}"] for w in r.rewire]
     return [f"  {r.name}{where}"] + ["  " + line for line in _table(rows)]
 
