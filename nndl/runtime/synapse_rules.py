@@ -144,7 +144,7 @@ class SynapseRules:
         post_out = outputs(p.dst)[-1]
         batch = post_out.shape[0]  # the last batch may be smaller: the states' first rows
         # every per-synapse value is (batch, synapses): one indexing serves them all
-        values = {"w": np.broadcast_to(w, (batch, w.size)).copy(),
+        values = {"w": np.broadcast_to(w, (batch, w.size)),  # read only: copied where written
                   "pre": source[:, pre], "post": post_out[:, post], "post_neurons": post_out,
                   "fired_pre": source != 0, "fired_post": post_out != 0,
                   "states": {v: held[:batch] for v, held in item.states.items()}}
@@ -209,15 +209,24 @@ class SynapseRules:
         n_src = self.net.SPEC.group(item.projection.src).size
         n_dst = self.net.SPEC.group(item.projection.dst).size
         key = stream(self.net.seed, item.projection.name)
-        everywhere = (slice(None), slice(None))
         if item.functions["every"]:
+            # every synapse starts from the one weight of all the samples: the function takes
+            # it as (synapses,) and broadcasts it itself (no copy per sample, nor its work)
             noise = Noise(key, tick, np.arange(pre.size), values["w"].shape[0], DTYPE)
-            self._apply(item, values, everywhere, item.functions["every"], noise)
+            arguments = self._arguments(item, values)
+            arguments[0] = values["w"][0]
+            function = item.functions["every"]
+            results = function(*arguments, noise) if item.rule.draws else function(*arguments)
+            values["w"] = np.broadcast_to(results[0], values["w"].shape)
+            for v, result in zip(item.rule.states, results[1:]):
+                values["states"][v][...] = result
         for event, ends, fired, count in (("on_pre", pre, "fired_pre", n_src),
                                           ("on_post", post, "fired_post", n_dst)):
             if item.functions[event]:
                 samples, synapses = _visited(values[fired], ends, count)
                 if synapses.size:
+                    if not values["w"].flags.writeable:  # a broadcast: each sample its own now
+                        values["w"] = values["w"].copy()
                     noise = Noise.pairs(key, tick, synapses, samples, DTYPE)
                     self._apply(item, values, (samples, synapses), item.functions[event], noise)
         return values["w"]
@@ -264,7 +273,7 @@ class SynapseRules:
                     else function(*here)
                 for i, result in zip(assigned, results):
                     arguments[i][b][k] = result
-        values["w"][...] = arguments[0]
+        values["w"] = np.array(arguments[0], DTYPE)
         for i, v in zip(assigned[1:], item.rule.states):
             values["states"][v][...] = arguments[i]
         return values["w"]
