@@ -285,7 +285,7 @@ def _truth(node: e.Expr) -> bool:
 
 # ---- plasticity rules as functions ---------------------------------------------------------
 
-RULE_EVENTS = {"every": "every tick", "on_pre": "on pre", "on_post": "on post"}
+RULE_EVENTS = {"every": "every tick", "on_pre": "on pre", "on_post": "on post", "bias": "bias"}
 
 
 def rule_function_name(rule: ir.PlasticityRule, event: str) -> str:
@@ -295,33 +295,49 @@ def rule_function_name(rule: ir.PlasticityRule, event: str) -> str:
 def rule_arguments(rule: ir.PlasticityRule) -> list[str]:
     """The variables each function of a rule takes, in order (see nndl.runtime.synapse_rules):
     w, pre, post, the neurons' `pre.X` / `post.X`, the rule's states, its parameters, its
-    modulators (one value per synapse, as `pre` is: nndl.runtime.modulators), then (with lazy
-    traces) the ticks since the synapse's last event. New arguments go at the end."""
+    modulators (one value per synapse, as `pre` is: nndl.runtime.modulators), `target` where
+    the rule reads it, then (with lazy traces) the ticks since the synapse's last event (a
+    function that draws takes `noise` after them all). New arguments go at the end."""
     return ["w", "pre", "post", *rule.reads, *rule.states, *rule.params, *rule.modulators,
+            *(["target"] if rule.target else []),
             *([lazy_traces.ELAPSED] if rule.lazy else [])]
 
 
+def bias_arguments(rule: ir.PlasticityRule) -> list[str]:
+    """What `rule_NAME_bias` takes, once per target neuron: bias, post, the `post.X` the rule
+    reads, its parameters, then `target` where it reads it."""
+    return ["bias", "post", *(r for r in rule.reads if r.startswith("post.")), *rule.params,
+            *(["target"] if rule.target else [])]
+
+
 def rule_function(rule: ir.PlasticityRule, event: str, renderer: type[ScalarPython]) -> str:
-    """`def rule_NAME_EVENT(w, pre, post, *reads, *states, *params, *modulators[, elapsed]
-    [, noise])` returning (w, *states): one event's statements (nndl.ir.lazy_traces.run_block),
-    for one synapse (scalar Python) or arrays of them."""
-    statements = lazy_traces.run_block(rule, event)
-    inputs = rule_arguments(rule)
+    """`def rule_NAME_EVENT(w, pre, post, *reads, *states, *params, *modulators[, target]
+    [, elapsed][, noise])` returning (w, *states): one event's statements
+    (nndl.ir.lazy_traces.run_block), for one synapse (scalar Python) or arrays of them; for the
+    event "bias", `def rule_NAME_bias(*bias_arguments)` returning the bias."""
+    bias = event == "bias"
+    statements = rule.bias if bias else lazy_traces.run_block(rule, event)
+    inputs = bias_arguments(rule) if bias else rule_arguments(rule)
     temporaries = [t for t, _ in statements if t not in inputs]
     names = _rule_identifiers([*inputs, *dict.fromkeys(temporaries)])
-    writer = renderer(names, frozenset(rule.params), like=names["w"])
-    noise = ["noise"] if rule.draws else []
+    writer = renderer(names, frozenset(rule.params), like=names["bias" if bias else "w"])
+    noise = ["noise"] if rule.draws and not bias else []
     where = f"line {rule.loc.line} of {rule.source}" if rule.loc else rule.source
+    what = "`bias = ...`, per target neuron" if bias else f"`{RULE_EVENTS[event]}`"
     lines = [*wrap_code(f"def {rule_function_name(rule, event)}("
                         f"{', '.join([*(names[n] for n in inputs), *noise])}):"),
-             f'    """Rule `{rule.name}` ({quoted_text(where)}): `{RULE_EVENTS[event]}`."""']
+             f'    """Rule `{rule.name}` ({quoted_text(where)}): {what}."""']
     for target, value in statements:
         node = e.from_dict(value)
         text = writer.render(node)
         if writer.is_scalar(node):
             text = writer.per_neuron(text)
         lines.append(f"    {names[target]} = {text}")
-    lines.append(f"    return {', '.join(names[n] for n in ['w', *rule.states])}")
+    if bias:
+        lines.append(f"    return {names['bias']}")
+    else:  # a tuple, even of `w` alone
+        comma = "" if rule.states else ","
+        lines.append(f"    return {', '.join(names[n] for n in ['w', *rule.states])}{comma}")
     return "\n".join(lines)
 
 
@@ -340,16 +356,22 @@ def _rule_identifiers(variables: list[str]) -> dict[str, str]:
 def rule_functions(network: ir.Network, renderer: type[ScalarPython]) -> str:
     """Every block of every rule the network's regimes learn by, as a function."""
     return "\n\n\n".join(rule_function(rule, event, renderer) for rule in network.rules
-                          for event in ir.EVENTS if lazy_traces.run_block(rule, event))
+                          for event in RULE_EVENTS if _has(rule, event))
 
 
-def rule_table(network: ir.Network) -> str:
-    """`RULES`: each rule's functions by event (None for a block it lacks), for the runtime."""
+def _has(rule: ir.PlasticityRule, event: str) -> bool:
+    return bool(rule.bias if event == "bias" else lazy_traces.run_block(rule, event))
+
+
+def rule_table(network: ir.Network, events=tuple(RULE_EVENTS)) -> str:
+    """`RULES`: each rule's functions by event, and its "bias" function (None for a block it
+    lacks), for the runtime; `events` are those the backend compiles (the CuPy backend's
+    kernels: no `bias = ...` yet)."""
     entries = []
     for rule in network.rules:
         functions = ", ".join(f"{event!r}: {rule_function_name(rule, event)}"
-                              if lazy_traces.run_block(rule, event) else f"{event!r}: None"
-                              for event in ir.EVENTS)
+                              if _has(rule, event) else f"{event!r}: None"
+                              for event in events)
         entries.append(f"{rule.name!r}: {{{functions}}}")
     return "{" + ", ".join(entries) + "}"
 
@@ -448,9 +470,9 @@ def operations_used(network: ir.Network) -> set[str]:
         if g.activation and g.activation != "softmax" and g.role != "input":
             used |= _calls(activation_slope(g.activation))
     for rule in network.rules:
-        for event in ir.EVENTS:
-            for _, value in lazy_traces.run_block(rule, event):
-                used |= _calls(e.from_dict(value))
+        for _, value in [*rule.bias, *(st for event in ir.EVENTS
+                                         for st in lazy_traces.run_block(rule, event))]:
+            used |= _calls(e.from_dict(value))
     return used
 
 

@@ -47,7 +47,8 @@ def test_a_changed_compiler_regenerates(monkeypatch):
 def test_the_fingerprint_covers_grammar_templates_and_models():
     names = {item.name for package in ("nndl", "nndl.grammar", "nndl.backends")
              for item in compiler._package_files(compiler.importlib.resources.files(package))}
-    assert {"nndl.lark", "module.py.j2", "builtin_models.nndl", "lower.py", "render.py"} <= names
+    assert {"nndl.lark", "module.py.j2", "builtin_models.nndl", "builtin_rules.nndl", "lower.py",
+            "render.py"} <= names
 
 
 # ---- what the cache finds is trusted only when it is provably ours ----------------------------

@@ -19,7 +19,7 @@ from nndl import backends
 from nndl.compiler import module_from_source
 from nndl.diagnostics import NNDLError
 from nndl.frontend import check_text
-from nndl.runtime import free_running
+from nndl.runtime import plasticity
 
 nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
 
@@ -60,12 +60,12 @@ def trained(spec, backend: str, monkeypatch) -> dict:
     """Weights, neuron states and the rule's states (on the host) after the regime's `fit`."""
     kept = []
 
-    class Keeping(free_running.SynapseRules):  # the rules of the run, to read their states
+    class Keeping(plasticity.SynapseRules):  # the rules of the run, to read their states
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             kept.append(self)
 
-    monkeypatch.setattr(free_running, "SynapseRules", Keeping)
+    monkeypatch.setattr(plasticity, "SynapseRules", Keeping)
     module = module_from_source(backends.generate(spec, backend), f"nndl_rules_{backend}")
     net = build(module, dtype="float64")
     net.fit(progress=False)

@@ -147,9 +147,13 @@ def test_listing_shows_every_regime_setting():
     assert ("optimizer", "sgd(lr=0.1, momentum=0.5)") in rows
     assert ("optimizer", "adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08)") in rows
     assert ("data", "\"sets/mine.npz\" (relative to the source file's folder)") in rows
-    assert ("learn", "x->h: hebb(rate=0.01, decay=0)") in rows
+    assert ("learn", "x->h: hebb(rate=0.01, decay=0)  (rule; after each batch's run, at its "
+            "last tick; every tick: all synapses)") in rows
     assert ("rewire", "back: prune(below=0.001) grow(count=2) every 10") in rows
     assert ("ticks", "3") in rows and ("epochs", "10") in rows
+    rules = text[text.index("rules:"):text.index("regimes:")].splitlines()
+    assert rules[1:4] == ["  hebb  (built in)", "    params  rate, decay  (as each `learn` gives "
+                          "them)", "    every tick:"]
 
 
 def test_listing_names_the_neuron_model_of_a_model_group():

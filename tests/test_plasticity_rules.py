@@ -146,7 +146,7 @@ def test_a_rule_is_kept_in_the_ir_and_listed():
     rule = spec.plasticity("stdp")
     assert rule.states == {"apre": 0.0, "apost": 0.0}
     assert [t for t, _ in rule.on_post] == ["apost", "w"]
-    assert spec.plasticity("oja") is None
+    assert spec.plasticity("oja") is None  # no regime learns by it
     text = network_listing(spec)
     assert "on pre: the synapses of sources that fired" in text
     assert "      w = clip(w + apost, 0, wmax)" in text
@@ -187,10 +187,18 @@ def test_on_pre_on_a_source_that_never_spikes_is_a_warning():
     assert "never-spikes" in [d.code for d in diags.warnings], diags.render()
 
 
-def test_unknown_events_and_rules_on_networks_with_inputs_are_refused():
+def test_unknown_events_are_refused_and_rules_learn_on_networks_with_inputs():
     assert errors_of(network(0, 1).replace("on post {", "on spike {"))[0][0] == "unknown-event"
     with_input = network(0, 1).replace("group  drive[12] : poisson(rate=0.25)",
                                        "input drive[12]")
-    assert [e[0] for e in errors_of(with_input)] == ["rule-with-data"]
-    assert errors_of(network(0, 1).replace("rule stdp", "rule hebb").replace(
-        ": stdp(", ": hebb("))[0][0] == "duplicate"
+    assert errors_of(with_input) == []  # a regime with data runs it after each batch
+
+
+def test_a_rule_of_the_file_named_as_a_built_in_one_replaces_it():
+    """As a neuron model of the file replaces a built-in model of its name."""
+    program, diags = check_text(network(0, 1).replace("rule stdp", "rule hebb").replace(
+        ": stdp(", ": hebb("))
+    assert not diags.errors, diags.render()
+    rule = program.network().plasticity("hebb")
+    assert not rule.builtin and rule.states == {"apre": 0.0, "apost": 0.0}
+    assert "wmax" in rule.params  # its own parameters, not hebb's rate and decay

@@ -197,8 +197,8 @@ extern "C" __global__ void rows_backward(long long batch, long long n_positions,
 ''',
     **STENCILS,  # `local` between groups of one grid
     "local_rule": '''
-// a local rule's change of synapse i's weight, its mean over the batch (the formulas of
-// nndl.runtime.local_rules): kind 0 hebb, 1 oja, 2 perceptron (there `y` holds target - post)
+// a built-in rule's change of synapse i's weight, its mean over the batch (the statements of
+// nndl/frontend/builtin_rules.nndl): kind 0 hebb, 1 oja, 2 perceptron (`y`: target - post there)
 extern "C" __global__ void local_rule(long long kind, long long batch, long long n_synapses,
         long long n_pre, long long n_post, real rate, real decay, const real* x, const real* y,
         const real* w, const long long* pre, const long long* post, real* dw) {

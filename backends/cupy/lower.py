@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from nndl.backends.codegen import common_context
+from nndl.backends.render import rule_table
 from nndl.backends.cupy.kernels import kernel_calls, network_source
 from nndl.backends.cupy.rule_kernels import rule_calls, rule_kernels
 from nndl.backends.numpy.lower import lower as numpy_lower
@@ -60,6 +61,7 @@ def lower(network: ir.Network) -> dict:
         "sums": sums,
         "local_rules": local_rules,
         "rules": bool(network.rules),  # written rules: the wrappers of their kernels in RULES
+        "rule_table": rule_table(network, ir.EVENTS),  # no kernel for `bias = ...` yet
         "draws": any(m.draws for m in network.models),
         "softmax": any(g.activation == "softmax" for g in network.groups),
         "identity": any(g.activation == "identity" for g in network.groups

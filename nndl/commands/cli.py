@@ -409,7 +409,8 @@ def cmd_train(args) -> int:
               if key in result.test]
     print(", ".join(scores) + f" on {which}" if scores else
           f"nothing to evaluate on {which}: regime `{result.regime}` has no loss and no "
-          "perceptron rule, so nothing compares the outputs with the targets")
+          "rule that reads `target` (as the perceptron does), so nothing compares the outputs "
+          "with the targets")
     print(f"saved {result.weights}, {result.history_file}"
           + (f" and {result.plot}" if result.plot else
              " (no plot: pip install matplotlib for one)"))

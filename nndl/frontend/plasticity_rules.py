@@ -6,9 +6,17 @@ and `on post`. They read `w`, `pre`, `post`, `pre.X` / `post.X` (checked against
 models where a `learn` statement uses the rule: nndl.frontend.regimes), the rule's own names and
 `rand()` / `randn()`, and its modulators (`modulator reward`: a signal such as a reward, fed
 where the rule is learned); they assign `w`, states and temporaries (which live for one block).
+
+Two names serve learning from targets (the perceptron): `target`, the target neuron's target
+value (the `learn` checks say where it exists: a connection into an output, in a regime with
+data), and `bias = ...` in `every tick`, which moves the target group's bias once per target
+neuron — so its right side reads only what one neuron has: `bias`, `post`, `post.X`, `target`
+and the rule's parameters.
 """
 
 from __future__ import annotations
+
+import importlib.resources
 
 from nndl import ir
 from nndl.diagnostics import Diagnostics, suggest
@@ -18,9 +26,16 @@ from nndl.frontend.signatures import constant, not_this
 from nndl.ir import expr as e
 from nndl.ir.lazy_traces import lazy_states
 
-WEIGHT, SIDES = "w", ("pre", "post")
-BUILT_IN = ("w", "pre", "post")  # what every rule reads
+WEIGHT, SIDES, TARGET, BIAS = "w", ("pre", "post"), "target", "bias"
+BUILT_IN = ("w", "pre", "post", TARGET)  # what every rule reads
+PER_NEURON = ("post", TARGET, BIAS)  # what `bias = ...` reads, besides `post.X` and parameters
 EVENTS = {"every tick": "every", "pre": "on_pre", "post": "on_post"}  # as written -> IR block
+
+
+def builtin_rules_text() -> str:
+    """The built-in rules' source (hebb, oja, perceptron), shipped so users can read it."""
+    return importlib.resources.files("nndl.frontend").joinpath("builtin_rules.nndl") \
+        .read_text("utf-8")
 
 
 class _Block:
@@ -35,7 +50,14 @@ class _Block:
     def name(self, node: s.Var, diags: Diagnostics) -> e.Expr:
         known = [*BUILT_IN, *self.rule.declared, *self.temporaries]
         if node.name in known:
+            if node.name == TARGET:
+                self.rule.reads.setdefault(TARGET, node.span)
             return e.Var(node.name)
+        if node.name == BIAS:
+            diags.error("unknown-variable", f"rule `{self.rule.name}` reads `bias` only in "
+                        "`bias = ...`", node.span, "the bias is one per target neuron, not "
+                        "per synapse: move it with `bias = bias + ...` in `every tick`")
+            return PLACEHOLDER
         diags.error("unknown-variable", f"unknown variable `{node.name}` in rule "
                     f"`{self.rule.name}`", node.span, suggest(node.name, known) or
                     f"a rule reads w, pre, post, pre.X, post.X and its own names; declare "
@@ -53,11 +75,41 @@ class _Block:
         return e.Var(name)
 
 
+class _Neuron(_Block):
+    """What `bias = ...` may read: one target neuron's names and the rule's parameters."""
+
+    def draw(self, node: s.Call, diags: Diagnostics) -> e.Expr:
+        diags.error("bias-per-neuron", "`bias = ...` cannot draw random numbers", node.span,
+                    "a rule's draws are per synapse; the bias moves once per target neuron")
+        return PLACEHOLDER
+
+    def name(self, node: s.Var, diags: Diagnostics) -> e.Expr:
+        if node.name in PER_NEURON or self.rule.declared.get(node.name) == "param":
+            if node.name == TARGET:
+                self.rule.reads.setdefault(TARGET, node.span)
+            return e.Var(node.name)
+        if node.name in [*BUILT_IN, *self.rule.declared, *self.temporaries]:
+            return self._per_synapse(node.name, node.span, diags)
+        return super().name(node, diags)
+
+    def field(self, node: s.Attr, index, diags: Diagnostics) -> e.Expr:
+        if node.obj == "pre":
+            return self._per_synapse(f"pre.{node.attr}", node.span, diags)
+        return super().field(node, index, diags)
+
+    def _per_synapse(self, name: str, span, diags: Diagnostics) -> e.Expr:
+        diags.error("bias-per-neuron", f"`bias = ...` runs once per target neuron, and `{name}` "
+                    "is one per synapse", span, "the bias reads bias, post, post.X, target and "
+                    "the rule's parameters")
+        return PLACEHOLDER
+
+
 class _Rule:
     def __init__(self, block: s.RuleBlock):
         self.name = block.name.name
         self.declared: dict[str, str] = {}
-        self.reads: dict[str, object] = {}  # `pre.X` / `post.X` -> where first read
+        self.reads: dict[str, object] = {}  # `pre.X` / `post.X` / `target` -> where first read
+        self.bias: list = []  # the `bias = ...` statements, in order
         self.sites = 0
 
     def draw(self, node: s.Call) -> e.Expr:
@@ -67,8 +119,8 @@ class _Rule:
 
 def check_rule(block: s.RuleBlock, source: str,
                diags: Diagnostics) -> tuple[ir.PlasticityRule, dict] | None:
-    """The rule's IR and where each `pre.X` / `post.X` is first read (for the `learn` checks);
-    None after an error."""
+    """The rule's IR and where each `pre.X` / `post.X` (and `target`) is first read (for the
+    `learn` checks); None after an error."""
     before = len(diags.errors)
     rule = _Rule(block)
     values: dict[str, dict[str, float]] = {"param": {}, "state": {}}
@@ -90,14 +142,15 @@ def check_rule(block: s.RuleBlock, source: str,
         return None
     every, on_pre, on_post = (tuple(blocks.get(event, ())) for event in ir.EVENTS)
     lazy = lazy_states(values["param"], values["state"], every, (on_pre, on_post))
+    reads = tuple(name for name in rule.reads if name != TARGET)
     return ir.PlasticityRule(rule.name, values["param"], values["state"], every, on_pre, on_post,
-                             tuple(rule.reads), source, ir.Loc.of(block.name.span),
-                             tuple(modulators), lazy), rule.reads
+                             reads, source, ir.Loc.of(block.name.span), tuple(modulators), lazy,
+                             TARGET in rule.reads, tuple(rule.bias)), rule.reads
 
 
 def _name_free(name: s.Ident, kind: str, rule: _Rule, diags: Diagnostics) -> bool:
     """Whether a declaration's name is neither built in nor declared before (else an error)."""
-    if name.name in BUILT_IN:
+    if name.name in (*BUILT_IN, BIAS):
         diags.error("reserved-name", f"`{name.name}` is built into every rule; it cannot be "
                     f"declared as a {kind}", name.span)
     elif name.name in rule.declared:
@@ -135,15 +188,31 @@ def _event(st: s.RuleEvent, rule: _Rule, blocks: dict, diags: Diagnostics) -> No
                     st.event.span)
         return
     scope = _Block(rule)
-    blocks[key] = [_assign(a, scope, diags) for a in st.statements]
+    statements = [_assign(a, scope, key, diags) for a in st.statements]
+    blocks[key] = [a for a in statements if a[0] != BIAS]
+    rule.bias += [a for a in statements if a[0] == BIAS]
+
+
+def _assign_bias(st: s.Assign, scope: _Block, event: str,
+                 diags: Diagnostics) -> tuple[str, dict]:
+    """`bias = ...`: in `every tick`, run once per target neuron (so it reads per-neuron names)."""
+    if event != "every":
+        diags.error("bias-per-neuron", f"`bias` moves in `every tick` only, not in "
+                    f"`{_written(event)}`", st.target.span, "a bias is one per target neuron; "
+                    "`on pre` and `on post` visit synapses")
+    neuron = _Neuron(scope.rule)
+    neuron.temporaries = scope.temporaries  # named, so reading one says why it cannot
+    return BIAS, e.to_dict(e.as_num(convert(st.value, neuron, diags)))
 
 
 def _written(key: str) -> str:
     return "every tick" if key == "every" else key.replace("_", " ")
 
 
-def _assign(st: s.Assign, scope: _Block, diags: Diagnostics) -> tuple[str, dict]:
+def _assign(st: s.Assign, scope: _Block, event: str, diags: Diagnostics) -> tuple[str, dict]:
     target = st.target.name
+    if target == BIAS:
+        return _assign_bias(st, scope, event, diags)
     value = convert(st.value, scope, diags)
     rule = scope.rule
     if "." in target:
@@ -154,6 +223,10 @@ def _assign(st: s.Assign, scope: _Block, diags: Diagnostics) -> tuple[str, dict]
         diags.error("assign-neuron", f"`{target}` is the {target}-synaptic neuron's output "
                     "this tick: a rule cannot assign it", st.target.span,
                     "a rule assigns `w` and its own states")
+    elif target == TARGET:
+        diags.error("assign-neuron", "`target` is the target neuron's target value: a rule "
+                    "cannot assign it", st.target.span, "a rule assigns `w`, `bias` and its "
+                    "own states")
     elif rule.declared.get(target) == "param":
         diags.error("assign-param", f"`{target}` is a parameter: it cannot change",
                     st.target.span, f"declare it with `state {target} = ...` to let it change")

@@ -104,18 +104,24 @@ def _size(shape: tuple[s.Expr, ...]) -> int | None:
 
 @dataclass(frozen=True)
 class Written:
-    """The `rule` blocks of the file (None: one with errors, reported already), with where each
-    reads `pre.X` / `post.X`, and the neuron models, to check `learn` statements against."""
+    """The learning rules, built-in and the file's `rule` blocks (None: one with errors, reported
+    already), with where each reads `pre.X` / `post.X` / `target`, and the neuron models, to
+    check `learn` statements against."""
 
     rules: dict
     reads: dict
     models: dict
 
     def table(self) -> dict:
-        """Every learning rule a `learn` may name, with its parameters."""
+        """Every learning rule a `learn` may name, with its parameters: the built-in rules'
+        as LOCAL_RULES checks them, a rule of the file's with its defaults."""
         own = {name: tuple(Param(p, "number", value) for p, value in rule.params.items())
-               for name, rule in self.rules.items() if rule}
+               for name, rule in self.rules.items() if rule and not rule.builtin}
         return {**LOCAL_RULES, **own}
+
+    def from_targets(self, name: str) -> bool:
+        """Whether the rule of that name reads `target` (as the perceptron does)."""
+        return bool(self.rules.get(name)) and self.rules[name].target
 
 
 NO_RULES = Written({}, {}, {})
@@ -170,7 +176,7 @@ def _check_regime(block: s.TrainBlock, view: NetworkView | None, written: Writte
                                 diags) for key, default in COUNTS.items()}
     groups = {role: _check_group(settings.get(role), role, view, diags)
               for role in ("input", "output")}
-    _check_needs(block, settings, view, diags)
+    _check_needs(block, settings, view, written, diags)
     learn = _check_each([st for st in block.statements if isinstance(st, s.Learn)],
                         functools.partial(_check_learn, written=written), view, diags)
     rewire = _check_each([st for st in block.statements if isinstance(st, s.Rewire)],
@@ -284,7 +290,7 @@ def _check_group(setting: s.Setting | None, role: str, view: NetworkView | None,
 
 
 def _check_needs(block: s.TrainBlock, settings: dict[str, s.Setting], view: NetworkView | None,
-                 diags: Diagnostics) -> None:
+                 written: Written, diags: Diagnostics) -> None:
     """Something to train, and the group the data feeds and the targets belong to."""
     learns = any(isinstance(st, s.Learn) for st in block.statements)
     if "loss" not in settings and not learns:
@@ -294,7 +300,7 @@ def _check_needs(block: s.TrainBlock, settings: dict[str, s.Setting], view: Netw
     if view is None:
         return
     if not view.role("input"):  # nothing to feed data to: it learns from its own activity
-        _check_without_data(block, settings, view, diags)
+        _check_without_data(block, settings, view, written, diags)
     for role, needs in (("input", "data"), ("output", "loss")):
         groups = view.role(role)
         if needs in settings and role not in settings and len(groups) > 1:
@@ -305,7 +311,7 @@ def _check_needs(block: s.TrainBlock, settings: dict[str, s.Setting], view: Netw
 
 
 def _check_without_data(block: s.TrainBlock, settings: dict[str, s.Setting], view: NetworkView,
-                        diags: Diagnostics) -> None:
+                        written: Written, diags: Diagnostics) -> None:
     """A network without inputs runs on its own: no data set, and nothing that needs targets."""
     hint = ("a network without inputs learns from its own activity, by local rules such as "
             "`learn SRC -> DST : oja(rate=0.01)`")
@@ -317,10 +323,10 @@ def _check_without_data(block: s.TrainBlock, settings: dict[str, s.Setting], vie
                     "has no inputs to take the data they come with", settings["loss"].span,
                     hint)
     for st in block.statements:
-        if isinstance(st, s.Learn) and st.rule.func.name == "perceptron":
-            diags.error("loss-without-data", f"the perceptron rule learns from targets, and "
-                        f"network `{view.name}` has no inputs to take the data they come "
-                        "with", st.rule.span, hint)
+        if isinstance(st, s.Learn) and written.from_targets(st.rule.func.name):
+            diags.error("loss-without-data", f"the {st.rule.func.name} rule learns from "
+                        f"targets, and network `{view.name}` has no inputs to take the data "
+                        "they come with", st.rule.span, hint, notes=_target_read(written, st))
 
 
 # ---- local rules and rewiring --------------------------------------------------------------
@@ -358,12 +364,13 @@ def _check_learn(st: s.Learn, view: NetworkView | None, diags: Diagnostics,
         modulators = _check_modulators(st, rule, feeds, view.ends[projection][1], view, diags)
         if not _check_written(st, rule, projection, view, written, diags) or modulators is None:
             return None
-    if st.rule.func.name == "perceptron":
+    if rule and rule.target:
         dst = view.ends[projection][1]
         if view.groups.get(dst) != "output":
-            diags.error("perceptron-target", f"the perceptron rule learns from targets, but "
+            diags.error("perceptron-target", f"the {rule.name} rule learns from targets, but "
                         f"`{dst}` is not an output", st.rule.span,
-                        f"learn a connection into an output ({', '.join(view.role('output'))})")
+                        f"learn a connection into an output ({', '.join(view.role('output'))})",
+                        notes=_target_read(written, st))
             return None
     return ir.LocalRule(projection, st.rule.func.name, params, ir.Loc.of(st.span), modulators)
 
@@ -438,14 +445,22 @@ def _check_feed(name: str, value: s.Expr, rule: ir.PlasticityRule, target: str,
     return ir.Modulator(name, "group", source)
 
 
+def _target_read(written: Written, st: s.Learn) -> list:
+    """Where a rule of the file reads `target` (a built-in's is in another file: none)."""
+    rule = written.rules[st.rule.func.name]
+    return [] if rule.builtin else [("`target` read here", written.reads[rule.name]["target"])]
+
+
 def _check_written(st: s.Learn, rule: ir.PlasticityRule, projection: str, view: NetworkView,
                    written: Written, diags: Diagnostics) -> bool:
-    """A `rule` block on a connection: the neurons have what it reads; it runs without data;
-    an `on pre` block on a source that never spikes is worth a warning."""
+    """A `rule` block on a connection: the neurons have what it reads; an `on pre` block on a
+    source that never spikes is worth a warning."""
     ok = True
     ends = dict(zip(("pre", "post"), view.ends[projection]))
     for name, span in written.reads[rule.name].items():
         side, _, var = name.partition(".")
+        if not var:  # `target`: the perceptron check's
+            continue
         group = ends[side]
         model = written.models.get(view.models.get(group))
         if model is None or (var not in model.states and var not in model.params):
@@ -457,17 +472,6 @@ def _check_written(st: s.Learn, rule: ir.PlasticityRule, projection: str, view: 
                         (suggest(var, [*model.states, *model.params]) or has) if model else has,
                         notes=[("read here", span)])
             ok = False
-    if projection in view.shared:
-        diags.error("learn-shared", f"connection `{projection}` shares one kernel among its "
-                    f"synapses; rule `{rule.name}` keeps states per synapse", st.span,
-                    "learn a connection without `shared=true`")
-        ok = False
-    if view.role("input"):
-        diags.error("rule-with-data", f"rule `{rule.name}` runs tick by tick in a regime "
-                    f"without data, and network `{view.name}` has inputs", st.span,
-                    "drive the network by its own groups (`poisson` sources) and give it no "
-                    "`input`; written rules in regimes with data are not supported yet")
-        ok = False
     src_model = written.models.get(view.models.get(ends["pre"]))
     if rule.on_pre and (src_model is None or not src_model.spikes):
         diags.warning("never-spikes", f"rule `{rule.name}` has an `on pre` block, but "

@@ -18,7 +18,7 @@ from nndl.frontend.neuron_models import (BUILTIN_SOURCE, builtin_text, check_mod
                                          model_arguments)
 from nndl.frontend.ordering import schedule_groups
 from nndl.frontend.parser import parse
-from nndl.frontend.plasticity_rules import check_rule
+from nndl.frontend.plasticity_rules import builtin_rules_text, check_rule
 from nndl.frontend.regimes import Written, check_regimes
 from nndl.frontend.signatures import (
     ACTIVATIONS,
@@ -68,16 +68,17 @@ def check_program(program: s.Program, source: str, sha256: str, diags: Diagnosti
 
 def _check_rules(blocks: list[s.RuleBlock], models: dict, source: str,
                  diags: Diagnostics) -> Written:
-    """The file's `rule` blocks, checked (None for one with errors)."""
+    """The built-in rules and the file's `rule` blocks, checked (None for one with errors): a
+    rule of the same name in the file replaces a built-in, as a neuron model does."""
     _check_unique([b.name for b in blocks], "rule", diags)
     rules, reads = {}, {}
     for block in blocks:
-        if block.name.name in LOCAL_RULES:
-            diags.error("duplicate", f"`{block.name.name}` is a built-in learning rule",
-                        block.name.span, "give the rule another name")
         checked = check_rule(block, source, diags)
         rules.setdefault(block.name.name, checked[0] if checked else None)
         reads.setdefault(block.name.name, checked[1] if checked else {})
+    for name, rule, its_reads in builtin_rules():
+        rules.setdefault(name, rule)
+        reads.setdefault(name, its_reads)
     return Written(rules, reads, models)
 
 
@@ -99,6 +100,21 @@ def builtin_models() -> tuple[tuple[str, ir.NeuronModel], ...]:
     if diags.errors:  # our file, so our bug
         raise RuntimeError("internal error in the built-in models:\n" + diags.render())
     return tuple((m.name, m) for m in models)
+
+
+@functools.lru_cache(maxsize=1)
+def builtin_rules() -> tuple[tuple[str, ir.PlasticityRule, dict], ...]:
+    """hebb, oja and perceptron, with where they read `pre.X` / `post.X` / `target`, parsed from
+    the package's own .nndl file."""
+    text = builtin_rules_text()
+    diags = Diagnostics(ir.BUILTIN_RULES, text)
+    tree = parse(text, diags)
+    checked = [check_rule(b, ir.BUILTIN_RULES, diags) for b in tree.blocks] if tree else []
+    arguments = {name: [p.name for p in params] for name, params in LOCAL_RULES.items()}
+    if diags.errors or arguments != {rule.name: list(rule.params) for rule, _ in checked}:
+        raise RuntimeError("internal error in the built-in rules (their `learn` arguments: "
+                           "signatures.LOCAL_RULES):\n" + diags.render())
+    return tuple((rule.name, rule, reads) for rule, reads in checked)
 
 
 def _check_unique(names: list[s.Ident], what: str, diags: Diagnostics) -> None:

@@ -102,6 +102,8 @@ DATASETS: dict[str, tuple[Param, ...]] = {
     "mnist1d_seq": MNIST1D,
 }
 
+# The arguments a `learn` gives the built-in rules (their statements: builtin_rules.nndl, whose
+# parameters these must name, in its order): what each must be, checked where it is written.
 LOCAL_RULES: dict[str, tuple[Param, ...]] = {
     "hebb": (Param("rate", "number", **POSITIVE), Param("decay", "number", 0.0, **NON_NEGATIVE)),
     "oja": (Param("rate", "number", **POSITIVE),),

@@ -124,6 +124,7 @@ class NeuronModel:
 
 
 EVENTS = ("every", "on_pre", "on_post")  # a plasticity rule's blocks, in the order they run
+BUILTIN_RULES = "<builtin rules>"  # the source of hebb, oja and perceptron (a built-in .nndl file)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,10 @@ class PlasticityRule:
     two neurons' model states and parameters: `reads`), the rule's states, parameters and
     modulators (signals each `learn` feeds: LocalRule.modulators) and earlier temporaries, and
     assign `w`, states and temporaries. `lazy` names the states whose `every tick` statement
-    runs at events instead (nndl.ir.lazy_traces).
+    runs at events instead (nndl.ir.lazy_traces). `target` (when `target` is true) is the
+    target neuron's target value, in a regime with data. `bias` holds the `bias = ...`
+    statements of the `every tick` block: run once per target neuron (reading `bias`, `post`,
+    `post.X`, `target` and parameters), they move the target group's bias.
     """
 
     name: str
@@ -151,11 +155,18 @@ class PlasticityRule:
     loc: Loc | None = None
     modulators: tuple[str, ...] = ()  # `modulator reward`, in declaration order
     lazy: tuple[str, ...] = ()  # traces computed at events (nndl.ir.lazy_traces)
+    target: bool = False  # whether a statement reads `target` (it then needs targets)
+    bias: tuple[tuple[str, dict], ...] = ()  # `bias = ...`, once per target neuron
+
+    @property
+    def builtin(self) -> bool:
+        """Whether it is one of the built-in rules (hebb, oja, perceptron), not the user's."""
+        return self.source == BUILTIN_RULES
 
     def block(self, event: str) -> tuple[tuple[str, dict], ...]:
         return getattr(self, event)
 
-    @property
+    @functools.cached_property  # asked once per synapse visited (nndl.runtime.synapse_rules)
     def draws(self) -> bool:
         from nndl.ir import expr
 
@@ -170,7 +181,8 @@ class PlasticityRule:
         return cls(d["name"], dict(d["params"]), dict(d["states"]), statements("every"),
                    statements("on_pre"), statements("on_post"), tuple(d["reads"]), d["source"],
                    Loc.from_dict(d["loc"]), tuple(d.get("modulators", ())),
-                   tuple(d.get("lazy", ())))
+                   tuple(d.get("lazy", ())), d.get("target", False),
+                   tuple((target, value) for target, value in d.get("bias", ())))
 
 
 @dataclass(frozen=True)
@@ -409,8 +421,13 @@ class Network:
         )
 
     def plasticity(self, kind: str) -> PlasticityRule | None:
-        """The `rule` block a local rule of this kind runs; None for hebb, oja, perceptron."""
+        """The `rule` block a local rule of this kind runs (the built-in hebb, oja and
+        perceptron are rule blocks too); None for a kind no regime learns by."""
         return next((r for r in self.rules if r.name == kind), None)
+
+    def needs_targets(self, learn: tuple[LocalRule, ...]) -> bool:
+        """Whether one of the local rules reads `target` (as the perceptron does)."""
+        return any(rule.target for rule in map(self.plasticity, (r.kind for r in learn)) if rule)
 
     def model(self, name: str) -> NeuronModel:
         return next(m for m in self.models if m.name == name)

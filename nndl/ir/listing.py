@@ -100,21 +100,25 @@ def regime_listing(network: ir.Network, r: ir.Regime,
             ["optimizer", call_text(r.optimizer.kind, r.optimizer.params) if r.optimizer
              else "none"],
             ["batch", str(r.batch)], ["epochs", str(r.epochs)], ["ticks", _ticks(r, sequence_ticks)]]
+    data = bool(network.inputs)
     rows += [["learn", f"{rule.projection}: {call_text(rule.kind, rule.params)}"
-              + _visits(network.plasticity(rule.kind)) + _fed(network, rule)]
+              + _visits(network.plasticity(rule.kind), data) + _fed(network, rule)]
              for rule in r.learn]
     rows += [["rewire", f"{w.projection}: {_rewire(w)}"] for w in r.rewire]
     return [f"  {r.name}{where}"] + ["  " + line for line in _table(rows)]
 
 
-def _visits(rule: ir.PlasticityRule | None) -> str:
-    """Which synapses a written rule's blocks visit each tick (nndl.runtime.synapse_rules)."""
+def _visits(rule: ir.PlasticityRule | None, data: bool) -> str:
+    """When a rule runs and which synapses its blocks visit (nndl.runtime.synapse_rules): each
+    tick without data, after each batch's run (at its last tick) with data."""
     if rule is None:
         return ""
     visits = {"every": "every tick: all synapses", "on_pre": "on pre: the synapses of sources "
               "that fired", "on_post": "on post: the synapses of targets that fired"}
-    return "  (rule; " + "; ".join(visits[e] for e in ir.EVENTS
-                                   if lazy_traces.run_block(rule, e)) + ")"
+    found = [visits[e] for e in ir.EVENTS if lazy_traces.run_block(rule, e)]
+    found += ["bias: once per target neuron"] if rule.bias else []
+    when = "after each batch's run, at its last tick; " if data else ""
+    return f"  (rule; {when}" + "; ".join(found) + ")"
 
 
 def _fed(network: ir.Network, rule: ir.LocalRule) -> str:
@@ -129,9 +133,11 @@ def _fed(network: ir.Network, rule: ir.LocalRule) -> str:
 
 def rule_listing(rule: ir.PlasticityRule) -> list[str]:
     """A `rule` block's lines: parameters, per-synapse states and each block's statements."""
-    where = f"  (line {rule.loc.line})" if rule.loc else ""
+    where = "  (built in)" if rule.builtin else f"  (line {rule.loc.line})" if rule.loc else ""
     lines = [f"  {rule.name}{where}"]
-    if rule.params:
+    if rule.params and rule.builtin:  # their `learn` statements give them (or their defaults)
+        lines.append("    params  " + ", ".join(rule.params) + "  (as each `learn` gives them)")
+    elif rule.params:
         lines.append("    params  " + ", ".join(f"{k}={v:g}" for k, v in rule.params.items()))
     if rule.states:
         lines.append("    states  " + ", ".join(f"{k}={v:g}" for k, v in rule.states.items())
@@ -144,6 +150,8 @@ def rule_listing(rule: ir.PlasticityRule) -> list[str]:
             lines += [f"      {target} = {expr.render(expr.from_dict(value))}"
                       + (_lazy(rule, target) if event == "every" else "")
                       for target, value in rule.block(event)]
+    lines += [f"      bias = {expr.render(expr.from_dict(value))}  (once per target neuron)"
+              for _, value in rule.bias]
     return lines
 
 

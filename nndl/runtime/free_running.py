@@ -7,8 +7,8 @@ the regime's `batch` samples side by side (each draws its own numbers). After ev
 `learn` rule changes its weights from that tick's activity, the mean over the samples — what it
 does after a data set's batch, with the tick as the batch's run — and the new weights act from
 the next tick on. A delayed connection's rule sees its source as the synapse delivered it, d
-ticks earlier. `rewire ... every N` counts ticks. A loss or a perceptron needs targets, which
-need data: they are refused.
+ticks earlier. `rewire ... every N` counts ticks. A loss or a rule that reads `target` (the
+perceptron) needs targets, which need data: they are refused.
 """
 
 from __future__ import annotations
@@ -22,23 +22,19 @@ from nndl.runtime import recording, resources
 from nndl.runtime.errors import InputError
 from nndl.runtime.modulators import check_given
 from nndl.runtime.plasticity import Learner, Rewirer
-from nndl.runtime.synapse_rules import SynapseRules
 
 
 def check(spec: ir.Network, settings) -> None:
-    """InputError unless the settings can train without data: local rules, none a perceptron."""
-    needs = "the loss " + settings.loss if settings.loss else "the perceptron rule" if any(
-        rule.kind == "perceptron" for rule in settings.learn) else None
+    """InputError unless the settings can train without data: local rules, none that reads
+    `target`."""
+    from_targets = [r.kind for r in settings.learn if spec.plasticity(r.kind).target]
+    needs = "the loss " + settings.loss if settings.loss else \
+        f"the {from_targets[0]} rule" if from_targets else None
     if needs:
         raise InputError(f"regime `{settings.name}` trains by {needs}, which compares the "
                          f"outputs with targets; network `{spec.name}` has no inputs and none "
                          "were given, so there are none: without data a regime learns by local "
                          "rules (hebb, oja) alone")
-    rewired = {r.projection for r in settings.rewire}
-    for rule in settings.learn:
-        if spec.plasticity(rule.kind) and rule.projection in rewired:
-            raise InputError(f"rule `{rule.kind}` keeps states per synapse of `{rule.projection}`"
-                             ", which the regime also rewires: the two cannot be combined yet")
     if not settings.learn:
         raise InputError(f"regime `{settings.name}` has no local rule (`learn SRC -> DST : "
                          "oja(rate=0.01)`), and without data nothing else can train "
@@ -53,13 +49,11 @@ def fit(net, settings, *, progress_bar, on_epoch=None, modulators=None) -> dict:
     spec = net.SPEC
     ticks, batch = settings.ticks or 1, settings.batch
     resources.check(spec, batch, 1, backend=net.BACKEND)
-    built_in = tuple(r for r in settings.learn if spec.plasticity(r.kind) is None)
     written = tuple(r for r in settings.learn if spec.plasticity(r.kind) is not None)
     check_given(written, dict(modulators or {}))
-    learner = Learner(net, built_in) if built_in else None
-    rules = SynapseRules(net, written, batch, modulators) if written else None
+    learner = Learner(net, settings.learn, batch, modulators)
     rewirer = Rewirer(net, settings.rewire, _NoOptimizer(), learner) if settings.rewire else None
-    activity = Activity(net, settings.learn, batch, rules.recorded() if rules else ())
+    activity = Activity(net, settings.learn, batch, learner.recorded())
     outputs = [g.name for g in spec.outputs]
     history: dict[str, list] = {}
     bar = progress_bar(settings.epochs * ticks)
@@ -72,9 +66,7 @@ def fit(net, settings, *, progress_bar, on_epoch=None, modulators=None) -> dict:
                 activity.tick(reset=step == 0)
                 fired += sum(float(activity.outputs(g)[-1].sum()) for g in outputs)
                 where = f"epoch {epoch + 1}, tick {t + 1}"
-                changes = learner.changes({}, where, activity.outputs) if learner else {}
-                if rules:
-                    changes.update(rules.changes(step, activity.outputs, where))
+                changes = learner.changes({}, where, activity.outputs)
                 step += 1
                 params = net._trainable()
                 for key, change in changes.items():
@@ -83,9 +75,7 @@ def fit(net, settings, *, progress_bar, on_epoch=None, modulators=None) -> dict:
                 if rewirer:
                     rewirer.step(step)
                 bar.update(1)
-            summary = learner.epoch_summary(batch) if learner else {}
-            if rules:  # the mean size of every rule's changes, the built-in ones' included
-                summary = rules.epoch_summary(summary, len(built_in))
+            summary = learner.epoch_summary(batch)
             if outputs:  # per tick, sample and neuron: for spiking outputs, spikes a tick
                 size = sum(spec.group(g).size for g in outputs) * batch * ticks
                 summary["output_rate"] = fired / size
@@ -126,8 +116,8 @@ class Activity:
 
     def outputs(self, key: str) -> np.ndarray:
         """(ticks kept, batch, size) in float64 of a group's output (or a `GROUP.STATE` that
-        was asked for): what `local_rules.changes` and the written rules read (not to be
-        changed: a tick's values are kept for the ticks after it)."""
+        was asked for): what the rules read (not to be changed: a tick's values are kept for
+        the ticks after it)."""
         if len(self.recent) == 1:
             return self.recent[0][key]
         return np.concatenate([tick[key] for tick in self.recent])

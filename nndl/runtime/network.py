@@ -194,8 +194,7 @@ class NetworkBase:
             names = ", ".join(f"`{g.name}`" for g in self.SPEC.inputs)
             raise InputError(f"fit() needs data for the inputs of network `{self.SPEC.name}` "
                              f"({names}); only a network without inputs runs on its own")
-        needed = settings.loss is not None or any(rule.kind == "perceptron"
-                                                   for rule in settings.learn)
+        needed = settings.loss is not None or self.SPEC.needs_targets(settings.learn)
         targets = check_targets(self.SPEC, targets, needed)
         return training.fit(self, inputs, targets, settings, validation=validation,
                             checkpoint=checkpoint, resume=resume, progress=progress,

@@ -1,14 +1,15 @@
 """Local rules and rewiring while `fit` runs: when they act on the network, and what each
-epoch's history says of them. The rules themselves: nndl.runtime.local_rules and
-nndl.runtime.rewiring."""
+epoch's history says of them. The rules themselves: nndl.runtime.synapse_rules (every rule,
+the built-in hebb, oja and perceptron included, is a `rule` block) and nndl.runtime.rewiring."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from nndl.runtime import local_rules, rewiring
+from nndl.runtime import rewiring
 from nndl.runtime.errors import TrainingError
 from nndl.runtime.nonfinite import first_not_finite
+from nndl.runtime.synapse_rules import SynapseRules
 
 
 class Rewirer:
@@ -40,7 +41,7 @@ class Rewirer:
         for name, source in moved.items():
             self.optimizer.remap(f"{name}.w", source)
         if self.learner:
-            self.learner.rewired(synapses)
+            self.learner.rewired(synapses, moved)
 
     def epoch_summary(self) -> dict:
         synapses, _ = self.net._get_parameters()
@@ -51,50 +52,64 @@ class Rewirer:
 
 
 class Learner:
-    """The local rules of a regime during `fit`: their changes after each batch's run, and
-    what each epoch did (the mean size of the changes; the perceptron's mistakes)."""
+    """The local rules of a regime during `fit`: their changes after each batch's run (or each
+    tick, without data), and what each epoch did (the mean size of the changes; the mistakes
+    of the rules that learn from targets)."""
 
-    def __init__(self, net, rules: tuple):
+    def __init__(self, net, rules: tuple, batch: int, modulators=None):
         self.net, self.rules = net, rules  # ir.LocalRule
-        self.rewired(net._get_parameters()[0])
+        spec = net.SPEC
+        # The CuPy backend's own kernel for the built-in rules (`_local_changes`): the path that
+        # the CUDA kernels of rule blocks replace; every other backend runs the rule blocks
+        # (nndl.runtime.synapse_rules).
+        self.native = hasattr(net, "_local_changes") and all(
+            spec.plasticity(rule.kind).builtin for rule in rules)
+        self.written = None if self.native else SynapseRules(net, rules, batch, modulators)
+        self.reads_targets = spec.needs_targets(rules)
         self.change, self.mistakes, self.batches = 0.0, 0, 0
+        self.calls = 0  # since `fit` started: the counter of the rules' random draws
 
-    def rewired(self, synapses: dict) -> None:
-        self.wiring = {name: (syn.pre, syn.post, syn.tie) for name, syn in synapses.items()}
+    def rewired(self, synapses: dict, moved: dict) -> None:
+        if self.written:
+            self.written.rewired(synapses, moved)
+
+    def recorded(self) -> list[str]:
+        """The `GROUP.STATE` recordings the rules read as `pre.X` / `post.X`."""
+        return self.written.recorded() if self.written else []
 
     def changes(self, targets: dict, where: str, outputs=None) -> dict[str, np.ndarray]:
-        """Each rule's change from the last run (`outputs(group)`, (ticks, batch, size) on the
+        """Each rule's change from the last run (`outputs(key)`, (ticks, batch, size) on the
         host, where given: a run without data keeps its own; see free_running)."""
-        spec = self.net.SPEC
         with np.errstate(over="ignore", invalid="ignore"):  # a runaway is reported below
-            if outputs is not None:
-                result, mistakes = local_rules.changes(spec, self.rules, targets,
-                                                       self.net._trainable(), self.wiring,
-                                                       outputs)
-            elif hasattr(self.net, "_local_changes"):  # a backend's own (on its device)
-                result, mistakes = self.net._local_changes(self.rules, targets)
+            if self.native:
+                result, mistakes = self.net._local_changes(self.rules, targets, outputs)
             else:
-                result, mistakes = local_rules.changes(spec, self.rules, targets,
-                                                       self.net._trainable(), self.wiring,
-                                                       self._outputs)
+                result, mistakes = self.written.changes(
+                    self.calls, self._outputs if outputs is None else outputs, targets)
         bad = [key for key, change in result.items() if not np.isfinite(change).all()]
         if bad:
             raise TrainingError(f"training stopped at {where}: the local rule's change of "
                                 f"`{bad[0]}` is not finite; the first value that was not finite "
                                 f"is {first_not_finite(self.net, backward=False)}. Try a smaller "
                                 "rate, or a decay")
-        self.change += float(np.mean([np.abs(c).mean() for c in result.values()]))
+        self.change += float(np.mean([np.abs(c).mean() if c.size else 0.0
+                                      for c in result.values()]))
         self.mistakes += mistakes
         self.batches += 1
+        self.calls += 1
         return result
 
-    def _outputs(self, group: str) -> np.ndarray:
-        """The group's recorded output over the run, in float64 (the rules' precision here)."""
+    def _outputs(self, key: str) -> np.ndarray:
+        """A group's recorded output over the run (or, for `GROUP.STATE`, the state where the
+        run ended), in float64 (the rules' precision)."""
+        group, _, state = key.partition(".")
+        if state:
+            return np.asarray(self.net._last_states()[group][state], np.float64)[None]
         return self.net._recorded(group, "out").astype(np.float64)
 
     def epoch_summary(self, samples: int) -> dict[str, float]:
         summary = {"weight_change": self.change / max(1, self.batches)}
-        if any(rule.kind == "perceptron" for rule in self.rules):
+        if self.reads_targets:
             summary["mistakes"] = self.mistakes
         self.change, self.mistakes, self.batches = 0.0, 0, 0
         return summary

@@ -140,7 +140,7 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
     n = samples(spec, inputs, targets, settings.loss)
     ticks = run_ticks(spec, inputs, settings.ticks)
     optimizer = make_optimizer(*settings.optimizer)
-    learner = Learner(net, settings.learn) if settings.learn else None
+    learner = Learner(net, settings.learn, settings.batch) if settings.learn else None
     rewirer = Rewirer(net, settings.rewire, optimizer, learner) if settings.rewire else None
     rng = shuffle_rng(net.seed, settings.name)
     history: dict[str, list] = {"loss": []} if settings.loss else {}
@@ -246,12 +246,12 @@ def held_out(net, inputs: dict, targets: dict, loss: str | None, learn: tuple, t
              every_tick: bool) -> dict:
     """What held-out samples tell of a network trained with `loss` or the local rules `learn`:
     evaluate's loss (and accuracy) under a loss; under local rules alone, the accuracy and the
-    mistakes when a perceptron rule learns from the targets, and nothing for hebb or oja,
-    which never see a target."""
+    mistakes when a rule learns from the targets (reads `target`, as the perceptron does), and
+    nothing for hebb or oja, which never see a target."""
     inputs = {name: np.asarray(x) for name, x in inputs.items()}
     if loss is not None:
         return evaluate(net, inputs, targets, loss, ticks, every_tick)
-    if not any(rule.kind == "perceptron" for rule in learn):
+    if not net.SPEC.needs_targets(learn):
         return {}
     # the perceptron's targets as mse takes them (the rule minimises no loss: none is reported)
     _, correct, counted = _tally(net, inputs, targets, "mse", ticks, every_tick)
