@@ -199,7 +199,7 @@ GENERATED_NAMES = {
     "rows_backward", "softmax_backward",
     "Synapse", "SharedSynapse", "Neuron", "ModelNeuron", "Group", "SoftmaxGroup", "ModelGroup",
     "Network", "cp", "CUDA", "KERNELS", "Kernels", "to_device", "Wiring", "InputError",
-    "local_rules", "synapse_changes", "tap_layout", "tap_weights", "stencil_launch",  # cupy's
+    "tap_layout", "tap_weights", "stencil_launch",  # cupy's
     "ScalarNoise",  # the OO module's draws (nndl.runtime.philox)
     "noise",  # not a module's: the draws that a model function using rand() or randn() takes
     "ScalarNoise",  # the OO module's draws
@@ -363,15 +363,14 @@ def _has(rule: ir.PlasticityRule, event: str) -> bool:
     return bool(rule.bias if event == "bias" else lazy_traces.run_block(rule, event))
 
 
-def rule_table(network: ir.Network, events=tuple(RULE_EVENTS)) -> str:
+def rule_table(network: ir.Network) -> str:
     """`RULES`: each rule's functions by event, and its "bias" function (None for a block it
-    lacks), for the runtime; `events` are those the backend compiles (the CuPy backend's
-    kernels: no `bias = ...` yet)."""
+    lacks), for the runtime."""
     entries = []
     for rule in network.rules:
         functions = ", ".join(f"{event!r}: {rule_function_name(rule, event)}"
                               if _has(rule, event) else f"{event!r}: None"
-                              for event in events)
+                              for event in RULE_EVENTS)
         entries.append(f"{rule.name!r}: {{{functions}}}")
     return "{" + ", ".join(entries) + "}"
 

@@ -149,14 +149,17 @@ def accepted_states() -> list[str]:
 
 @nvcc
 def test_every_rule_block_compiles_with_nvcc(tmp_path):
-    """STDP, the drawing rule, a rule whose variables take hostile names and the bandit's
-    reward-modulated rule: every block's kernel, for float and double, in one nvcc run."""
+    """STDP, the drawing rule, a rule whose variables take hostile names, the bandit's
+    reward-modulated rule and the built-in perceptron (its `bias = ...` and `target`): every
+    block's kernel, for float and double, in one nvcc run."""
     states = accepted_states()
     assert set(KERNEL_NAMES) <= set(states)
     bandit = (Path(__file__).parent.parent / "examples" / "bandit.nndl").read_text()
+    perceptron = (Path(__file__).parent.parent / "examples" / "perceptron.nndl").read_text()
     sources = {name: cuda_of(backends.generate(spec_of(text), "cupy")) for name, text in (
         ("stdp", network(2, 3)), ("noisy", noisy_network(1, 2)), ("r", hostile_rule(states)),
-        ("reinforce", bandit))}
+        ("reinforce", bandit), ("perceptron", perceptron))}
+    assert "void rule_perceptron_bias(" in sources["perceptron"]  # `bias = ...`, a kernel too
     assert "const real* in_v_reward" in sources["reinforce"]  # the modulator, one per visit
     for name in ("noisy", "r", "reinforce"):
         assert f"void rule_{name}_every(" in sources[name]

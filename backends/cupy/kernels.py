@@ -196,22 +196,6 @@ extern "C" __global__ void rows_backward(long long batch, long long n_positions,
 }
 ''',
     **STENCILS,  # `local` between groups of one grid
-    "local_rule": '''
-// a built-in rule's change of synapse i's weight, its mean over the batch (the statements of
-// nndl/frontend/builtin_rules.nndl): kind 0 hebb, 1 oja, 2 perceptron (`y`: target - post there)
-extern "C" __global__ void local_rule(long long kind, long long batch, long long n_synapses,
-        long long n_pre, long long n_post, real rate, real decay, const real* x, const real* y,
-        const real* w, const long long* pre, const long long* post, real* dw) {
-    long long i = NNDL_THREAD;
-    if (i >= n_synapses) return;
-    real sum = 0;
-    for (long long b = 0; b < batch; ++b) {
-        real pre_out = x[b * n_pre + pre[i]], post_out = y[b * n_post + post[i]];
-        sum += kind == 1 ? post_out * (pre_out - post_out * w[i]) : post_out * pre_out;
-    }
-    dw[i] = rate * (sum / batch) - (kind == 0 ? decay * w[i] : (real)0);
-}
-''',
 }
 
 

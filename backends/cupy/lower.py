@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 
 from nndl.backends.codegen import common_context
-from nndl.backends.render import rule_table
 from nndl.backends.cupy.kernels import kernel_calls, network_source
 from nndl.backends.cupy.rule_kernels import rule_calls, rule_kernels
 from nndl.backends.numpy.lower import lower as numpy_lower
@@ -46,8 +45,6 @@ def lower(network: ir.Network) -> dict:
     sums = _used(steps + backward_steps, KERNEL_HELPERS)
     stencils = any(name.startswith("stencil_") for name in sums)
     sums = (["tap_source"] if stencils else []) + sums  # the stencils' helper
-    local_rules = any(r.learn for r in network.regimes)
-    sums += ["local_rule"] if local_rules else []
     source = network_source(network, sums, rule_kernels(network))
     if "'''" in source or "\\" in source:  # it goes into a plain triple-quoted string
         raise RuntimeError("internal error: CUDA source the module cannot quote")
@@ -59,9 +56,7 @@ def lower(network: ir.Network) -> dict:
         "cuda": source,
         "calls": kernel_calls(network) + rule_calls(network),
         "sums": sums,
-        "local_rules": local_rules,
         "rules": bool(network.rules),  # written rules: the wrappers of their kernels in RULES
-        "rule_table": rule_table(network, ir.EVENTS),  # no kernel for `bias = ...` yet
         "draws": any(m.draws for m in network.models),
         "softmax": any(g.activation == "softmax" for g in network.groups),
         "identity": any(g.activation == "identity" for g in network.groups

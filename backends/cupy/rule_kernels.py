@@ -42,17 +42,37 @@ def rule_kernel(rule: ir.PlasticityRule, event: str) -> str:
     elapsed = [lazy_traces.ELAPSED] if takes_elapsed(rule, event) else []
     return elementwise_kernel(
         rule_function_name(rule, event),
-        ["w", "pre", "post", *rule.states, *rule.modulators, *elapsed],
+        ["w", "pre", "post", *rule.states, *_fed(rule), *elapsed],
         [*rule.reads, *rule.params], statements, ["w", *rule.states],
         f"rule {rule.name}: `{RULE_EVENTS[event]}`, one thread per visit",
         block_draws(rule, event), held=rule.reads, visits=True)
 
 
+def bias_kernel(rule: ir.PlasticityRule) -> str:
+    """`bias = ...` as `rule_NAME_bias(n, bias, post[, target], *post_reads, *params,
+    result0)`: one thread per target neuron and sample, its `post.X` held as a block's are."""
+    reads = [r for r in rule.reads if r.startswith("post.")]
+    statements = [(target, e.from_dict(value)) for target, value in rule.bias]
+    return elementwise_kernel(
+        rule_function_name(rule, "bias"), ["bias", "post", *(["target"] if rule.target else [])],
+        [*reads, *rule.params], statements, ["bias"],
+        f"rule {rule.name}: `bias = ...`, one thread per target neuron and sample", held=reads)
+
+
+def _fed(rule: ir.PlasticityRule) -> list[str]:
+    """The per-visit values after the states: the modulators, then `target` where it is read
+    (backends/render.py rule_arguments)."""
+    return [*rule.modulators, *(["target"] if rule.target else [])]
+
+
 def rule_kernels(network: ir.Network) -> dict[str, str]:
-    """A kernel per block of every rule the network's regimes learn by."""
-    return {rule_function_name(rule, event): rule_kernel(rule, event)
-            for rule in network.rules for event in ir.EVENTS
-            if lazy_traces.run_block(rule, event)}
+    """A kernel per block of every rule the network's regimes learn by (and per `bias = ...`)."""
+    kernels = {rule_function_name(rule, event): rule_kernel(rule, event)
+               for rule in network.rules for event in ir.EVENTS
+               if lazy_traces.run_block(rule, event)}
+    kernels.update({rule_function_name(rule, "bias"): bias_kernel(rule)
+                    for rule in network.rules if rule.bias})
+    return kernels
 
 
 def rule_calls(network: ir.Network) -> list[dict]:
@@ -67,14 +87,21 @@ def rule_calls(network: ir.Network) -> list[dict]:
             calls.append({"name": name, "doc": quoted_text(doc), "lines": [
                 f"return KERNELS.visit({name!r}, {_given(rule, draws, elapsed)},",
                 f"                     reads={len(rule.reads)}, states={len(rule.states)}, "
-                f"fed={len(rule.modulators) + elapsed}, draws={draws})"]})
+                f"fed={len(_fed(rule)) + elapsed}, draws={draws})"]})
+        if rule.bias:
+            name = rule_function_name(rule, "bias")
+            doc = f"Rule `{rule.name}` ({where}): `bias = ...` (kernel `{name}`)."
+            reads = sum(r.startswith("post.") for r in rule.reads)
+            calls.append({"name": name, "doc": quoted_text(doc), "lines": [
+                f"return KERNELS.visit({name!r}, args, arrays=2, reads={reads}, states=0,",
+                f"                     fed={int(rule.target)}, draws=False)[0]"]})
     return calls
 
 
 def _given(rule: ir.PlasticityRule, draws: bool, elapsed: bool) -> str:
     """The function's arguments its kernel takes: all of them, less the draws a block that
     never draws would be handed, and the ticks since the last event that `every tick` ignores."""
-    leading = 3 + len(rule.reads) + len(rule.states) + len(rule.params) + len(rule.modulators)
+    leading = 3 + len(rule.reads) + len(rule.states) + len(rule.params) + len(_fed(rule))
     if rule.lazy and not elapsed:  # args: (..., elapsed[, noise])
         return f"args[:{leading}] + args[{leading + 1}:]" if draws else f"args[:{leading}]"
     return "args[:-1]" if rule.draws and not draws else "args"

@@ -68,21 +68,23 @@ class Kernels:
         return tuple(outputs)
 
     def visit(self, name: str, args: tuple, reads: int, states: int, draws: bool,
-              fed: int = 0) -> tuple:
+              fed: int = 0, arrays: int = 3) -> tuple:
         """A rule block's kernel (backends/cupy/rule_kernels.py) called as the NumPy module's
         function: `args` are (w, pre, post, *reads, *states, *params, *fed[, noise]), one
-        element per visit in each array (`fed`: the modulators, and the ticks since the last
-        event of a rule with lazy traces); returns (w, *states), new arrays. A read is an array
-        or one number for all (held); the draws (a nndl.runtime.philox.Noise) give each visit's
-        synapse and sample."""
+        element per visit in each array (`fed`: the modulators, `target`, and the ticks since
+        the last event of a rule with lazy traces); returns (w, *states), new arrays. A read is
+        an array or one number for all (held); the draws (a nndl.runtime.philox.Noise) give
+        each visit's synapse and sample. `bias = ...` takes (bias, post, *reads, *params,
+        *fed): `arrays` 2 before the reads."""
         cp = self.cupy
         noise, args = (args[-1], args[:-1]) if draws else (None, args)
         fed, args = args[len(args) - fed:], args[:len(args) - fed]
-        inputs = [cp.ascontiguousarray(a)
-                  for a in (*args[:3], *args[3 + reads:3 + reads + states], *fed)]
+        first = arrays + reads  # where the states start
+        inputs = [cp.ascontiguousarray(cp.asarray(a))
+                  for a in (*args[:arrays], *args[first:first + states], *fed)]
         dtype, shape = inputs[0].dtype, inputs[0].shape
-        scalars = [part for value in args[3:3 + reads] for part in self.held(value, dtype)]
-        scalars += [dtype.type(value) for value in args[3 + reads + states:]]
+        scalars = [part for value in args[arrays:first] for part in self.held(value, dtype)]
+        scalars += [dtype.type(value) for value in args[first + states:]]
         if noise is not None:  # each visit's counters, (synapse, sample), one by one
             scalars += [cp.ascontiguousarray(cp.broadcast_to(c.astype(cp.int64), shape))
                         for c in (noise.neurons, noise.samples)]
@@ -102,7 +104,7 @@ class Kernels:
                 self.constants[key] = cp.full((1,), value, dtype=dtype)
             values = self.constants[key]
         else:
-            values = cp.ascontiguousarray(value.reshape(-1).astype(dtype, copy=False))
+            values = cp.ascontiguousarray(cp.asarray(value).reshape(-1).astype(dtype, copy=False))
         return values, np.int64(values.size)
 
 

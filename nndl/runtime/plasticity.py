@@ -59,33 +59,24 @@ class Learner:
     def __init__(self, net, rules: tuple, batch: int, modulators=None):
         self.net, self.rules = net, rules  # ir.LocalRule
         spec = net.SPEC
-        # The CuPy backend's own kernel for the built-in rules (`_local_changes`): the path that
-        # the CUDA kernels of rule blocks replace; every other backend runs the rule blocks
-        # (nndl.runtime.synapse_rules).
-        self.native = hasattr(net, "_local_changes") and all(
-            spec.plasticity(rule.kind).builtin for rule in rules)
-        self.written = None if self.native else SynapseRules(net, rules, batch, modulators)
+        self.written = SynapseRules(net, rules, batch, modulators)
         self.reads_targets = spec.needs_targets(rules)
         self.change, self.mistakes, self.batches = 0.0, 0, 0
         self.calls = 0  # since `fit` started: the counter of the rules' random draws
 
     def rewired(self, synapses: dict, moved: dict) -> None:
-        if self.written:
-            self.written.rewired(synapses, moved)
+        self.written.rewired(synapses, moved)
 
     def recorded(self) -> list[str]:
         """The `GROUP.STATE` recordings the rules read as `pre.X` / `post.X`."""
-        return self.written.recorded() if self.written else []
+        return self.written.recorded()
 
     def changes(self, targets: dict, where: str, outputs=None) -> dict[str, np.ndarray]:
         """Each rule's change from the last run (`outputs(key)`, (ticks, batch, size) on the
         host, where given: a run without data keeps its own; see free_running)."""
         with np.errstate(over="ignore", invalid="ignore"):  # a runaway is reported below
-            if self.native:
-                result, mistakes = self.net._local_changes(self.rules, targets, outputs)
-            else:
-                result, mistakes = self.written.changes(
-                    self.calls, self._outputs if outputs is None else outputs, targets)
+            result, mistakes = self.written.changes(
+                self.calls, self._outputs if outputs is None else outputs, targets)
         bad = [key for key, change in result.items() if not np.isfinite(change).all()]
         if bad:
             raise TrainingError(f"training stopped at {where}: the local rule's change of "
