@@ -204,6 +204,7 @@ GENERATED_NAMES = {
     "noise",  # not a module's: the draws that a model function using rand() or randn() takes
     "ScalarNoise",  # the OO module's draws
     "Recorder",  # cupy's recordings, on the device
+    "ALIKE",  # the NumPy module's groups computed as one array
     "RULES",  # the plasticity rules' functions (see rule_table)
 }
 
