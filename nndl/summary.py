@@ -33,7 +33,9 @@ from nndl.runtime import resources, weightfile
 
 # Parameters of rules and optimisers left out of their short form when they have these values.
 RULE_DEFAULTS = {"local": {"metric": "euclidean", "wrap": False, "shared": False}}
-OPTIMIZER_DEFAULTS = {"adam": dict(ir.DEFAULT_ADAM, lr=None), "sgd": {"momentum": 0.0}}
+OPTIMIZER_DEFAULTS = {"adam": dict(ir.DEFAULT_ADAM, lr=None),
+                      "adamw": dict(ir.DEFAULT_ADAMW, lr=None),
+                      "sgd": {"momentum": 0.0, "weight_decay": 0.0}}
 INDEX_BYTES = 8  # pre, post and tie are int64 in the weight file
 
 

@@ -237,15 +237,16 @@ class Step:
         return cls(tuple(d["groups"]), d["neuron_level"])
 
 
-DEFAULT_ADAM = {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+DEFAULT_ADAM = {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
+DEFAULT_ADAMW = dict(DEFAULT_ADAM, weight_decay=0.01)  # torch.optim.AdamW's defaults
 
 
 @dataclass(frozen=True)
 class Optimizer:
-    """`sgd(lr, momentum=0)` or `adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8)`, defaults
-    filled in."""
+    """`sgd(lr, momentum=0, weight_decay=0)`, `adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
+    weight_decay=0)` or `adamw(...)` (Adam's, with `weight_decay=0.01`), defaults filled in."""
 
-    kind: str  # "sgd" or "adam"
+    kind: str  # "sgd", "adam" or "adamw"
     params: dict
 
     @classmethod

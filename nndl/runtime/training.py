@@ -124,7 +124,9 @@ def make_optimizer(kind: str, params: dict):
         return SGD(**params)
     if kind == "adam":
         return Adam(**params)
-    raise InputError(f"unknown optimizer {kind!r}; the optimizers are sgd and adam")
+    if kind == "adamw":  # Adam's state and step, the decay decoupled from the gradient
+        return Adam(**dict(ir.DEFAULT_ADAMW, **params), decoupled=True)
+    raise InputError(f"unknown optimizer {kind!r}; the optimizers are sgd, adam and adamw")
 
 
 def shuffle_rng(seed: int, regime: str) -> np.random.Generator:
