@@ -302,6 +302,8 @@ def regime_text(r: ir.Regime) -> str:
     if r.loss:
         parts.append(f"loss {r.loss}" + (" (every tick)" if r.every_tick else ""))
         parts.append(optimizer_text(r.optimizer))
+        if r.schedule:
+            parts.append(f"cosine schedule to {r.schedule.params['final_lr']:g}")
     parts.append(f"batch {r.batch}, {_plural(r.epochs, 'epoch')}, {_plural(r.ticks, 'tick')}")
     parts += [f"learn {rule.projection}: {call_text(rule.kind, rule.params)}" for rule in r.learn]
     for w in r.rewire:

@@ -119,3 +119,69 @@ def test_a_regimes_weight_decay_keeps_the_weights_smaller(compile_text):
     np.testing.assert_allclose(trained("adamw(lr=0.05, weight_decay=0)"), plain, rtol=1e-12)
     decayed = trained("adamw(lr=0.05, weight_decay=2)")
     assert np.linalg.norm(decayed) < 0.7 * np.linalg.norm(plain)
+
+
+# ---- learning-rate schedules ---------------------------------------------------------------
+
+
+def torch_cosine_annealing(lr, final_lr, total):
+    """PyTorch's CosineAnnealingLR (T_max=total, eta_min=final_lr) stepped once per step, in its
+    recursive form (torch.optim.lr_scheduler, `get_lr`): the rate each of `total` steps uses."""
+    rates, current = [lr], lr
+    for t in range(1, total):
+        current = final_lr + (1 + np.cos(np.pi * t / total)) / (
+            1 + np.cos(np.pi * (t - 1) / total)) * (current - final_lr)
+        rates.append(current)
+    return np.array(rates)
+
+
+@pytest.mark.parametrize("final_lr", [0.0, 0.002])
+def test_the_cosine_schedule_is_torchs_cosine_annealing(final_lr):
+    from nndl.runtime.schedules import rate
+
+    total = 37
+    ours = [rate(("cosine", {"final_lr": final_lr}), 0.05, t, total) for t in range(total)]
+    np.testing.assert_allclose(ours, torch_cosine_annealing(0.05, final_lr, total), rtol=1e-9)
+    assert ours[0] == 0.05 and final_lr < ours[-1] < final_lr + 1e-3
+
+
+def test_a_regimes_schedule_sets_the_rate_of_every_step(compile_text):
+    """fit under `schedule cosine` is Adam whose rate follows the curve step by step (one batch
+    per epoch, so the steps are the epochs), written out here with the network's gradients."""
+    text = REGIME.replace("OPTIMIZER", "adam(lr=0.05)\n    schedule  cosine(final_lr=0.01)") \
+                 .replace("batch     8", "batch     48")
+    module = compile_text(text, "numpy")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 4))
+    y = np.argmax(x[:, :3], axis=1)
+    net = module.Network(dtype="float64")
+    net.fit({"x": x}, {"y": y}, progress=False)
+    by_hand = module.Network(dtype="float64")
+    optimizer = make_optimizer("adam", {"lr": 0.05})
+    for step in range(20):
+        optimizer.lr = 0.01 + 0.04 * (1 + np.cos(np.pi * step / 20)) / 2
+        _, grads = by_hand.loss_and_grad({"x": x}, {"y": y}, loss="cross_entropy")
+        params = by_hand._trainable()
+        optimizer.step(params, grads)
+        by_hand._trained(params)
+    for key, value in net.parameters().items():
+        np.testing.assert_allclose(value, by_hand.parameters()[key], rtol=1e-9, atol=1e-12)
+    constant = module.Network(dtype="float64")
+    constant.fit({"x": x}, {"y": y}, schedule="constant", progress=False)
+    assert not np.allclose(constant.parameters()["x->hidden.w"], net.parameters()["x->hidden.w"])
+
+
+def test_fit_refuses_an_unknown_schedule(compile_text):
+    from nndl import InputError
+
+    net = compile_text(REGIME.replace("OPTIMIZER", "adam(lr=0.05)"), "numpy").Network()
+    with pytest.raises(InputError, match="unknown schedule 'cosin'.*cosine"):
+        net.fit({"x": np.zeros((4, 4))}, {"y": np.zeros(4, dtype=int)}, schedule="cosin",
+                progress=False)
+
+
+def test_the_runtimes_schedules_are_the_languages():
+    from nndl.frontend.signatures import SCHEDULES
+    from nndl.runtime.training import SCHEDULES as RUNTIME
+
+    assert {k: tuple(p.name for p in v) for k, v in SCHEDULES.items()} == RUNTIME

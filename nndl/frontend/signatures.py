@@ -93,6 +93,12 @@ OPTIMIZERS: dict[str, tuple[Param, ...]] = {
     "adamw": ADAM + (Param("weight_decay", "number", 0.01, **NON_NEGATIVE),),
 }
 
+# Learning-rate schedules (nndl.runtime.schedules); `constant` is the same as none.
+SCHEDULES: dict[str, tuple[Param, ...]] = {
+    "constant": (),
+    "cosine": (Param("final_lr", "number", 0.0, **NON_NEGATIVE),),
+}
+
 MNIST1D = (Param("seed", "int", None, **NON_NEGATIVE),
            Param("samples", "int", None, check=lambda v: v >= 10, requirement="10 or more"))
 # Built-in data sets, as nndl.datasets defines them (a test keeps the two in step). An argument

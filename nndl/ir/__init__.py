@@ -255,6 +255,20 @@ class Optimizer:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """`schedule cosine(final_lr=0)`: the optimiser's learning rate along half a cosine, from its
+    `lr` at the first step to `final_lr` after the last (PyTorch's CosineAnnealingLR over every
+    step of the run). A regime without one (or with `schedule constant`) keeps `lr`."""
+
+    kind: str  # "cosine"
+    params: dict
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Schedule:
+        return cls(d["kind"], dict(d["params"]))
+
+
+@dataclass(frozen=True)
 class LocalRule:
     """`learn SRC -> DST : oja(rate=0.001)`: a projection updated from pre- and post-synaptic
     activity alone."""
@@ -303,10 +317,11 @@ class Regime:
     learn: tuple[LocalRule, ...] = ()
     rewire: tuple[Rewire, ...] = ()
     loc: Loc | None = None
+    schedule: Schedule | None = None  # None: the optimiser's lr throughout
 
     @classmethod
     def from_dict(cls, d: dict) -> Regime:
-        optimizer = d["optimizer"]
+        optimizer, schedule = d["optimizer"], d.get("schedule")
         return cls(
             name=d["name"],
             data=d["data"],
@@ -322,6 +337,7 @@ class Regime:
             learn=tuple(LocalRule.from_dict(r) for r in d["learn"]),
             rewire=tuple(Rewire.from_dict(r) for r in d["rewire"]),
             loc=Loc.from_dict(d["loc"]),
+            schedule=Schedule.from_dict(schedule) if schedule else None,
         )
 
 
