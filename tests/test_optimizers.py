@@ -137,7 +137,7 @@ def torch_cosine_annealing(lr, final_lr, total):
 
 @pytest.mark.parametrize("final_lr", [0.0, 0.002])
 def test_the_cosine_schedule_is_torchs_cosine_annealing(final_lr):
-    from nndl.runtime.schedules import rate
+    from nndl.runtime.learning_rates import rate
 
     total = 37
     ours = [rate(("cosine", {"final_lr": final_lr}), 0.05, t, total) for t in range(total)]

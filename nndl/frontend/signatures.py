@@ -93,7 +93,7 @@ OPTIMIZERS: dict[str, tuple[Param, ...]] = {
     "adamw": ADAM + (Param("weight_decay", "number", 0.01, **NON_NEGATIVE),),
 }
 
-# Learning-rate schedules (nndl.runtime.schedules); `constant` is the same as none.
+# Learning-rate schedules (nndl.runtime.learning_rates); `constant` is the same as none.
 SCHEDULES: dict[str, tuple[Param, ...]] = {
     "constant": (),
     "cosine": (Param("final_lr", "number", 0.0, **NON_NEGATIVE),),

@@ -23,7 +23,7 @@ from nndl.runtime.inputs import prepare_inputs
 from nndl.runtime.nonfinite import check_finite
 from nndl.runtime.optimizers import SGD, Adam
 from nndl.runtime.plasticity import Learner, Rewirer
-from nndl.runtime.schedules import rate
+from nndl.runtime.learning_rates import rate
 from nndl.runtime.targets import check_targets, samples, take
 from nndl.diagnostics import suggest
 
