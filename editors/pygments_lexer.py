@@ -49,7 +49,7 @@ STATEMENT_KEYWORDS = tuple(w for w in _KEYWORD_ORDER if w not in _BLOCKS)
 # built-in setting (`loss mse`); the others take an expression
 _NAME_FIRST = frozenset(["input", "group", "output", "connect", "param", "state", "modulator",
                          "learn", "rewire"])
-_SPEC_FIRST = frozenset(["data", "loss", "optimizer"])
+_SPEC_FIRST = frozenset(["data", "loss", "optimizer", "schedule"])
 # words inside a statement or a block header: `train t for net`, `bias 0`, `weight normal(0, 1)`
 CLAUSE_KEYWORDS = ("for", "bias", "init", "weight", "delay", "as", "every", "trainable", "tick")
 CONDITIONAL_KEYWORDS = ("if", "else")
@@ -61,7 +61,7 @@ KEYWORDS = frozenset(BLOCK_KEYWORDS + STATEMENT_KEYWORDS + CLAUSE_KEYWORDS + CON
                      + WORD_OPERATORS + CONSTANTS)
 
 _TABLES = (_sig.ACTIVATIONS, _sig.RULES, _sig.INITIALISERS, _sig.LOSSES, _sig.OPTIMIZERS,
-           _sig.DATASETS, _sig.LOCAL_RULES, _sig.REWIRE_ACTIONS)
+           _sig.SCHEDULES, _sig.DATASETS, _sig.LOCAL_RULES, _sig.REWIRE_ACTIONS)
 
 
 def _builtin_models() -> tuple[str, ...]:
@@ -72,7 +72,7 @@ def _builtin_models() -> tuple[str, ...]:
     return tuple(re.findall(r"^[ \t]*neuron[ \t]+([A-Za-z_]\w*)", text, re.MULTILINE))
 
 
-# activations, rules, initialisers, losses, optimisers, data sets, local rules, rewiring actions,
+# activations, rules, initialisers, losses, optimisers, schedules, data sets, local rules, rewiring actions,
 # built-in neuron models and the functions of expressions
 BUILTINS = tuple(sorted(set().union(*_TABLES, _FUNCTIONS, _builtin_models())))
 # the choices of `choice` parameters: `metric=chebyshev`

@@ -33,7 +33,9 @@ from nndl.runtime import resources, weightfile
 
 # Parameters of rules and optimisers left out of their short form when they have these values.
 RULE_DEFAULTS = {"local": {"metric": "euclidean", "wrap": False, "shared": False}}
-OPTIMIZER_DEFAULTS = {"adam": dict(ir.DEFAULT_ADAM, lr=None), "sgd": {"momentum": 0.0}}
+OPTIMIZER_DEFAULTS = {"adam": dict(ir.DEFAULT_ADAM, lr=None),
+                      "adamw": dict(ir.DEFAULT_ADAMW, lr=None),
+                      "sgd": {"momentum": 0.0, "weight_decay": 0.0}}
 INDEX_BYTES = 8  # pre, post and tie are int64 in the weight file
 
 
@@ -300,6 +302,8 @@ def regime_text(r: ir.Regime) -> str:
     if r.loss:
         parts.append(f"loss {r.loss}" + (" (every tick)" if r.every_tick else ""))
         parts.append(optimizer_text(r.optimizer))
+        if r.schedule:
+            parts.append(f"cosine schedule to {r.schedule.params['final_lr']:g}")
     parts.append(f"batch {r.batch}, {_plural(r.epochs, 'epoch')}, {_plural(r.ticks, 'tick')}")
     parts += [f"learn {rule.projection}: {call_text(rule.kind, rule.params)}" for rule in r.learn]
     for w in r.rewire:

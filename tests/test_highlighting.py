@@ -68,7 +68,7 @@ def test_keywords_match_the_grammar():
 
 def test_builtins_come_from_the_signature_tables():
     tables = (signatures.ACTIVATIONS, signatures.RULES, signatures.INITIALISERS,
-              signatures.LOSSES, signatures.OPTIMIZERS, signatures.DATASETS,
+              signatures.LOSSES, signatures.OPTIMIZERS, signatures.SCHEDULES, signatures.DATASETS,
               signatures.LOCAL_RULES, signatures.REWIRE_ACTIONS)
     expected = set().union(*tables, FUNCTIONS)
     assert expected <= set(L.BUILTINS)

@@ -144,8 +144,9 @@ def test_listing_shows_every_regime_setting():
     assert ("data", "parity(n=4)") in rows
     assert ("input", "x (the only input)") in rows
     assert ("loss", "cross_entropy, averaged over every tick") in rows
-    assert ("optimizer", "sgd(lr=0.1, momentum=0.5)") in rows
-    assert ("optimizer", "adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08)") in rows
+    assert ("optimizer", "sgd(lr=0.1, momentum=0.5, weight_decay=0)") in rows
+    assert ("optimizer", "adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08, "
+                          "weight_decay=0)") in rows
     assert ("data", "\"sets/mine.npz\" (relative to the source file's folder)") in rows
     assert ("learn", "x->h: hebb(rate=0.01, decay=0)  (rule; after each batch's run, at its "
             "last tick; every tick: all synapses)") in rows

@@ -122,22 +122,34 @@ def check_gradients(net, grads, matrices, biases, arrays):
         arrays[f"{p.name}.w"].size for p in net.SPEC.projections) + 12 + 5
 
 
-def test_an_adam_step_matches_pytorch(compile_text, backend, tmp_path):
-    """One fit epoch of one batch is one step of torch.optim.Adam on the same loss."""
+OPTIMIZERS = [  # (NNDL's optimizer, torch's class and arguments)
+    (("adam", {"lr": 0.01}), ("Adam", {"lr": 0.01})),
+    (("adam", {"lr": 0.01, "weight_decay": 0.1}), ("Adam", {"lr": 0.01, "weight_decay": 0.1})),
+    (("adamw", {"lr": 0.01}), ("AdamW", {"lr": 0.01})),
+    (("adamw", {"lr": 0.01, "weight_decay": 0.5}), ("AdamW", {"lr": 0.01, "weight_decay": 0.5})),
+    (("sgd", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.2}),
+     ("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.2})),
+]
+
+
+@pytest.mark.parametrize("ours, theirs", OPTIMIZERS, ids=lambda o: f"{o[0]}{o[1]}")
+def test_an_optimizer_step_matches_pytorch(compile_text, backend, tmp_path, ours, theirs):
+    """One fit epoch of one batch is one step of the torch.optim optimiser on the same loss."""
     net = compile_text(MLP, backend).Network(dtype="float64")
     path = tmp_path / "mlp.npz"
     net.save(path)
     rng = np.random.default_rng(8)
     image, labels = rng.uniform(size=(BATCH, 8, 8)), rng.integers(0, 5, size=BATCH)
     matrices, biases, arrays = torch_network(path, net.SPEC)
-    adam = torch.optim.Adam([*matrices.values(), *biases.values()], lr=0.01)
+    optimizer = getattr(torch.optim, theirs[0])([*matrices.values(), *biases.values()],
+                                                **theirs[1])
     for _ in range(3):
-        adam.zero_grad()
+        optimizer.zero_grad()
         torch.nn.CrossEntropyLoss()(torch_forward(matrices, biases, image),
                                     torch.tensor(labels)).backward()
-        adam.step()
+        optimizer.step()
     net.fit({"image": image}, {"label": labels}, epochs=3, batch=BATCH, loss="cross_entropy",
-            optimizer=("adam", {"lr": 0.01}), progress=False)
+            optimizer=ours, progress=False)
     trained = net.parameters()
     for p in net.SPEC.projections:
         w = matrices[p.name].detach().numpy()[arrays[f"{p.name}.post"], arrays[f"{p.name}.pre"]]

@@ -178,7 +178,8 @@ train supervised for n {
     (regime,) = program.network().regimes
     assert regime == ir.Regime(
         "supervised", "parity", {"n": 4}, "mse", True, ir.Optimizer("sgd", {"lr": 0.5,
-                                                                           "momentum": 0.9}),
+                                                                           "momentum": 0.9,
+                                                                           "weight_decay": 0.0}),
         batch=8, epochs=3, ticks=5, input="b", output="z", loc=ir.Loc(15, 7, 17))
 
 
@@ -189,7 +190,7 @@ def test_regime_defaults():
     assert (regime.data, regime.data_args, regime.loss, regime.every_tick) == \
         (None, {}, "cross_entropy", False)
     assert regime.optimizer == ir.Optimizer("adam", {"lr": 0.001, "beta1": 0.9, "beta2": 0.999,
-                                                     "eps": 1e-8})
+                                                     "eps": 1e-8, "weight_decay": 0.0})
     assert (regime.batch, regime.epochs, regime.ticks) == (32, 10, 1)
     assert (regime.input, regime.output, regime.learn, regime.rewire) == (None, None, (), ())
 
@@ -200,8 +201,9 @@ def test_adam_fills_what_is_left_out_and_sgd_momentum_defaults_to_0():
     assert not diags.items, diags.render()
     net = program.network()
     assert net.regime("a").optimizer.params == {"lr": 0.01, "beta1": 0.9, "beta2": 0.999,
-                                                "eps": 1e-8}
-    assert net.regime("s").optimizer == ir.Optimizer("sgd", {"lr": 0.1, "momentum": 0.0})
+                                                "eps": 1e-8, "weight_decay": 0.0}
+    assert net.regime("s").optimizer == ir.Optimizer("sgd", {"lr": 0.1, "momentum": 0.0,
+                                                             "weight_decay": 0.0})
 
 
 @pytest.mark.parametrize("data, name, args", [
@@ -307,7 +309,7 @@ TRAIN = "train t {{\n{body}\n}}\n"
     (ONE_WAY, '  data "digits"\n  loss mse', "bad-data"),
     (ONE_WAY, "  loss mae", "unknown-loss"),
     (ONE_WAY, "  loss mse(every_tick=1)", "bad-argument"),
-    (ONE_WAY, "  loss mse\n  optimizer adamw", "unknown-optimizer"),
+    (ONE_WAY, "  loss mse\n  optimizer adamax", "unknown-optimizer"),
     (ONE_WAY, "  loss mse\n  optimizer sgd", "bad-argument"),
     (ONE_WAY, "  loss mse\n  optimizer sgd(lr=0)", "bad-argument"),
     (ONE_WAY, "  loss mse\n  optimizer sgd(lr=0.1, momentum=1)", "bad-argument"),

@@ -6,14 +6,15 @@ from lark import Token
 # start of a line there means a bracket was left open (see BracketNewlines).
 KEYWORD_ORDER = (
     "network neuron rule train seed input group output connect param state modulator on "
-    "data loss optimizer batch epochs ticks learn rewire".split()
+    "data loss optimizer schedule batch epochs ticks learn rewire".split()
 )
 STATEMENT_KEYWORDS = frozenset(KEYWORD_ORDER)
 BLOCK_KEYWORDS = frozenset(("network", "neuron", "rule", "train"))
 BLOCK_OF = {word: block for block, words in [
     ("network", "seed input group output connect"), ("neuron", "param state"),
     ("rule", "modulator on"),
-    ("train", "data loss optimizer batch epochs ticks learn rewire")] for word in words.split()}
+    ("train", "data loss optimizer schedule batch epochs ticks learn rewire")]
+    for word in words.split()}
 
 
 def as_keyword(tok: Token) -> Token:

@@ -21,6 +21,7 @@ from nndl.frontend.signatures import (
     LOSSES,
     OPTIMIZERS,
     REWIRE_ACTIONS,
+    SCHEDULES,
     Param,
     bind,
     constant,
@@ -172,6 +173,7 @@ def _check_regime(block: s.TrainBlock, view: NetworkView | None, written: Writte
     data, data_args = _check_data(settings.get("data"), diags)
     loss, every_tick = _check_loss(settings.get("loss"), diags)
     optimizer = _check_optimizer(settings.get("optimizer"), "loss" in settings, diags)
+    schedule = _check_schedule(settings.get("schedule"), optimizer, "loss" in settings, diags)
     counts = {key: _check_count(settings[key].value if key in settings else None, key, default,
                                 diags) for key, default in COUNTS.items()}
     groups = {role: _check_group(settings.get(role), role, view, diags)
@@ -183,7 +185,7 @@ def _check_regime(block: s.TrainBlock, view: NetworkView | None, written: Writte
                          _check_rewire, view, diags)
     return ir.Regime(block.name.name, data, data_args, loss, every_tick, optimizer,
                      counts["batch"], counts["epochs"], counts["ticks"], groups["input"],
-                     groups["output"], learn, rewire, ir.Loc.of(block.name.span))
+                     groups["output"], learn, rewire, ir.Loc.of(block.name.span), schedule)
 
 
 def _settings(block: s.TrainBlock, diags: Diagnostics) -> dict[str, s.Setting]:
@@ -255,6 +257,32 @@ def _check_optimizer(setting: s.Setting | None, has_loss: bool,
                       "add a loss (`loss mse`) or remove the optimizer")
         return None
     return ir.Optimizer(setting.value.func.name, params) if params is not None else None
+
+
+def _check_schedule(setting: s.Setting | None, optimizer: ir.Optimizer | None, has_loss: bool,
+                    diags: Diagnostics) -> ir.Schedule | None:
+    if setting is None:
+        return None
+    params = _lookup(setting.value, SCHEDULES, "schedule", diags)
+    if params is None:
+        return None
+    if not has_loss:
+        diags.warning("no-effect", "a learning-rate schedule has no effect without a `loss`",
+                      setting.span, "add a loss (`loss mse`) or remove the schedule")
+        return None
+    kind = setting.value.func.name
+    if kind == "constant":
+        return None
+    lr = optimizer.params["lr"] if optimizer else None
+    if lr is not None and params["final_lr"] >= lr:
+        call = setting.value
+        where = next((kw.value.span for kw in call.kwargs if kw.name.name == "final_lr"),
+                     call.args[0].span if call.args else call.span)
+        diags.error("bad-setting", f"`final_lr` of schedule `cosine` ({params['final_lr']:g}) "
+                    f"must be below the optimizer's `lr` ({lr:g})", where,
+                    "the rate falls from `lr` to `final_lr`; leave it out to end at 0")
+        return None
+    return ir.Schedule(kind, params)
 
 
 def _check_count(expr: s.Expr | None, key: str, default: int, diags: Diagnostics) -> int:

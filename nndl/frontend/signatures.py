@@ -79,14 +79,24 @@ LOSSES: dict[str, tuple[Param, ...]] = {
     "cross_entropy": (Param("every_tick", "bool", False),),
 }
 
+ADAM = (
+    Param("lr", "number", 0.001, **POSITIVE),
+    Param("beta1", "number", 0.9, **FRACTION),
+    Param("beta2", "number", 0.999, **FRACTION),
+    Param("eps", "number", 1e-8, **POSITIVE),
+)
 OPTIMIZERS: dict[str, tuple[Param, ...]] = {
-    "sgd": (Param("lr", "number", **POSITIVE), Param("momentum", "number", 0.0, **FRACTION)),
-    "adam": (
-        Param("lr", "number", 0.001, **POSITIVE),
-        Param("beta1", "number", 0.9, **FRACTION),
-        Param("beta2", "number", 0.999, **FRACTION),
-        Param("eps", "number", 1e-8, **POSITIVE),
-    ),
+    "sgd": (Param("lr", "number", **POSITIVE), Param("momentum", "number", 0.0, **FRACTION),
+            Param("weight_decay", "number", 0.0, **NON_NEGATIVE)),
+    "adam": ADAM + (Param("weight_decay", "number", 0.0, **NON_NEGATIVE),),
+    # PyTorch's AdamW: the decay decoupled from the gradient, on by default
+    "adamw": ADAM + (Param("weight_decay", "number", 0.01, **NON_NEGATIVE),),
+}
+
+# Learning-rate schedules (nndl.runtime.learning_rates); `constant` is the same as none.
+SCHEDULES: dict[str, tuple[Param, ...]] = {
+    "constant": (),
+    "cosine": (Param("final_lr", "number", 0.0, **NON_NEGATIVE),),
 }
 
 MNIST1D = (Param("seed", "int", None, **NON_NEGATIVE),

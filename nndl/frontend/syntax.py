@@ -210,10 +210,10 @@ class RuleBlock:
 @dataclass(frozen=True)
 class Setting:
     """One setting of a train block: `data digits`, `loss mse`, `optimizer adam(lr=0.01)`,
-    `batch 32`, `epochs 20`, `ticks 4`, `input image`, `output label`."""
+    `schedule cosine`, `batch 32`, `epochs 20`, `ticks 4`, `input image`, `output label`."""
 
     key: str
-    # a Call for `data`, `loss` and `optimizer` (`digits` is a Call without parentheses), a str
+    # a Call for `data`, `loss`, `optimizer` and `schedule` (`digits` is a Call without parentheses), a str
     # for `data "path.npz"`, an Ident for `input` and `output`, an Expr for the counts
     value: Expr | Ident | str
     span: Span

@@ -174,6 +174,7 @@ class ToAst(Transformer):
     data_stmt = _setting("data")
     loss_stmt = _setting("loss")
     optimizer_stmt = _setting("optimizer")
+    schedule_stmt = _setting("schedule")
     batch_stmt = _setting("batch")
     epochs_stmt = _setting("epochs")
     ticks_stmt = _setting("ticks")

@@ -254,15 +254,16 @@ class Step:
         return cls(tuple(d["groups"]), d["neuron_level"])
 
 
-DEFAULT_ADAM = {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+DEFAULT_ADAM = {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
+DEFAULT_ADAMW = dict(DEFAULT_ADAM, weight_decay=0.01)  # torch.optim.AdamW's defaults
 
 
 @dataclass(frozen=True)
 class Optimizer:
-    """`sgd(lr, momentum=0)` or `adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8)`, defaults
-    filled in."""
+    """`sgd(lr, momentum=0, weight_decay=0)`, `adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
+    weight_decay=0)` or `adamw(...)` (Adam's, with `weight_decay=0.01`), defaults filled in."""
 
-    kind: str  # "sgd" or "adam"
+    kind: str  # "sgd", "adam" or "adamw"
     params: dict
 
     @classmethod
@@ -284,6 +285,20 @@ class Modulator:
     @classmethod
     def from_dict(cls, d: dict) -> Modulator:
         return cls(d["name"], d["kind"], d["source"])
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """`schedule cosine(final_lr=0)`: the optimiser's learning rate along half a cosine, from its
+    `lr` at the first step to `final_lr` after the last (PyTorch's CosineAnnealingLR over every
+    step of the run). A regime without one (or with `schedule constant`) keeps `lr`."""
+
+    kind: str  # "cosine"
+    params: dict
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Schedule:
+        return cls(d["kind"], dict(d["params"]))
 
 
 @dataclass(frozen=True)
@@ -337,10 +352,11 @@ class Regime:
     learn: tuple[LocalRule, ...] = ()
     rewire: tuple[Rewire, ...] = ()
     loc: Loc | None = None
+    schedule: Schedule | None = None  # None: the optimiser's lr throughout
 
     @classmethod
     def from_dict(cls, d: dict) -> Regime:
-        optimizer = d["optimizer"]
+        optimizer, schedule = d["optimizer"], d.get("schedule")
         return cls(
             name=d["name"],
             data=d["data"],
@@ -356,6 +372,7 @@ class Regime:
             learn=tuple(LocalRule.from_dict(r) for r in d["learn"]),
             rewire=tuple(Rewire.from_dict(r) for r in d["rewire"]),
             loc=Loc.from_dict(d["loc"]),
+            schedule=Schedule.from_dict(schedule) if schedule else None,
         )
 
 

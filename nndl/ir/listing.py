@@ -99,6 +99,8 @@ def regime_listing(network: ir.Network, r: ir.Regime,
             ["loss", _loss(r)],
             ["optimizer", call_text(r.optimizer.kind, r.optimizer.params) if r.optimizer
              else "none"],
+            ["schedule", call_text(r.schedule.kind, r.schedule.params) if r.schedule
+             else "constant"],
             ["batch", str(r.batch)], ["epochs", str(r.epochs)], ["ticks", _ticks(r, sequence_ticks)]]
     data = bool(network.inputs)
     rows += [["learn", f"{rule.projection}: {call_text(rule.kind, rule.params)}"

@@ -162,11 +162,13 @@ class NetworkBase:
             regime: str | None = None,
             epochs: int | None = None, batch: int | None = None, ticks: int | None = None,
             loss: str | None = None, optimizer: tuple[str, dict] | None = None,
+            schedule: str | tuple[str, dict] | None = None,
             validation: tuple[dict, dict] | None = None, checkpoint=None,
             resume: bool = False, progress: bool = True,
             on_epoch=None, modulators: dict | None = None) -> dict[str, list[float]]:
         """Train with a regime's settings (the network's first when none is named), each
-        overridable here. Shuffles with the network's seed, shows a progress bar, and returns
+        overridable here (`schedule="cosine"` or `("cosine", {"final_lr": 1e-4})` anneals the
+        learning rate, as the regime's `schedule`). Shuffles with the network's seed, shows a progress bar, and returns
         the per-epoch history: `loss`, plus `test_loss` and `test_accuracy` when `validation`
         = (inputs, targets) is given. `checkpoint=PATH` saves one after every epoch;
         `resume=True` continues from it when it exists. `on_epoch(epoch, history)` is called
@@ -183,7 +185,8 @@ class NetworkBase:
                   for name, x in by_name(self.SPEC.inputs, inputs, "fit").items()}
         targets = by_name(self.SPEC.outputs, targets, "fit", "targets")
         settings = training.settings(self.SPEC, regime, epochs=epochs, batch=batch, ticks=ticks,
-                                     loss=loss, optimizer=optimizer, targets=targets)
+                                     loss=loss, optimizer=optimizer, targets=targets,
+                                     schedule=schedule)
         if not self.SPEC.inputs and not inputs and not targets:  # a regime without data
             return self._fit_without_data(settings, validation, checkpoint, progress, on_epoch,
                                           modulators)

@@ -23,6 +23,7 @@ from nndl.runtime.inputs import prepare_inputs
 from nndl.runtime.nonfinite import check_finite
 from nndl.runtime.optimizers import SGD, Adam
 from nndl.runtime.plasticity import Learner, Rewirer
+from nndl.runtime.learning_rates import rate
 from nndl.runtime.targets import check_targets, samples, take
 from nndl.diagnostics import suggest
 
@@ -39,13 +40,17 @@ class Settings:
     batch: int = 32
     epochs: int = 10
     optimizer: tuple[str, dict] = ("adam", {"lr": 0.001})
+    schedule: tuple[str, dict] | None = None  # the learning rate's: None keeps it constant
     name: str = "fit"
     learn: tuple = ()  # ir.LocalRule: projections that learn from local activity
     rewire: tuple = ()  # ir.Rewire: projections that prune and grow synapses
 
 
+SCHEDULES = {"constant": (), "cosine": ("final_lr",)}  # as the language's (a test keeps them so)
+
+
 def settings(spec: ir.Network, regime: str | None, *, epochs, batch, ticks, loss, optimizer,
-             targets: dict) -> Settings:
+             targets: dict, schedule=None) -> Settings:
     """The run's settings: the regime's (the network's first when none is named), with the
     caller's overrides; defaults where neither says."""
     chosen = regime_of(spec, regime)
@@ -67,6 +72,9 @@ def settings(spec: ir.Network, regime: str | None, *, epochs, batch, ticks, loss
         epochs=_count("epochs", epochs if epochs is not None else
                       (chosen.epochs if chosen else 10)),
         optimizer=optimizer,
+        schedule=check_schedule(schedule) if schedule is not None else
+        ((chosen.schedule.kind, dict(chosen.schedule.params)) if chosen and chosen.schedule
+         else None),
         name=chosen.name if chosen else "fit",
         learn=learn,
         rewire=rewire,
@@ -108,6 +116,19 @@ def default_loss(spec: ir.Network, targets: dict) -> str:
     return "cross_entropy" if targets and softmax else "mse"
 
 
+def check_schedule(schedule) -> tuple[str, dict] | None:
+    """fit(schedule=...): "cosine", ("cosine", {"final_lr": 1e-4}) or "constant" (None)."""
+    kind, params = (schedule, {}) if isinstance(schedule, str) else schedule
+    if kind not in SCHEDULES:
+        hint = suggest(str(kind), SCHEDULES)
+        raise InputError(f"unknown schedule {kind!r}; the schedules are "
+                         f"{', '.join(SCHEDULES)}" + (f" ({hint})" if hint else ""))
+    unknown = sorted(set(params) - set(SCHEDULES[kind]))
+    if unknown:
+        raise InputError(f"schedule {kind!r} has no parameter {unknown[0]!r}")
+    return None if kind == "constant" else (kind, dict(params))
+
+
 def check_loss(loss: str) -> str:
     if loss not in LOSSES:
         hint = suggest(str(loss), LOSSES)
@@ -124,7 +145,9 @@ def make_optimizer(kind: str, params: dict):
         return SGD(**params)
     if kind == "adam":
         return Adam(**params)
-    raise InputError(f"unknown optimizer {kind!r}; the optimizers are sgd and adam")
+    if kind == "adamw":  # Adam's state and step, the decay decoupled from the gradient
+        return Adam(**dict(ir.DEFAULT_ADAMW, **params), decoupled=True)
+    raise InputError(f"unknown optimizer {kind!r}; the optimizers are sgd, adam and adamw")
 
 
 def shuffle_rng(seed: int, regime: str) -> np.random.Generator:
@@ -148,6 +171,7 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
     if resume and checkpoint is not None and os.path.exists(checkpoint):
         done, history = load_checkpoint(net, checkpoint, optimizer, rng, settings.name)
     batches = math.ceil(n / settings.batch)
+    lr = optimizer.lr  # the schedule's starting rate
     bar = progress_bar(total=(settings.epochs - done) * batches, enabled=progress)
     try:
         for epoch in range(done, settings.epochs):
@@ -168,6 +192,8 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
                 changes = learner.changes(y, where) if learner else {}
                 params = net._trainable()
                 if settings.loss:
+                    optimizer.lr = rate(settings.schedule, lr, epoch * batches + b,
+                                        settings.epochs * batches)
                     optimizer.step(params, {key: g for key, g in grads.items()
                                             if key not in changes})
                     total += loss * index.size
