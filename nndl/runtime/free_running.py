@@ -20,7 +20,6 @@ import numpy as np
 from nndl import ir
 from nndl.runtime import recording, resources
 from nndl.runtime.errors import InputError
-from nndl.runtime.modulators import check_given
 from nndl.runtime.plasticity import Learner, Rewirer
 
 
@@ -49,9 +48,7 @@ def fit(net, settings, *, progress_bar, on_epoch=None, modulators=None) -> dict:
     spec = net.SPEC
     ticks, batch = settings.ticks or 1, settings.batch
     resources.check(spec, batch, 1, backend=net.BACKEND)
-    written = tuple(r for r in settings.learn if spec.plasticity(r.kind) is not None)
-    check_given(written, dict(modulators or {}))
-    learner = Learner(net, settings.learn, batch, modulators)
+    learner = Learner(net, settings.learn, batch, modulators)  # checks `modulators` first
     rewirer = Rewirer(net, settings.rewire, _NoOptimizer(), learner) if settings.rewire else None
     activity = Activity(net, settings.learn, batch, learner.recorded())
     outputs = [g.name for g in spec.outputs]
