@@ -165,6 +165,8 @@ def _lex_and_feed(state, lexer: FastContextualLexer, brackets, token):
     source, end = text.text, text.end
     newline = line_ctr.newline_char
     lexers, state_stack = lexer.lexers, state.state_stack
+    value_stack, conf = state.value_stack, state.parse_conf
+    states, callbacks = conf.states, conf.callbacks
     feed_bracket = brackets.feed
     patterns = {}  # id of a state's lexer -> (its blank-skipping patterns, its lexer)
     pos, line, line_start = line_ctr.char_pos, line_ctr.line, line_ctr.line_start_pos
@@ -222,7 +224,30 @@ def _lex_and_feed(state, lexer: FastContextualLexer, brackets, token):
             if t is None:
                 continue
             token = t
-            _feed(state, token)  # an error there: the line counter is brought up to date below
+            # _feed(state, token), inlined
+            while True:
+                actions = states[state_stack[-1]]
+                if token.type not in actions:
+                    line_ctr.char_pos, line_ctr.line, line_ctr.line_start_pos = \
+                        pos, line, line_start
+                    line_ctr.column = pos - line_start + 1
+                    lex_state.last_token = last
+                    state.feed_token(token)  # raises Lark's UnexpectedToken
+                action, arg = actions[token.type]
+                if action is Shift:
+                    state_stack.append(arg)
+                    value_stack.append(token if token.type not in callbacks
+                                       else callbacks[token.type](token))
+                    break
+                size = len(arg.expansion)
+                if size:
+                    s = value_stack[-size:]
+                    del state_stack[-size:]
+                    del value_stack[-size:]
+                else:
+                    s = []
+                value_stack.append(callbacks[arg](s) if callbacks else s)
+                state_stack.append(states[state_stack[-1]][arg.origin.name][1])
     finally:
         line_ctr.char_pos, line_ctr.line, line_ctr.line_start_pos = pos, line, line_start
         line_ctr.column = pos - line_start + 1
