@@ -224,7 +224,8 @@ def _lex_and_feed(state, lexer: FastContextualLexer, brackets, token):
             if t is None:
                 continue
             token = t
-            # _feed(state, token), inlined
+            # _feed(state, token), inlined: a call a token cost 0.5 s of the 9 s that
+            # `nndlc check` of a 100 000-group chain takes (measured interleaved, idle)
             while True:
                 actions = states[state_stack[-1]]
                 if token.type not in actions:
