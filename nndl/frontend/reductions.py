@@ -120,7 +120,9 @@ def _rule_callback(rule, to_ast: ToAst):
 
 
 def _plain(keep, build):
-    """The callback of a rule with nothing to splice or unwrap (most of them)."""
+    """The callback of a rule with nothing to splice or unwrap (most of them). Its loop is the
+    end of `reduce` above written again: the two sharing a helper cost 0.3-0.4 s of the 9 s of
+    `nndlc check` on a 100 000-group chain (issue 15's goal is 10 s)."""
     indices = [i for i, _ in keep]
 
     def reduce(children):

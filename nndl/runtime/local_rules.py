@@ -4,8 +4,7 @@ When: once per batch, after the batch's run, from the activity at the run's last
 synapse with delay d sees its source as it was d ticks earlier, as it did in the run); each
 change is the mean over the batch's samples. The rules themselves — hebb, oja and perceptron
 among them — are `rule` blocks (nndl/frontend/builtin_rules.nndl), run by
-nndl.runtime.synapse_rules; the CuPy module's own kernel for the built-in three reads the same
-`activity` and `target_values` on the device.
+nndl.runtime.synapse_rules in every backend.
 """
 
 from __future__ import annotations
@@ -16,13 +15,13 @@ from nndl import ir
 from nndl.runtime.errors import InputError
 
 
-def activity(outputs, spec: ir.Network, p: ir.Projection, xp=np):
+def activity(outputs, spec: ir.Network, p: ir.Projection):
     """(batch, src size): the source's output as the projection saw it at the last tick, from
-    `outputs(group)`, (ticks, batch, size) arrays of the array module `xp`."""
+    `outputs(group)`, (ticks, batch, size) host arrays."""
     out = outputs(p.src)
     last = out.shape[0] - 1 - p.delay
     if last < 0:  # the run was shorter than the delay: the group's starting output
-        return xp.full(out.shape[1:], spec.group(p.src).init, dtype=out.dtype)
+        return np.full(out.shape[1:], spec.group(p.src).init, dtype=out.dtype)
     return out[last]
 
 

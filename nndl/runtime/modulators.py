@@ -60,25 +60,23 @@ class Modulators:
             answer = np.asarray(function(tick, dict(shown)), DTYPE)
             self.answers[name] = self._per_sample(name, answer, tick)
 
-    def values(self, learn: ir.LocalRule, post: np.ndarray, outputs) -> dict[str, np.ndarray]:
-        """Each modulator of `learn`'s rule as (batch, synapses), where `post` holds each
-        synapse's target neuron."""
+    def values(self, learn: ir.LocalRule, target: str, post: np.ndarray,
+               outputs) -> dict[str, np.ndarray]:
+        """Each modulator of `learn`'s rule as (batch, synapses), where `target` is the group
+        the connection leads to and `post` holds each synapse's neuron of it."""
         if not learn.modulators:
             return {}
-        size = self.spec.group(self._target(learn)).size
+        size = self.spec.group(target).size
         values = {}
         for m in learn.modulators:
             fed = outputs(m.source)[-1] if m.kind == "group" else self.answers[m.name]
             if fed.shape[1] not in (1, size):
                 raise InputError(f"modulator `{m.name}` from Python gave {fed.shape[1]} values "
                                  f"per sample; rule `{learn.kind}` on `{learn.projection}` takes "
-                                 f"1 or {size} (one per neuron of `{self._target(learn)}`)")
+                                 f"1 or {size} (one per neuron of `{target}`)")
             index = post if fed.shape[1] == size and size != 1 else np.zeros_like(post)
             values[m.name] = fed[:, index]
         return values
-
-    def _target(self, learn: ir.LocalRule) -> str:
-        return next(p.dst for p in self.spec.projections if p.name == learn.projection)
 
     def _per_sample(self, name: str, answer: np.ndarray, tick: int) -> np.ndarray:
         """A function's answer as (batch, 1) or (batch, n)."""

@@ -57,10 +57,9 @@ class Learner:
     of the rules that learn from targets)."""
 
     def __init__(self, net, rules: tuple, batch: int, modulators=None):
-        self.net, self.rules = net, rules  # ir.LocalRule
-        spec = net.SPEC
-        self.written = SynapseRules(net, rules, batch, modulators)
-        self.reads_targets = spec.needs_targets(rules)
+        self.net = net
+        self.written = SynapseRules(net, rules, batch, modulators)  # rules: ir.LocalRule
+        self.reads_targets = net.SPEC.needs_targets(rules)
         self.change, self.mistakes, self.batches = 0.0, 0, 0
         self.calls = 0  # since `fit` started: the counter of the rules' random draws
 

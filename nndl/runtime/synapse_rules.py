@@ -180,7 +180,7 @@ class SynapseRules:
         for name in item.rule.reads:
             values[name] = self._read(item, name, pre if name.startswith("pre.") else post,
                                       outputs, batch, xp)
-            if name.startswith("post."):
+            if name.startswith("post.") and item.rule.bias:  # what `bias = ...` reads
                 values[f"{name}_neurons"] = self._read(item, name, neurons, outputs, batch, np)
         if item.rule.target:
             if targets is None or p.dst not in targets:
@@ -190,7 +190,7 @@ class SynapseRules:
             values["target"] = xp.asarray(values["target_neurons"])[:, post]
         # keyed apart from the names above: a modulator may be called `fired_pre`
         values.update({("modulator", name): xp.asarray(value) for name, value in
-                       self.modulators.values(item.learn, self.wiring[p.name][1],
+                       self.modulators.values(item.learn, p.dst, self.wiring[p.name][1],
                                               outputs).items()})
         return values
 
