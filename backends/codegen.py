@@ -197,15 +197,18 @@ def check_names(network: ir.Network) -> None:
             need(key, "parameter")
     for p in network.projections:  # `as NAME`, else `SRC->DST`
         need(p.name, "connection", re.compile(rf"{NAME.pattern}(->{NAME.pattern})?"))
+        if p.target is not None:
+            need(p.target, "input sum")
         need(p.src, "group")
         need(p.dst, "group")
     for m in network.models:
         need(m.name, "neuron model")
-        for name in [*m.params, *m.states]:
+        for name in [*m.params, *m.states, *m.sums]:
             need(name, f"variable of `{m.name}`")
+        sums = {ir.sum_variable(name) for name in m.sums}  # `sum.NAME`: the only dotted ones
         for target, value in m.statements:
             need(target, f"variable of `{m.name}`")
-            for name in sorted(e.variables(e.from_dict(value))):
+            for name in sorted(e.variables(e.from_dict(value)) - sums):
                 need(name, f"variable of `{m.name}`")
     for r in network.regimes:
         need(r.name, "regime")

@@ -233,22 +233,27 @@ def noise_argument(model: ir.NeuronModel) -> list[str]:
     return ["noise"] if model.draws else []
 
 
+def model_inputs(model: ir.NeuronModel) -> list[str]:
+    """What a model's tick takes, in order: net, out, its states, its parameters, then its
+    named input sums (the variables `sum.NAME`: see nndl.ir.NeuronModel.sums)."""
+    return ["net", "out", *model.states, *model.params, *map(ir.sum_variable, model.sums)]
+
+
 def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
-    """`def model_NAME(net, out, *states, *params[, noise])` returning (out, *states): one
-    tick."""
+    """`def model_NAME(net, out, *states, *params, *sums[, noise])` returning (out, *states):
+    one tick."""
     temporaries = [t for t, _ in model.statements if t not in model.states and t != "out"]
-    names = identifiers(["net", "out", *model.states, *model.params,
-                         *dict.fromkeys(temporaries)])
+    inputs = model_inputs(model)
+    names = dotted_identifiers([*inputs, *dict.fromkeys(temporaries)])
     writer = renderer(names, frozenset(model.params))
-    arguments = ", ".join([*(names[n] for n in ["net", "out", *model.states, *model.params]),
-                           *noise_argument(model)])
+    arguments = ", ".join([*(names[n] for n in inputs), *noise_argument(model)])
     where = f"line {model.loc.line} of {model.source}" if model.loc else model.source
     lines = [*wrap_code(f"def {model_function_name(model)}({arguments}):"),
              f'    """Neuron model `{model.name}` ({quoted_text(where)}): one tick."""']
     # Which variables hold arrays of every sample and neuron (`whole`), and which of those this
     # function made itself, of numbers (not truth values), held under no other name (`own`):
     # the renderer may change those in place (see overwrite).
-    whole, own = {"net", "out", *model.states}, set()
+    whole, own = {"net", "out", *model.states, *map(ir.sum_variable, model.sums)}, set()
     for target, value in model.statements:
         node = e.from_dict(value)
         line = writer.overwrite(names[target], node) \
@@ -320,7 +325,7 @@ def rule_function(rule: ir.PlasticityRule, event: str, renderer: type[ScalarPyth
     statements = rule.bias if bias else lazy_traces.run_block(rule, event)
     inputs = bias_arguments(rule) if bias else rule_arguments(rule)
     temporaries = [t for t, _ in statements if t not in inputs]
-    names = _rule_identifiers([*inputs, *dict.fromkeys(temporaries)])
+    names = dotted_identifiers([*inputs, *dict.fromkeys(temporaries)])
     writer = renderer(names, frozenset(rule.params), like=names["bias" if bias else "w"])
     noise = ["noise"] if rule.draws and not bias else []
     where = f"line {rule.loc.line} of {rule.source}" if rule.loc else rule.source
@@ -342,9 +347,10 @@ def rule_function(rule: ir.PlasticityRule, event: str, renderer: type[ScalarPyth
     return "\n".join(lines)
 
 
-def _rule_identifiers(variables: list[str]) -> dict[str, str]:
-    """Python identifiers for a rule's variables: `pre.v` becomes `pre_v` (`pre__v` where the
-    rule has a name `pre_v` of its own), then as `identifiers`."""
+def dotted_identifiers(variables: list[str]) -> dict[str, str]:
+    """Python identifiers for variables that may have a dot (a rule's `pre.v`, a model's
+    `sum.exc`): `pre.v` becomes `pre_v` (`pre__v` where there is a name `pre_v` of its own),
+    then as `identifiers`."""
     plain = []
     for name in variables:
         spelled = name.replace(".", "_")
@@ -398,11 +404,11 @@ def model_backward_name(model: ir.NeuronModel) -> str:
 
 
 def model_backward_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
-    """`def backward_NAME(net, out, *states, *params, g_out, *g_states)`: one tick of
+    """`def backward_NAME(net, out, *states, *params, g_out, *g_states, *sums)`: one tick of
     backpropagation (see nndl.ir.reverse.model_backward), returning d loss / d (net, out,
-    *states) at the tick's start."""
+    *states) at the tick's start, then each trainable parameter and each named input sum."""
     back = backward_of(model)
-    names = identifiers([*back.inputs, *dict.fromkeys(t for t, _ in back.statements)])
+    names = dotted_identifiers([*back.inputs, *dict.fromkeys(t for t, _ in back.statements)])
     scalars = set(model.params)  # replayed values that are plain numbers stay plain numbers
     for target, node in back.statements:
         if not e.variables(node) - scalars and not e.draws(node):

@@ -80,24 +80,28 @@ def smooth_expressions(draw, names: list[str], lit: Literals, depth: int = 2) ->
 @st.composite
 def smooth_models(draw, name: str, lit: Literals) -> dict:
     """A user neuron model with 0-2 parameters and 0-2 states, every statement smooth, `out`
-    always reading `net` (so the weights into its group matter)."""
+    always reading `net` (so the weights into its group matter), and maybe a named input sum
+    `sum(a)` (the connections into its groups may then say `target a`)."""
     params = ["p0", "p1"][:draw(st.integers(0, 2))]
     states = ["s0", "s1"][:draw(st.integers(0, 2))]
+    sums = ["a"] if draw(st.booleans()) else []
     lines = [f"neuron {name} {{"]
     lines += [f"    param {p} = {lit.text(0.2, 0.9)}" for p in params]
     lines += [f"    state {s} = {lit.text(-0.5, 0.5)}" for s in states]
-    known = ["net", "out", *params, *states]
+    known = ["net", "out", *params, *states, *(f"sum({s})" for s in sums)]
     for s in states:
         leak = draw(st.sampled_from([*params, None])) or lit.text(0.2, 0.9)
         lines.append(f"    {s} = {leak} * {s} + (1.0 - {leak}) * "
                      f"({draw(smooth_expressions(known, lit))})")
     squash = draw(st.sampled_from(["tanh", "sigmoid"]))
-    value = f"{squash}({lit.text(0.5, 1.5)} * net + ({draw(smooth_expressions(known, lit))}))"
+    read = "".join(f" + {lit.text(0.5, 1.5)} * sum({s})" for s in sums)  # read, whatever else
+    value = (f"{squash}({lit.text(0.5, 1.5)} * net{read} + "
+             f"({draw(smooth_expressions(known, lit))}))")
     leak = draw(st.sampled_from([None, *params]))
     lines.append(f"    out = {leak} * out + (1.0 - {leak}) * {value}" if leak else
                  f"    out = {value}")
     lines.append("}")
-    return {"name": name, "text": "\n".join(lines), "params": params}
+    return {"name": name, "text": "\n".join(lines), "params": params, "sums": sums}
 
 
 @st.composite
@@ -169,6 +173,14 @@ def gradient_networks(draw):
         links.append((a, b, draw(forward_rules()), 0))
         if a is not b and draw(st.booleans()):  # two groups, one neuron-level step
             links.append((b, a, draw(forward_rules()), 0))
+    # links into a group of the model's that reads sum(a) may feed it instead of net (not into
+    # a group of a neuron-level step: those take net only)
+    leveled = {g["name"] for src, dst, _, d in links if d == 0 and
+               src["cluster"] == dst["cluster"] and src in groups for g in (src, dst)}
+    for k, (src, dst, rule, d) in enumerate(links):
+        if made and made[0]["sums"] and dst["model"] == "m0" and dst["name"] not in leveled \
+                and draw(st.booleans()):
+            links[k] = (src, dst, f"{rule} target a", d)
     for g in groups[-1:] + [g for g in groups[:-1] if draw(st.booleans())]:
         g["role"] = "output"
     for g in groups:
@@ -329,11 +341,11 @@ def test_the_gradient_generator_writes_every_feature(compile_text):
                     "random(p=", "fan_in(k=", "where(", "pre.index < post.index", "delay 1",
                     "delay 2", "delay 0", ": leaky", ": adaptive", "neuron m0", ": m0",
                     "state s0", "param p0", "softmax", "softplus",
-                    "input i1", " init "]:
+                    "input i1", " init ", "sum(a)", "target a"]:
         assert feature in joined, feature
     assert {p["loss"] for p in drawn} == {"mse", "cross_entropy"}
     assert {p["every_tick"] for p in drawn} == {False, True}
-    cases = drawn[-40:]  # the first draws are the simplest
+    cases = drawn[-60:]  # the first draws are the simplest
     built, levels, cycles = 0, 0, 0
     for p in cases:
         module = compile_text(p["text"], "numpy")
@@ -342,7 +354,7 @@ def test_the_gradient_generator_writes_every_feature(compile_text):
         levels += any(step.neuron_level for step in module.SPEC.schedule)
         cycles += has_cycle(module.SPEC)
     assert built >= 0.8 * len(cases)
-    assert levels >= 4
+    assert levels >= 5
     assert cycles >= len(cases) // 2
 
 

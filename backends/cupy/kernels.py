@@ -360,8 +360,9 @@ def activation_kernels(network: ir.Network) -> dict[str, str]:
 def model_kernels(model: ir.NeuronModel) -> dict[str, str]:
     """The model's tick and its backward tick, each one fused kernel."""
     statements = [(t, e.from_dict(v)) for t, v in model.statements]
+    sums = [ir.sum_variable(name) for name in model.sums]  # arrays after the parameters
     forward = elementwise_kernel(
-        model_function_name(model), ["net", "out", *model.states], list(model.params),
+        model_function_name(model), ["net", "out", *model.states, *sums], list(model.params),
         statements, ["out", *model.states], f"neuron model {model.name}: one tick",
         model.draws, held=model.params)
     back = backward_of(model)
@@ -420,15 +421,16 @@ def kernel_calls(network: ir.Network) -> list[dict]:
             calls.append(_call(slope_name(activation), slope_name(activation), 2, scalars, 2, 1,
                                f"d {activation}(net) / d net."))
     for model in network.models:
-        n, back = len(model.states), backward_of(model)
-        calls.append(_call(model_function_name(model), model_function_name(model), 2 + n,
+        n, back, sums = len(model.states), backward_of(model), len(model.sums)
+        calls.append(_call(model_function_name(model), model_function_name(model), 2 + n + sums,
                            len(model.params), 2 + n, 1 + n,
                            f"Neuron model `{model.name}` ({_where(model)}): one tick; returns "
                            "(out, *states).",
                            single=False, draws=model.draws, held=True))
-        calls.append(_call(model_backward_name(model), model_backward_name(model), 3 + 2 * n,
-                           len(model.params), 2 + n, len(back.outputs),
+        calls.append(_call(model_backward_name(model), model_backward_name(model),
+                           3 + 2 * n + sums, len(model.params), 2 + n, len(back.outputs),
                            f"Model `{model.name}` backwards: d loss / d (net, out, *states"
-                           f"{', *trainable' if model.trainable else ''}).",
+                           f"{', *trainable' if model.trainable else ''}"
+                           f"{', *sums' if model.sums else ''}).",
                            single=False, draws=model.draws, held=True))
     return calls

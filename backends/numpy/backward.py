@@ -122,17 +122,18 @@ def _model_call(network: ir.Network, g: ir.Group, rows: str | None, k: str = "")
     gout = f"g_out[{key}]{pick}" if rows else f"adj.take(t, {key}, out[{key}])"
     # the tick replayed draws what it drew forwards: the tape's tick t is the run's tick t
     noise = [noise_call(key, "t", rows, f"len(nets[{key}])")] if model.draws else []
+    sums = [f"nets[{key}, {name!r}]{pick}" for name in model.sums]
     arguments = ", ".join([f"nets[{key}]{pick}", f"last{k}{pick}", *states, *params, gout,
-                           *carried, *noise])
+                           *carried, *sums, *noise])
     d_last = f"d_last{k}{pick}" if back.outputs[1] is not None else "_"
     n_before = 2 + len(model.states)
     learned = [(name, f"d_{i}") for i, name in enumerate(model.trainable)
                if back.outputs[n_before + i] is not None]
     d_params = [dict(learned).get(name, "_") for name in model.trainable]
-    results = ", ".join(["dnet", d_last, *carried, *d_params])
-    if len(model.states) + len(d_params) == 0:
-        results = f"dnet, {d_last}"
-    lines = wrap_call(f"{results} = {model_backward_name(model)}({arguments})")
+    d_sums = [f"dsums[{name!r}]" for name in model.sums]  # each sum's projections read theirs
+    results = ", ".join(["dnet", d_last, *carried, *d_params, *d_sums])
+    lines = ["dsums = {}"] if d_sums else []
+    lines += wrap_call(f"{results} = {model_backward_name(model)}({arguments})")
     for name, d in learned:  # a parameter's gradient: over the samples, and for a shared one
         # over its neurons too
         grad = f"self._gP[{key}][{name!r}]"
@@ -201,8 +202,9 @@ def _group_step(network: ir.Network, g: ir.Group, cpu: bool) -> dict:
     lines = _dnet_lines(network, g) + [f"self._note(t, {g.name!r}, dnet)"]
     if g.bias:
         lines.append(f"gb[{g.name!r}] += dnet.sum(axis=0)")
-    for p in network.incoming(g.name):
-        lines += projection_lines(network, p, "dnet", cpu)
+    for p in network.incoming(g.name):  # a named input sum's projections: by its gradient
+        dnet = "dnet" if p.target is None else f"dsums[{p.target!r}]"
+        lines += projection_lines(network, p, dnet, cpu)
     return {"comment": comment_lines(f"{g.name}: back through its inputs"), "lines": lines}
 
 

@@ -113,7 +113,8 @@ def alike(network: ir.Network) -> dict[str, tuple[str, ...]]:
             if len(run) > 1:
                 found["+".join(run)] = tuple(run)
             run = []
-        if g is not None and g.model is not None and not network.model(g.model).draws:
+        if g is not None and g.model is not None and not network.model(g.model).draws \
+                and not network.model(g.model).sums:
             run.append(g.name)
     return found
 
@@ -333,20 +334,32 @@ def _term(p: ir.Projection, network: ir.Network, cpu: bool = False) -> str:
     }[layout]
 
 
-def _net(g: ir.Group, terms: list[str], cpu: bool = False) -> list[str]:
-    """Lines that leave the group's net input in `net`: bias plus every term."""
-    bias = f"b[{g.name!r}]"
+def _net(g: ir.Group, terms: list[str], cpu: bool = False, into: str = "net",
+         biased: bool = True) -> list[str]:
+    """Lines that leave the group's net input in `net`: bias plus every term (`into` another
+    variable, and without the bias unless `biased`: a named input sum, see _sum_lines)."""
+    bias, with_bias = f"b[{g.name!r}]", g.bias and biased
     if not terms:  # nothing comes in: every sample sees just the bias (a copy: run() returns it)
-        first = f"np.tile({bias}, (batch, 1))" if g.bias else \
+        first = f"np.tile({bias}, (batch, 1))" if with_bias else \
             f"np.zeros((batch, {g.size}), dtype=self.dtype)"
-    elif cpu and g.bias and not terms[0].startswith("drive["):
+    elif cpu and with_bias and not terms[0].startswith("drive["):
         # the first term is a fresh array: the bias is added into it (one array fewer a tick)
-        return [f"net = {terms[0]}"] + [f"net += {term}" for term in [*terms[1:], bias]]
+        return [f"{into} = {terms[0]}"] + [f"{into} += {term}" for term in [*terms[1:], bias]]
     else:  # a drive is computed before the ticks: copied, so that `+=` leaves it alone
         alone = f"{terms[0]}.copy()" if terms[0].startswith("drive[") else terms[0]
-        first = f"{bias} + {terms[0]}" if g.bias else alone
+        first = f"{bias} + {terms[0]}" if with_bias else alone
     # `first` is always a fresh array, so adding in place is safe.
-    return [f"net = {first}"] + [f"net += {term}" for term in terms[1:]]
+    return [f"{into} = {first}"] + [f"{into} += {term}" for term in terms[1:]]
+
+
+def _sum_lines(network: ir.Network, g: ir.Group, cpu: bool) -> list[str]:
+    """Lines that leave each named input sum of a model group (`sum(NAME)`, fed by the
+    projections `target NAME`) in `nets[GROUP, NAME]`, where the backward tick finds it."""
+    lines = []
+    for name in network.model(g.model).sums if g.model else ():
+        terms = [_term(p, network, cpu) for p in network.inputs_of(g.name, name)]
+        lines += _net(g, terms, cpu, into=f"nets[{g.name!r}, {name!r}]", biased=False)
+    return lines
 
 
 def _apply(network: ir.Network, g: ir.Group, rows: str | None = None,
@@ -362,7 +375,8 @@ def _apply(network: ir.Network, g: ir.Group, rows: str | None = None,
     states = [f"state[{var!r}]{pick}" for var in model.states]
     params = param_arguments(network, g, rows)
     noise = [noise_call(key, "memory.tick", rows)] if model.draws else []
-    arguments = ", ".join([f"memory.last[{key}]{pick}", *states, *params, *noise])
+    sums = [f"nets[{key}, {name!r}]{pick}" for name in model.sums]  # (no `alike` array has any)
+    arguments = ", ".join([f"memory.last[{key}]{pick}", *states, *params, *sums, *noise])
     results = ", ".join([target, *states]) + ("" if states else ",")  # unpack (out,) too
     call = f"{results} = {model_function_name(model)}(net, {arguments})"
     return [f"state = memory.state[{key}]", *wrap_call(call)]
@@ -376,13 +390,13 @@ def _describe_group(g: ir.Group) -> str:
 
 
 def _group_step(network: ir.Network, g: ir.Group, cpu: bool, fired: set) -> dict:
-    incoming = network.incoming(g.name)
+    incoming = network.inputs_of(g.name)
     sources = _sources(network, g.name)
     if cpu:  # a CSR product first: its (batch, post) result is neuron-major underneath, so the
         # net input and output are too, and the next tick's product reads them without a copy
         incoming = sorted(incoming, key=lambda p: cpu_kind(network, p) != "csr")
     lines, terms = _terms(network, g, incoming, cpu, fired)
-    lines += _net(g, terms, cpu) + [f"nets[{g.name!r}] = net"]
+    lines += _net(g, terms, cpu) + [f"nets[{g.name!r}] = net"] + _sum_lines(network, g, cpu)
     lines += _apply(network, g)
     return {"comment": comment_lines(f"{_describe_group(g)}, from {sources}"), "lines": lines}
 
@@ -426,7 +440,8 @@ def _alike_step(network: ir.Network, key: str, groups: tuple, fired: set) -> dic
 
 
 def _sources(network: ir.Network, name: str) -> str:
-    return ", ".join(f"{p.src} ({p.rule.kind}{f', delay {p.delay}' if p.delay else ''})"
+    return ", ".join(f"{p.src} ({p.rule.kind}{f', delay {p.delay}' if p.delay else ''}"
+                     f"{f', into sum({p.target})' if p.target else ''})"
                      for p in network.incoming(name)) or "nothing"
 
 

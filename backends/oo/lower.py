@@ -30,7 +30,8 @@ def used_math(network: ir.Network) -> str:
 def describe(p: ir.Projection) -> str:
     """A one-line comment for a projection."""
     rule = call_text(p.rule.kind, p.rule.params)
-    return f"{p.src} -> {p.dst}: {rule}" + (f", delay {p.delay}" if p.delay else "")
+    return f"{p.src} -> {p.dst}: {rule}" + (f", delay {p.delay}" if p.delay else "") + \
+        (f", into sum({p.target})" if p.target else "")
 
 
 def _constructor(network: ir.Network, g: ir.Group) -> str:
@@ -48,6 +49,8 @@ def _constructor(network: ir.Network, g: ir.Group) -> str:
             extra += f",{indent}noise_key=self._noise_key({g.name!r}), dtype=self.dtype"
         if network.spiking(g.name):  # its neurons hand their spikes to outgoing synapses
             extra += ", spikes=True"
+        if model.sums:  # its neurons sum the synapses of each apart
+            extra += f", sums={model.sums!r}"
         held_params = f"self._held_params({g.name!r})" if held else "{}"
         return (f"ModelGroup({indent}{args}, {functions},{indent}{literal(params)}, "
                 f"{held_params},{indent}self._starting_states({g.name!r}){extra})")
@@ -90,7 +93,8 @@ def lower(network: ir.Network) -> dict:
         "projections": [
             {"key": repr(p.name), "src": repr(p.src), "dst": repr(p.dst), "comment": describe(p),
              "delay": (f", delay={p.delay}" if p.delay else "")
-             + (", spikes=True" if network.event_driven(p) else "")}
+             + (", spikes=True" if network.event_driven(p) else "")
+             + (f", target={p.target!r}" if p.target else "")}
             for p in network.projections
         ],
     }

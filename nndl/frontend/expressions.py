@@ -14,6 +14,7 @@ from nndl.frontend import syntax as s
 from nndl.diagnostics import Diagnostics
 from nndl.diagnostics import suggest
 
+INPUT_SUM = "sum"  # `sum(NAME)`: a neuron model's input from the connections `target NAME`
 PLACEHOLDER = e.Num(0.0)  # stands in for a part already reported as wrong
 # What to write instead of giving a random function an argument.
 RANDOM_HINTS = {"rand": "for a uniform number in [lo, hi) write `lo + (hi - lo) * rand()`",
@@ -58,6 +59,13 @@ def convert(node: s.Expr, scope: Scope, diags: Diagnostics) -> e.Expr:
 
 def _call(node: s.Call, scope: Scope, diags: Diagnostics) -> e.Expr:
     name = node.func.name
+    if name == INPUT_SUM:  # a named input of a neuron model: only its statements may read one
+        if hasattr(scope, "input_sum"):
+            return scope.input_sum(node, diags)
+        diags.error("bad-expression", "`sum(NAME)`, a named input sum, is read only in a neuron "
+                    "model's statements", node.span,
+                    "connections feed it with `connect SRC -> DST : RULE target NAME`")
+        return PLACEHOLDER
     if name not in e.FUNCTIONS:
         diags.error("bad-expression", f"unknown function `{name}`", node.func.span,
                     suggest(name, e.FUNCTIONS) or "functions: " + ", ".join(e.FUNCTIONS))

@@ -3,7 +3,9 @@
 A model has parameters (constants a group may override), states (values kept from tick to tick)
 and statements run in order each tick. It reads `net` (bias plus the weighted input of this tick)
 and must assign `out`; reading `out` before that gives the previous tick's output. A name
-assigned without a declaration is a temporary that lives for one tick.
+assigned without a declaration is a temporary that lives for one tick. `sum(NAME)` reads a
+named input sum, fed only by the connections that say `target NAME` (ANNarchy's `sum(exc)`): a
+gated unit keeps its gates' inputs apart this way.
 """
 
 from __future__ import annotations
@@ -37,6 +39,18 @@ class _Body:
         self.later = {st.name.name: st for st in block.statements if isinstance(st, s.VarDecl)}
         self.temporaries: set[str] = set()
         self.sites = 0  # `rand()` and `randn()` calls so far: each its own call site
+        self.sums: dict[str, None] = {}  # the named input sums read, in order of first use
+
+    def input_sum(self, node: s.Call, diags: Diagnostics) -> e.Expr:
+        """`sum(NAME)`: the variable `sum.NAME` (no model variable has a dot in its name)."""
+        if node.kwargs or len(node.args) != 1 or not isinstance(node.args[0], s.Var):
+            diags.error("bad-expression", "`sum` takes the name of an input sum, e.g. `sum(exc)`",
+                        node.span, "connections feed it with `connect SRC -> DST : RULE "
+                        "target exc`")
+            return PLACEHOLDER
+        name = node.args[0].name
+        self.sums[name] = None
+        return e.Var(ir.sum_variable(name))
 
     def draw(self, node: s.Call, diags: Diagnostics) -> e.Expr:
         site, self.sites = self.sites, self.sites + 1
@@ -89,7 +103,7 @@ def check_model(block: s.NeuronBlock, source: str, diags: Diagnostics) -> ir.Neu
         return None
     return ir.NeuronModel(block.name.name, params, states, tuple(statements), source,
                           ir.Loc(block.name.span.line, block.name.span.column,
-                                 block.name.span.end_column), trainable)
+                                 block.name.span.end_column), trainable, tuple(body.sums))
 
 
 def _declare(st: s.VarDecl, body: _Body, params: dict, states: dict,

@@ -16,6 +16,7 @@ from nndl.frontend.conditions import check_condition
 from nndl.diagnostics import Diagnostics, Span, suggest
 from nndl.frontend.neuron_models import (BUILTIN_SOURCE, builtin_text, check_model,
                                          model_arguments)
+from nndl.frontend.input_sums import check_levels, check_targets
 from nndl.frontend.ordering import schedule_groups
 from nndl.frontend.parser import parse
 from nndl.frontend.plasticity_rules import builtin_rules_text, check_rule
@@ -147,10 +148,12 @@ def _check_network(block: s.NetworkBlock, models: dict[str, ir.NeuronModel | Non
         diags.error("no-output", f"network `{block.name.name}` has no output group",
                     block.name.span, "declare one with `output NAME[SIZE] : ACTIVATION`")
     checked = _check_connections(connects, groups, diags)
+    checked = check_targets(checked, decls, groups, models, diags)
     projections = [p for p, _ in checked]
     spans = {p.name: conn.span for p, conn in checked}
     _check_file_keys(decls, groups, models, checked, diags)
     order, schedule = schedule_groups([g for g in groups.values() if g], projections, spans, diags)
+    check_levels(schedule, projections, spans, diags)
     drawing = {name for name, g in groups.items() if g and g.model and models[g.model].draws}
     _warn_unconnected(decls, connects, drawing, diags)
     used = sorted({g.model for g in order if g.model})
@@ -326,6 +329,8 @@ def _check_connection(conn: s.Connect, name: str, groups: dict[str, ir.Group],
         diags.error("duplicate", "the delay is given twice", extra.span)
     for extra in conn.alias[1:]:
         diags.error("duplicate", "the connection is named twice", extra.span)
+    for extra in conn.target[1:]:
+        diags.error("duplicate", "the connection's target is given twice", extra.span)
     rule = _check_rule(conn.rule, src, dst, diags)
     init = _check_init(conn.weight[0], diags) if conn.weight else ir.Init("default")
     delay = _check_delay(conn.delay[0], diags) if conn.delay else 0
@@ -335,7 +340,8 @@ def _check_connection(conn: s.Connect, name: str, groups: dict[str, ir.Group],
         diags.error("size-mismatch", f"`one_to_one` needs groups of the same size: `{src.name}` "
                     f"has {src.size} neurons, `{dst.name}` has {dst.size}", conn.rule.span)
         return None
-    return ir.Projection(name, src.name, dst.name, rule, init, delay, _loc(conn.span))
+    return ir.Projection(name, src.name, dst.name, rule, init, delay, _loc(conn.span),
+                         conn.target[0].name if conn.target else None)
 
 
 def _resolve_group(ident: s.Ident, groups: dict[str, ir.Group | None], diags: Diagnostics):

@@ -141,6 +141,7 @@ class Connect:
     delay: tuple[Expr, ...]
     alias: tuple[Ident, ...]
     span: Span
+    target: tuple[Ident, ...] = ()  # `target NAME`: the model input `sum(NAME)` it feeds
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,9 @@ class ToAst(Transformer):
         weight = tuple(v for k, v in options if k == "weight")
         delay = tuple(v for k, v in options if k == "delay")
         alias = tuple(v for k, v in options if k == "as")
-        return s.Connect(_ident(src), _ident(dst), rule, weight, delay, alias, Span.of(meta))
+        target = tuple(v for k, v in options if k == "target")
+        return s.Connect(_ident(src), _ident(dst), rule, weight, delay, alias, Span.of(meta),
+                         target)
 
     def weight_opt(self, meta, children):
         return ("weight", children[0])
@@ -110,6 +112,9 @@ class ToAst(Transformer):
 
     def alias_opt(self, meta, children):
         return ("as", _ident(children[0]))
+
+    def target_opt(self, meta, children):
+        return ("target", _ident(children[0]))
 
     def bare_spec(self, meta, children):
         (name,) = children

@@ -93,6 +93,11 @@ class _Exporter:
     # ---- what NIR cannot hold -------------------------------------------------------------
 
     def _refuse_what_nir_cannot_hold(self):
+        for p in self.spec.projections:
+            if p.target is not None:
+                raise ExportError(f"connection `{p.name}` feeds `sum({p.target})` of group "
+                                  f"`{p.dst}`, a named input sum; a NIR node has one input, "
+                                  "the sum of its edges")
         for step in self.spec.schedule:
             if step.neuron_level:
                 raise ExportError(f"{neuron_by_neuron(step.groups)}, which NNDL computes "

@@ -140,18 +140,27 @@ class _Builder:
                                   "ONNX operator, so ONNX could not give the same numbers")
 
     def _group(self, g: ir.Group, t: int, outs: dict, states: dict) -> str:
-        terms = [self._incoming(p, t, outs) for p in self.spec.incoming(g.name)]
-        if g.bias:
-            terms.append(self.const(f"{g.name}_bias",
-                                    weights.bias(self.spec, self.arrays, g).reshape(1, -1)))
-        if not terms or not self.spec.incoming(g.name):
-            terms.append(self.per_sample("zeros", np.zeros(g.size)))
-        net = terms[0] if len(terms) == 1 else self.op("Sum", terms, f"{g.name}_net")
+        net = self._sum(g, None, t, outs)
         if g.model:
             previous = outs.get((g.name, t - 1)) or self.per_sample(
                 f"{g.name}_init", np.full(g.size, g.init))
-            return _Statements(self, g, states[g.name]).run(net, previous)
+            sums = {ir.sum_variable(name): self._sum(g, name, t, outs)
+                    for name in self.spec.model(g.model).sums}
+            return _Statements(self, g, states[g.name]).run(net, previous, sums)
         return self._activation(g, net)
+
+    def _sum(self, g: ir.Group, target: str | None, t: int, outs: dict) -> str:
+        """The group's net input (bias and the connections without a target), or its model's
+        named input sum `sum(target)`."""
+        projections = self.spec.inputs_of(g.name, target)
+        terms = [self._incoming(p, t, outs) for p in projections]
+        if g.bias and target is None:
+            terms.append(self.const(f"{g.name}_bias",
+                                    weights.bias(self.spec, self.arrays, g).reshape(1, -1)))
+        if not terms or not projections:
+            terms.append(self.per_sample("zeros", np.zeros(g.size)))
+        name = f"{g.name}_net" if target is None else f"{g.name}_sum_{target}"
+        return terms[0] if len(terms) == 1 else self.op("Sum", terms, name)
 
     def _activation(self, g: ir.Group, net: str) -> str:
         kind = g.activation
@@ -221,8 +230,8 @@ class _Statements:
         self.model = builder.spec.model(g.model)
         self.params = weights.model_values(builder.spec, builder.arrays, g)
 
-    def run(self, net: str, previous_out: str) -> str:
-        env = {"net": net, "out": previous_out, **self.state}
+    def run(self, net: str, previous_out: str, sums: dict[str, str]) -> str:
+        env = {"net": net, "out": previous_out, **self.state, **sums}
         for target, value in self.model.statements:
             env[target] = self.render(E.from_dict(value), env)
         for var in self.model.states:

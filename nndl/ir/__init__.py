@@ -94,6 +94,9 @@ class NeuronModel:
     source: str = ""
     loc: Loc | None = None
     trainable: tuple[str, ...] = ()  # parameters that backpropagation learns
+    # the named input sums its statements read (`sum(NAME)`, the variable `sum.NAME`), in order
+    # of first use: each fed by the projections with `target NAME`, as `net` by the others
+    sums: tuple[str, ...] = ()
 
     def per_neuron(self, group: "Group") -> tuple[str, ...]:
         """The parameters that a group of this model holds as arrays (saved as GROUP.NAME):
@@ -120,7 +123,13 @@ class NeuronModel:
     def from_dict(cls, d: dict) -> NeuronModel:
         return cls(d["name"], dict(d["params"]), dict(d["states"]),
                    tuple((target, value) for target, value in d["statements"]), d["source"],
-                   Loc.from_dict(d["loc"]), tuple(d.get("trainable", ())))
+                   Loc.from_dict(d["loc"]), tuple(d.get("trainable", ())),
+                   tuple(d.get("sums", ())))
+
+
+def sum_variable(name: str) -> str:
+    """The expression IR's variable of a model's input sum `sum(NAME)`."""
+    return f"sum.{name}"
 
 
 EVENTS = ("every", "on_pre", "on_post")  # a plasticity rule's blocks, in the order they run
@@ -223,6 +232,7 @@ class Projection:
     init: Init
     delay: int = 0
     loc: Loc | None = None
+    target: str | None = None  # the destination model's input sum it feeds; None: its `net`
 
     @classmethod
     def from_dict(cls, d: dict) -> Projection:
@@ -234,6 +244,7 @@ class Projection:
             init=Init.from_dict(d["init"]),
             delay=d["delay"],
             loc=Loc.from_dict(d["loc"]),
+            target=d.get("target"),
         )
 
 
@@ -484,12 +495,18 @@ class Network:
     def event_driven(self, p: Projection) -> bool:
         """Whether a projection's forward sum is event-driven in every backend: its source is
         `spiking`, so each tick visits only the synapses of the neurons that fired. A delay-0
-        link inside a neuron-level step (summed neuron by neuron) and a projection that a
-        regime rewires (its synapse set changes) keep their own sums."""
+        link inside a neuron-level step (summed neuron by neuron), a projection that a
+        regime rewires (its synapse set changes) and one into a named input sum (`target`: the
+        spike tables sum into `net`) keep their own sums."""
         step = self.step_of(p.dst)
         inner = p.delay == 0 and step.neuron_level and p.src in step.groups
         rewired = any(r.projection == p.name for regime in self.regimes for r in regime.rewire)
-        return self.spiking(p.src) and not inner and not rewired
+        return self.spiking(p.src) and not inner and not rewired and p.target is None
+
+    def inputs_of(self, group: str, target: str | None = None) -> list[Projection]:
+        """The projections into a group that feed its `net` (target None), or its model's
+        named input sum `sum(target)`."""
+        return [p for p in self.incoming(group) if p.target == target]
 
     @functools.cached_property
     def _step_of(self) -> dict[str, Step]:

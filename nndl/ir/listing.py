@@ -71,7 +71,8 @@ def network_listing(network: ir.Network, counts: dict[str, int] | None = None,
             + (["layout"] if layouts else [])]
     for p in network.projections:
         count = counts.get(p.name)
-        rows.append([p.name, p.src, p.dst, call_text(p.rule.kind, p.rule.params),
+        into = p.dst if p.target is None else f"{p.dst} sum({p.target})"  # a named input sum
+        rows.append([p.name, p.src, into, call_text(p.rule.kind, p.rule.params),
                      call_text(p.init.kind, p.init.params), str(p.delay),
                      f"{count:,}" if count is not None else "?"]
                     + ([layouts[p.name]] if layouts else []))

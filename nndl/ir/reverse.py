@@ -39,9 +39,10 @@ def activation_slope(name: str) -> e.Expr:
 
 @dataclass(frozen=True)
 class Backward:
-    """A model's backward tick: `def f(net, out, *states, *params, g_out, *g_states)`, where the
-    `g_`s are d loss / d (the out and states the tick left), returning d loss / d (net, the out
-    and states it started from, and each trainable parameter as this tick used it).
+    """A model's backward tick: `def f(net, out, *states, *params, g_out, *g_states, *sums)`,
+    where the `g_`s are d loss / d (the out and states the tick left), returning d loss / d
+    (net, the out and states it started from, each trainable parameter as this tick used it,
+    and each named input sum, `sum.NAME`).
 
     `inputs` and `outputs` are variable names; `statements` assign names in order, first the
     replayed forward values, then the adjoints (`d_X` accumulates over the statements that read
@@ -58,9 +59,10 @@ def model_backward(model: ir.NeuronModel) -> Backward:
     # parameters are constants of the tick, but for the trainable ones, whose adjoints are
     # returned after the states' (per neuron and sample: the caller sums them)
     params = [p for p in model.params if p not in model.trainable]
-    used = {*before, *model.params, *(t for t, _ in model.statements)}  # nothing shadows these
+    sums = [ir.sum_variable(name) for name in model.sums]  # read like net, after the seeds
+    used = {*before, *model.params, *sums, *(t for t, _ in model.statements)}  # none shadowed
     seeds = {name: _unused(f"g_{name}", used) for name in ["out", *model.states]}
-    current = {name: name for name in before}  # variable -> the value it holds now
+    current = {name: name for name in [*before, *sums]}  # variable -> the value it holds now
     replay = []
     for target, value in model.statements:
         node = rename(e.from_dict(value), current)
@@ -90,8 +92,8 @@ def model_backward(model: ir.NeuronModel) -> Backward:
                 earlier = adjoints.get(var)  # a seed passed through so far
                 statements.append((total, add(e.Var(earlier), term) if earlier else term))
                 adjoints[var] = total
-    outputs = tuple(adjoints.get(name) for name in [*before, *model.trainable])
-    inputs = (*before, *model.params, *seeds.values())
+    outputs = tuple(adjoints.get(name) for name in [*before, *model.trainable, *sums])
+    inputs = (*before, *model.params, *seeds.values(), *sums)
     return Backward(inputs, tuple(statements), outputs)
 
 
