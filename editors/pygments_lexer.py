@@ -52,13 +52,15 @@ _NAME_FIRST = frozenset(["input", "group", "output", "connect", "param", "state"
 _SPEC_FIRST = frozenset(["data", "loss", "optimizer", "schedule"])
 # words inside a statement or a block header: `train t for net`, `bias 0`, `weight normal(0, 1)`
 CLAUSE_KEYWORDS = ("for", "bias", "init", "weight", "delay", "as", "every", "trainable", "tick")
+# `target exc`: a keyword only where a name follows (a rule's `target - post` is a variable)
+NAMED_CLAUSES = ("target",)
 CONDITIONAL_KEYWORDS = ("if", "else")
 WORD_OPERATORS = ("and", "or", "not")
 CONSTANTS = ("true", "false")
 
 # every word the grammar spells out as a string literal
-KEYWORDS = frozenset(BLOCK_KEYWORDS + STATEMENT_KEYWORDS + CLAUSE_KEYWORDS + CONDITIONAL_KEYWORDS
-                     + WORD_OPERATORS + CONSTANTS)
+KEYWORDS = frozenset(BLOCK_KEYWORDS + STATEMENT_KEYWORDS + CLAUSE_KEYWORDS + NAMED_CLAUSES
+                     + CONDITIONAL_KEYWORDS + WORD_OPERATORS + CONSTANTS)
 
 _TABLES = (_sig.ACTIVATIONS, _sig.RULES, _sig.INITIALISERS, _sig.LOSSES, _sig.OPTIMIZERS,
            _sig.SCHEDULES, _sig.DATASETS, _sig.LOCAL_RULES, _sig.REWIRE_ACTIONS)
@@ -140,6 +142,8 @@ class NNDLLexer(RegexLexer):
             (r":", Operator, "spec"),
             (r"weight" + _CLAUSE_FOLLOWS, Keyword, "spec"),
             (r"as" + _CLAUSE_FOLLOWS, Keyword, "name"),
+            # `target exc` (a connection's named input sum), not a rule's `target - post`
+            (r"target(?=[ \t]+[A-Za-z_])(?![ \t]+(?:and|or|if|else)\b)", Keyword, "name"),
             # `param w = 0.5 trainable`: last on its line, after a value (not an operator)
             (r"(?<=[\w)\]] )trainable(?=[ \t]*(?:#|\n|\}|$))", Keyword),
             (words(CLAUSE_KEYWORDS, suffix=_CLAUSE_FOLLOWS), Keyword),

@@ -61,8 +61,8 @@ def test_keywords_match_the_grammar():
     assert set(KEYWORD_ORDER) <= words
     assert set(L.BLOCK_KEYWORDS) | set(L.STATEMENT_KEYWORDS) == set(KEYWORD_ORDER)
     # no word is in two lists
-    lists = [L.BLOCK_KEYWORDS, L.STATEMENT_KEYWORDS, L.CLAUSE_KEYWORDS, L.CONDITIONAL_KEYWORDS,
-             L.WORD_OPERATORS, L.CONSTANTS]
+    lists = [L.BLOCK_KEYWORDS, L.STATEMENT_KEYWORDS, L.CLAUSE_KEYWORDS, L.NAMED_CLAUSES,
+             L.CONDITIONAL_KEYWORDS, L.WORD_OPERATORS, L.CONSTANTS]
     assert sum(len(x) for x in lists) == len(L.KEYWORDS)
 
 
@@ -389,3 +389,12 @@ def test_textmate_snippet():
     assert scopes["if"] == ["keyword.control.conditional.nndl"]
     py, tm = _by_both(SNIPPET)
     assert py == tm, (sorted(py - tm)[:5], sorted(tm - py)[:5])
+
+
+def test_target_is_a_keyword_before_a_sum_name_and_a_variable_in_a_rule():
+    text = ("network n {\n    connect x -> h : full target exc\n}\n"
+            "rule r {\n    every tick {\n        w = w + (target - post) * pre\n    }\n}\n")
+    tokens = [(kind, value) for kind, value in L.NNDLLexer().get_tokens(text)
+              if value == "target" or value == "exc"]
+    assert [str(kind) for kind, _ in tokens] == ["Token.Keyword", "Token.Name.Variable",
+                                                 "Token.Name"]
