@@ -61,6 +61,7 @@ class ProjectionRow:
     synapses: int  # exact when `exact`, else an upper bound (the network was not built)
     weights: int | None  # trainable weights (a shared kernel's entries); None when not built
     exact: bool = True
+    target: str | None = None  # the named input sum of dst's model it feeds; None: its net
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,19 @@ class Summary:
         return sum(g.biases for g in self.groups)
 
     @property
+    def model_parameters(self) -> int:
+        """The neuron models' trainable parameters: one per group, or one per neuron for a
+        parameter given as an expression (the weight file's GROUP.PARAM)."""
+        spec = self.spec
+        return sum(g.size if isinstance(g.params[name], dict) else 1
+                   for g in spec.groups if g.model for name in spec.model(g.model).trainable)
+
+    @property
     def parameters(self) -> int | None:
-        """Trainable parameters: weights and biases (None when the weights are not known)."""
-        return None if self.weights is None else self.weights + self.biases
+        """Trainable parameters: weights, biases and the models' trainable parameters (None
+        when the weights are not known)."""
+        return None if self.weights is None else \
+            self.weights + self.biases + self.model_parameters
 
     # ---- rendering ----
 
@@ -243,7 +254,7 @@ def _projection_row(p: ir.Projection, synapses: int, weights: int | None,
                     exact: bool) -> ProjectionRow:
     return ProjectionRow(p.name, p.src, p.dst, rule_text(p.rule), call_text(p.init.kind,
                                                                              p.init.params),
-                         p.delay, synapses, weights, exact)
+                         p.delay, synapses, weights, exact, p.target)
 
 
 def _weight_file_bytes(spec: ir.Network, rows, shared: set[str], itemsize: int) -> int:
@@ -341,7 +352,8 @@ def _group_cells(g: GroupRow) -> list[str]:
 
 
 def _projection_cells(p: ProjectionRow) -> list[str]:
-    return [p.name, f"{p.src} -> {p.dst}", p.rule, str(p.delay),
+    into = f"{p.dst} sum({p.target})" if p.target else p.dst
+    return [p.name, f"{p.src} -> {into}", p.rule, str(p.delay),
             count_text(p.synapses, p.exact), count_text(p.weights, p.exact)]
 
 
@@ -354,8 +366,9 @@ PROJECTION_NUMBERS = {3, 4, 5}
 def _totals(s: Summary) -> str:
     line = f"{s.neurons:,} neurons, {count_text(s.synapses, s.exact)} synapses"
     if s.parameters is not None:
+        learnt = f" + {s.model_parameters:,} of neuron models" if s.model_parameters else ""
         line += (f"; {count_text(s.parameters, s.exact)} trainable parameters "
-                 f"({count_text(s.weights, s.exact)} weights + {s.biases:,} biases)")
+                 f"({count_text(s.weights, s.exact)} weights + {s.biases:,} biases{learnt})")
     else:
         line += f"; {s.biases:,} biases; weights unknown until built"
     return line

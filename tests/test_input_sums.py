@@ -193,3 +193,18 @@ def test_sum_names_that_clash_with_code_and_variables(compile_text, backend):
 def test_nir_export_refuses_a_model_with_sums():
     with pytest.raises(ExportError, match=r"connection `xa` feeds `sum\(a\)` of group `h`"):
         to_nir(network_of(SMOOTH))
+
+
+def test_the_summary_shows_the_sums_and_counts_the_models_trainable_parameters(compile_text):
+    text = SMOOTH.replace("param g = 0.7", "param g = 0.7 trainable\n"
+                          "    param k = 0 * index trainable").replace("tanh(sum(a)",
+                                                                    "tanh(k + sum(a)")
+    net = compile_text(text, "numpy").Network()
+    summary = net.summary()
+    assert summary.model_parameters == 1 + 4  # g for the group, k per neuron
+    assert summary.parameters == summary.weights + summary.biases + 5
+    shown = summary.text()
+    assert "x -> h sum(a)" in shown and "h -> h sum(a)" in shown and "x -> h sum(b)" in shown
+    assert "+ 5 of neuron models)" in shown
+    assert sum(np.size(v) for k, v in net.parameters().items()
+               if k.endswith((".w", ".bias", ".g", ".k"))) == summary.parameters

@@ -74,6 +74,8 @@ def edge_text(p: ir.Projection, row) -> list[tuple[str, str]]:
     text += [("", line) for line in _wrap(row.rule)]
     if p.delay:
         text.append(("", f"delay {p.delay}"))
+    if p.target:
+        text.append(("", f"into sum({p.target})"))
     plural = "s" * (row.synapses != 1 or not row.exact)
     text.append(("s", f"{count_text(row.synapses, row.exact)} synapse{plural}"))
     if row.weights is not None and row.weights != row.synapses:
