@@ -208,3 +208,32 @@ def test_the_summary_shows_the_sums_and_counts_the_models_trainable_parameters(c
     assert "+ 5 of neuron models)" in shown
     assert sum(np.size(v) for k, v in net.parameters().items()
                if k.endswith((".w", ".bias", ".g", ".k"))) == summary.parameters
+
+
+REWIRED = SMOOTH.replace("output y[2] : tanh", "output y[2] : softmax") + """
+train prune {
+    loss cross_entropy
+    optimizer adam(lr=0.05)
+    rewire xa : prune(below=0.3) grow(count=2) every 2
+    rewire ha : prune(below=0.3) every 3
+    batch 8
+    epochs 3
+    ticks 2
+}
+"""
+
+
+def test_rewiring_a_sums_connections_is_the_same_in_both_backends(compile_text):
+    rng = np.random.default_rng(4)
+    data = {"x": rng.normal(size=(24, 3))}, {"y": rng.integers(0, 2, size=24)}
+    nets, histories = [], []
+    for name in ("oo", "numpy"):
+        net = compile_text(REWIRED, name).Network(dtype="float64")
+        histories.append(net.fit(*data, progress=False))
+        nets.append(net)
+    assert histories[0]["synapses"] == histories[1]["synapses"]
+    assert sum(histories[1]["pruned"]) > 0
+    a, b = (net.parameters() for net in nets)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-9, atol=1e-12, err_msg=key)
