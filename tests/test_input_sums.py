@@ -38,6 +38,7 @@ network coba_net {
     connect e -> i : full weight uniform(0, 0.4) target exc
     connect i -> e : fan_in(k=2) weight uniform(0, 0.9) delay 2 as ie target inh
     connect i -> i : one_to_one weight constant(0.3) delay 1 as ii target inh
+    connect x -> e : full weight uniform(0, 0.02) as xe target exc
     connect e -> y : full
 }
 """
@@ -89,6 +90,21 @@ def test_nndlc_ir_shows_which_sum_a_connection_feeds(tmp_path, capsys):
     assert main(["ir", str(path)]) == 0
     listing = capsys.readouterr().out
     assert "h sum(a)" in listing and "h sum(b)" in listing
+
+
+def test_spikes_into_sums_are_event_driven():
+    """Each tick visits only the synapses of the neurons that fired, into a sum as into net;
+    a sum may mix them with a rate connection (x -> e)."""
+    from nndl.backends.numpy.layouts import listed
+
+    network = network_of(COBA)
+    driven = {p.name for p in network.projections if network.event_driven(p)}
+    assert driven == {"ee", "e->i", "ie", "ii", "e->y"}
+    ee = next(p for p in network.projections if p.name == "ee")
+    assert listed(network, ee).startswith("numpy: event")
+    source = backends.generate(network, "numpy")
+    assert "self.spike_tables['i sum(exc)']" in source  # a delay-0 spike: its own table
+    assert "earlier[:, " in source  # the delayed ones: the table of earlier spikes
 
 
 def test_spikes_into_sums_are_the_same_in_every_backend(compile_text, backend):

@@ -95,8 +95,20 @@ def _setup(p: ir.Projection, network: ir.Network, cpu: bool = False) -> dict:
     return found
 
 
-def _spiking_into(network: ir.Network, g: ir.Group) -> list[ir.Projection]:
-    return [p for p in network.incoming(g.name) if event_driven(network, p)]
+def _spiking_into(network: ir.Network, g: ir.Group,
+                  target: str | None = None) -> list[ir.Projection]:
+    return [p for p in network.inputs_of(g.name, target) if event_driven(network, p)]
+
+
+def _input(group: str, target: str | None) -> str:
+    """A spike table's name for the input it sums: a group's net (the group's name), or its
+    model's named input sum, `GROUP sum(NAME)` (no group's name has a space)."""
+    return group if target is None else f"{group} sum({target})"
+
+
+def _inputs(network: ir.Network, g: ir.Group) -> list[str | None]:
+    """The inputs of a group that spikes may reach: its net, then its model's named sums."""
+    return [None, *(network.model(g.model).sums if g.model else ())]
 
 
 def alike(network: ir.Network) -> dict[str, tuple[str, ...]]:
@@ -142,14 +154,16 @@ def _earlier(network: ir.Network) -> tuple[list[ir.Projection], dict]:
     """The NumPy module's spikes of earlier ticks: the groups whose spikes all come with a
     delay (all known when a tick starts) take them from one table for the whole network, one
     sum a tick however many groups they reach (the network's `earlier`, its columns the groups
-    one after another). (Their projections, each group's (first, last + 1) column.)"""
+    one after another, and the named input sums of their models beside). (Their projections,
+    each input's (first, last + 1) column, by _input.)"""
     projections, columns, at = [], {}, 0
     for g in network.groups:
-        found = _spiking_into(network, g)
-        if found and all(p.delay for p in found):
-            projections += found
-            columns[g.name] = (at, at + g.size)
-            at += g.size
+        for target in _inputs(network, g):
+            found = _spiking_into(network, g, target)
+            if found and all(p.delay for p in found):
+                projections += found
+                columns[_input(g.name, target)] = (at, at + g.size)
+                at += g.size
     return projections, columns
 
 
@@ -172,7 +186,8 @@ def _spike_tables(network: ir.Network) -> list[dict]:
         named[f"self.spike_tables[{key!r}]"] = found
     for name, (projections, columns, size) in named.items():
         blocks = _blocks(network, projections)
-        parts = ", ".join(_part(network, p, columns[p.dst][0], held=True) for p in projections)
+        parts = ", ".join(_part(network, p, columns[_input(p.dst, p.target)][0], held=True)
+                          for p in projections)
         sources = ", ".join(str(blocks.index((_held(network, p.src)[0], p.delay)))
                             for p in projections)
         weights = ", ".join(flat_weights(network, p) for p in projections)
@@ -184,18 +199,21 @@ def _spike_tables(network: ir.Network) -> list[dict]:
 
 
 def _other_tables(network: ir.Network) -> dict[str, tuple[list[ir.Projection], dict, int]]:
-    """The spike tables besides the earlier one: {group or `alike` array: (the event-driven
-    projections into it, each group's (first, last + 1) column, how many columns)}: the groups
-    of an array share one table, their columns as in the array (zero for one without spikes)."""
+    """The spike tables besides the earlier one: {group or `alike` array, or a named input sum
+    (see _input): (the event-driven projections into it, each input's (first, last + 1)
+    column, how many columns)}: the groups of an array share one table, their columns as in the
+    array (zero for one without spikes)."""
     columns, tables = _earlier(network)[1], {}
     for g in network.groups:
-        found = _spiking_into(network, g)
-        if not found or g.name in columns:
-            continue
-        key, first, size = _held(network, g.name)
-        projections, spans, _ = tables.setdefault(key, ([], {}, size))
-        projections += found
-        spans[g.name] = (first, first + g.size)
+        for target in _inputs(network, g):
+            found = _spiking_into(network, g, target)
+            name = _input(g.name, target)
+            if not found or name in columns:
+                continue
+            key, first, size = _held(network, g.name) if target is None else (name, 0, g.size)
+            projections, spans, _ = tables.setdefault(key, ([], {}, size))
+            projections += found
+            spans[name] = (first, first + g.size)
     return tables
 
 
@@ -227,22 +245,23 @@ def _earlier_step(network: ir.Network, fired: set) -> list[dict]:
     return [{"comment": comment_lines(comment), "lines": lines}]
 
 
-def _terms(network: ir.Network, g: ir.Group, projections, cpu: bool,
-           fired: set) -> tuple[list[str], list[str]]:
-    """(lines that find the spikes it needs, the terms of its net input): in the NumPy module,
-    the spikes of every event-driven projection are one term, first: the group's columns of
-    `earlier` where all come from earlier ticks (see _earlier), else from its own table (its
-    columns of its `alike` array's), from the spikes of each source's array found once a tick
-    (`fired`: those found already, by array and delay)."""
+def _terms(network: ir.Network, g: ir.Group, projections, cpu: bool, fired: set,
+           target: str | None = None) -> tuple[list[str], list[str]]:
+    """(lines that find the spikes it needs, the terms of its net input, or of its model's
+    input sum `target`): in the NumPy module, the spikes of every event-driven projection are
+    one term, first: the input's columns of `earlier` where all come from earlier ticks (see
+    _earlier), else from its own table (a net's: its columns of its `alike` array's), from the
+    spikes of each source's array found once a tick (`fired`: those found already, by array
+    and delay)."""
     spiking = [p for p in projections if cpu and event_driven(network, p)]
     terms = [_term(p, network, cpu) for p in projections if p not in spiking]
     if not spiking:
         return [], terms
-    columns = _earlier(network)[1]
-    if g.name in columns:
-        first, last = columns[g.name]
+    columns, name = _earlier(network)[1], _input(g.name, target)
+    if name in columns:
+        first, last = columns[name]
         return [], [f"earlier[:, {first}:{last}]"] + terms
-    key, first, _ = _held(network, g.name)
+    key, first, _ = _held(network, g.name) if target is None else (name, 0, g.size)
     projections = _other_tables(network)[key][0]
     lines, term = [], f"self.spike_tables[{key!r}].sum"
     for src, delay in _blocks(network, projections):
@@ -250,7 +269,7 @@ def _terms(network: ir.Network, g: ir.Group, projections, cpu: bool,
             fired.add((src, delay))
             lines.append(f"fired[{src!r}, {delay}] = spike_indices({_array_source(src, delay)})")
     found = ", ".join(f"fired[{src!r}, {delay}]" for src, delay in _blocks(network, projections))
-    if key == g.name:
+    if key == name:
         return lines, [f"{term}([{found}], batch, self.dtype)"] + terms
     if ("arriving", key) not in fired:  # the array's table: summed once, for all its groups
         fired.add(("arriving", key))
@@ -352,13 +371,13 @@ def _net(g: ir.Group, terms: list[str], cpu: bool = False, into: str = "net",
     return [f"{into} = {first}"] + [f"{into} += {term}" for term in terms[1:]]
 
 
-def _sum_lines(network: ir.Network, g: ir.Group, cpu: bool) -> list[str]:
+def _sum_lines(network: ir.Network, g: ir.Group, cpu: bool, fired: set) -> list[str]:
     """Lines that leave each named input sum of a model group (`sum(NAME)`, fed by the
     projections `target NAME`) in `nets[GROUP, NAME]`, where the backward tick finds it."""
     lines = []
     for name in network.model(g.model).sums if g.model else ():
-        terms = [_term(p, network, cpu) for p in network.inputs_of(g.name, name)]
-        lines += _net(g, terms, cpu, into=f"nets[{g.name!r}, {name!r}]", biased=False)
+        found, terms = _terms(network, g, network.inputs_of(g.name, name), cpu, fired, name)
+        lines += found + _net(g, terms, cpu, into=f"nets[{g.name!r}, {name!r}]", biased=False)
     return lines
 
 
@@ -396,7 +415,8 @@ def _group_step(network: ir.Network, g: ir.Group, cpu: bool, fired: set) -> dict
         # net input and output are too, and the next tick's product reads them without a copy
         incoming = sorted(incoming, key=lambda p: cpu_kind(network, p) != "csr")
     lines, terms = _terms(network, g, incoming, cpu, fired)
-    lines += _net(g, terms, cpu) + [f"nets[{g.name!r}] = net"] + _sum_lines(network, g, cpu)
+    lines += _net(g, terms, cpu) + [f"nets[{g.name!r}] = net"]
+    lines += _sum_lines(network, g, cpu, fired)
     lines += _apply(network, g)
     return {"comment": comment_lines(f"{_describe_group(g)}, from {sources}"), "lines": lines}
 

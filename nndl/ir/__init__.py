@@ -495,13 +495,12 @@ class Network:
     def event_driven(self, p: Projection) -> bool:
         """Whether a projection's forward sum is event-driven in every backend: its source is
         `spiking`, so each tick visits only the synapses of the neurons that fired. A delay-0
-        link inside a neuron-level step (summed neuron by neuron), a projection that a
-        regime rewires (its synapse set changes) and one into a named input sum (`target`: the
-        spike tables sum into `net`) keep their own sums."""
+        link inside a neuron-level step (summed neuron by neuron) and a projection that a
+        regime rewires (its synapse set changes) keep their own sums."""
         step = self.step_of(p.dst)
         inner = p.delay == 0 and step.neuron_level and p.src in step.groups
         rewired = any(r.projection == p.name for regime in self.regimes for r in regime.rewire)
-        return self.spiking(p.src) and not inner and not rewired and p.target is None
+        return self.spiking(p.src) and not inner and not rewired
 
     def inputs_of(self, group: str, target: str | None = None) -> list[Projection]:
         """The projections into a group that feed its `net` (target None), or its model's
