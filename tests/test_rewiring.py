@@ -247,3 +247,11 @@ def test_a_rules_states_move_with_the_synapses_kept(compile_text, backend):
     assert pruned["x->y.pre"].size == 12
     where = pruned["x->y.post"] * 6 + pruned["x->y.pre"]
     np.testing.assert_allclose(pruned["x->y.w"], plain["x->y.w"][where], rtol=1e-12)
+
+
+def test_a_schedule_longer_than_the_run_warns_with_the_count_it_ends_at(compile_text):
+    """5 steps, x -> h's schedule ends at step 6 (over=3, every 2): 13 left, not 12."""
+    with pytest.warns(NNDLWarning, match=r"x->h.*step 6, but this run has 5 steps: it ends "
+                                         r"with 13 of the 48 synapses built, not 12"):
+        net, _ = trained(compile_text, "numpy", text=KEPT, epochs=1)
+    assert net.parameters()["x->h.pre"].size == 13

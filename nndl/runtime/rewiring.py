@@ -68,6 +68,20 @@ def target(keep: float, over: int, built: int, event: int) -> int:
     return math.floor(built * (keep + (1.0 - keep) * left ** 3) + 0.5)
 
 
+def warn_if_cut_short(action: ir.Rewire, built: int | None, steps: int) -> None:
+    """A `prune(keep, over)` whose schedule ends after the run's last step warns."""
+    if action.prune_keep is None or action.prune_over * action.every <= steps:
+        return
+    events = steps // action.every
+    left = target(action.prune_keep, action.prune_over, built, events) if events else built
+    warnings.warn(NNDLWarning(
+        f"rewire `{action.projection}`: {action.actions()} every {action.every} reaches its "
+        f"fraction at step {action.prune_over * action.every}, but this run has {steps} steps: "
+        f"it ends with {left} of the {built} synapses built, not "
+        f"{target(action.prune_keep, 1, built, 1)}; make `over` or `every` smaller"),
+        stacklevel=4)
+
+
 def strongest(w: np.ndarray, count: int) -> np.ndarray:
     """A mask of the `count` synapses with the largest |w|; of equal ones, the earlier win."""
     order = np.lexsort((np.arange(w.size), -np.abs(w)))
