@@ -181,7 +181,8 @@ def test_keep_counts_against_the_synapses_built_not_those_left(compile_text):
     assert twice.pruned == 2 and twice.synapses.pre.size == 14  # back to 12, then 2 grown
 
 
-KEPT = REWIRED.replace("prune(below=0.2) grow(count=3) every 2", "prune(keep=0.25, over=3) every 2") \
+KEPT = REWIRED.replace("prune(below=0.2) grow(count=3) every 2",
+                      "prune(keep=0.25, over=3) every 2") \
     .replace("prune(below=0.3) grow(count=2) every 3", "prune(keep=0.5) grow(count=2) every 3")
 
 
