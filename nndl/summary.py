@@ -318,9 +318,7 @@ def regime_text(r: ir.Regime) -> str:
     parts.append(f"batch {r.batch}, {_plural(r.epochs, 'epoch')}, {_plural(r.ticks, 'tick')}")
     parts += [f"learn {rule.projection}: {call_text(rule.kind, rule.params)}" for rule in r.learn]
     for w in r.rewire:
-        actions = ([f"prune(below={w.prune_below:g})"] if w.prune_below is not None else []) + \
-            ([f"grow(count={w.grow_count})"] if w.grow_count is not None else [])
-        parts.append(f"rewire {w.projection}: {' '.join(actions)} every {w.every}")
+        parts.append(f"rewire {w.projection}: {w.actions()} every {w.every}")
     return f"{r.name}: " + "; ".join(parts)
 
 

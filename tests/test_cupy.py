@@ -338,11 +338,16 @@ train rules {
 """
 
 
-def test_local_rules_and_rewiring_on_the_device_match_the_runtime(emulated):
+KEEPING = LEARNING.replace("prune(below=0.05) grow(count=4) every 2",
+                           "prune(keep=0.3, over=2) grow(count=4) every 2")
+
+
+@pytest.mark.parametrize("text", [LEARNING, KEEPING], ids=["below", "keep"])
+def test_local_rules_and_rewiring_on_the_device_match_the_runtime(emulated, text):
     """Hebb with decay on a shared kernel, Oja through a delay, two perceptrons on one group
-    (its bias moves once), rewiring in between: cupy's kernels against the shared runtime's
-    rules in NumPy, float64 to 1e-9, float32 to 1e-4."""
-    program, diagnostics = check_text(LEARNING, "learning.nndl")
+    (its bias moves once), rewiring in between (by a threshold, or to a fraction): cupy's
+    kernels against the shared runtime's rules in NumPy, float64 to 1e-9, float32 to 1e-4."""
+    program, diagnostics = check_text(text, "learning.nndl")
     diagnostics.raise_if_errors()
     network = program.networks[0]
     made = modules(network)

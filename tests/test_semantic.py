@@ -1,5 +1,6 @@
 """Front end: checks and the AST -> IR step (no backend involved)."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -267,6 +268,21 @@ train local {
     assert [(w.projection, w.prune_below, w.grow_count, w.every) for w in regime.rewire] == [
         ("h->y", 0.05, 3, 4), ("x->h", None, 1, 1)]
     assert regime.learn[0].loc == ir.Loc(13, 3, 33)
+
+
+def test_prune_to_a_fraction_reaches_the_ir():
+    found, diags = regimes(ONE_WAY + """
+train sparse {
+  loss   mse
+  rewire h -> y : prune(keep=0.1, over=20) grow(count=2) every 50
+  rewire x -> h : prune(keep=0.5)
+}
+""")
+    assert not diags.errors, diags.render()
+    assert [(w.prune_below, w.prune_keep, w.prune_over, w.grow_count, w.every)
+            for w in found[0].rewire] == [(None, 0.1, 20, 2, 50), (None, 0.5, 1, None, 1)]
+    assert found[0].rewire[0].actions() == "prune(keep=0.1, over=20) grow(count=2)"
+    assert ir.Rewire.from_dict(dataclasses.asdict(found[0].rewire[0])) == found[0].rewire[0]
 
 
 def test_src_to_dst_names_the_unnamed_connection_between_them():

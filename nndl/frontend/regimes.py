@@ -23,6 +23,7 @@ from nndl.frontend.signatures import (
     REWIRE_ACTIONS,
     SCHEDULES,
     Param,
+    argument,
     bind,
     constant,
     not_this,
@@ -532,7 +533,34 @@ def _check_rewire(st: s.Rewire, view: NetworkView | None,
                     "rewire a connection without `shared=true`")
         return None
     prune, grow = (actions.get(name, (None, {}))[1] for name in ("prune", "grow"))
-    return ir.Rewire(projection, prune.get("below"), grow.get("count"), every, ir.Loc.of(st.span))
+    if "prune" in actions and not _check_prune(actions["prune"][0], prune, diags):
+        return None
+    return ir.Rewire(projection, prune.get("below"), grow.get("count"), every, ir.Loc.of(st.span),
+                     prune.get("keep"), prune.get("over") or 1)
+
+
+def _check_prune(call: s.Call, given: dict, diags: Diagnostics) -> bool:
+    """`prune` takes a threshold (`below`) or a fraction (`keep`, with `over`), one of the two.
+
+    Not allowed: `prune()`, `prune(below=0.1, keep=0.2)`, `prune(below=0.1, over=5)`."""
+    params = REWIRE_ACTIONS["prune"]
+    below, keep, over = (argument(call, params, name) for name in ("below", "keep", "over"))
+    if below is not None and keep is not None:
+        diags.error("bad-argument", "`prune` takes `below` (a threshold) or `keep` (a fraction), "
+                    "not both", keep.span, "keep one: `prune(keep=0.1)` keeps the strongest "
+                    "tenth of the synapses", notes=[("`below` given here", below.span)])
+        return False
+    if below is None and keep is None:
+        diags.error("bad-argument", "`prune` needs `below` (a threshold) or `keep` (a fraction)",
+                    call.span, "`prune(below=0.01)` removes the synapses weaker than 0.01; "
+                    "`prune(keep=0.1)` keeps the strongest tenth")
+        return False
+    if over is not None and keep is None:
+        diags.error("bad-argument", "`over` sets how many rewirings `keep` takes to reach its "
+                    "fraction, so it needs `keep`", over.span,
+                    "`prune(keep=0.1, over=20)`; `below` prunes at once")
+        return False
+    return True
 
 
 def _resolve_projection(src: s.Ident, dst: s.Ident | None, word: str, view: NetworkView | None,

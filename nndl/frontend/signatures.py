@@ -121,7 +121,12 @@ LOCAL_RULES: dict[str, tuple[Param, ...]] = {
 }
 
 REWIRE_ACTIONS: dict[str, tuple[Param, ...]] = {
-    "prune": (Param("below", "number", **NON_NEGATIVE),),
+    # `below` (an absolute threshold) or `keep` (a fraction of the built synapses, reached
+    # at the `over`-th rewiring): one of the two; regimes._check_prune says so
+    "prune": (Param("below", "number", None, **NON_NEGATIVE),
+              Param("keep", "number", None, check=lambda v: 0 < v <= 1,
+                    requirement="in (0, 1]"),
+              Param("over", "int", None, **WHOLE_POSITIVE)),
     "grow": (Param("count", "int", **WHOLE_POSITIVE),),
 }
 

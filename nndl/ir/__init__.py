@@ -331,18 +331,33 @@ class LocalRule:
 
 @dataclass(frozen=True)
 class Rewire:
-    """`rewire SRC -> DST : prune(below=0.01) grow(count=16) every 50`: structural plasticity."""
+    """`rewire SRC -> DST : prune(below=0.01) grow(count=16) every 50`: structural plasticity;
+    `prune(keep=0.1, over=20)` prunes to a fraction instead (nndl.runtime.rewiring)."""
 
     projection: str  # the projection's name
-    prune_below: float | None  # remove synapses whose |weight| is below this; None: no pruning
+    prune_below: float | None  # remove synapses whose |weight| is below this; None: not so
     grow_count: int | None  # new synapses grown among the rule's candidates; None: no growth
     every: int = 1  # in training steps
     loc: Loc | None = None
+    prune_keep: float | None = None  # keep this fraction of the built synapses; None: not so
+    prune_over: int = 1  # ... reached by the cubic schedule at this rewiring event
 
     @classmethod
     def from_dict(cls, d: dict) -> Rewire:
         return cls(d["projection"], d["prune_below"], d["grow_count"], d["every"],
-                   Loc.from_dict(d["loc"]))
+                   Loc.from_dict(d["loc"]), d.get("prune_keep"), d.get("prune_over", 1))
+
+    def actions(self) -> str:
+        """The actions as written: `prune(keep=0.1, over=20) grow(count=4)`."""
+        words = []
+        if self.prune_below is not None:
+            words.append(f"prune(below={self.prune_below:g})")
+        if self.prune_keep is not None:
+            over = f", over={self.prune_over}" if self.prune_over != 1 else ""
+            words.append(f"prune(keep={self.prune_keep:g}{over})")
+        if self.grow_count is not None:
+            words.append(f"grow(count={self.grow_count})")
+        return " ".join(words)
 
 
 @dataclass(frozen=True)

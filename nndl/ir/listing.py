@@ -195,9 +195,4 @@ def _loss(r: ir.Regime) -> str:
 
 
 def _rewire(w: ir.Rewire) -> str:
-    actions = []
-    if w.prune_below is not None:
-        actions.append(f"prune(below={w.prune_below:g})")
-    if w.grow_count is not None:
-        actions.append(f"grow(count={w.grow_count})")
-    return " ".join(actions) + f" every {w.every}"
+    return f"{w.actions()} every {w.every}"

@@ -49,7 +49,8 @@ def fit(net, settings, *, progress_bar, on_epoch=None, modulators=None) -> dict:
     ticks, batch = settings.ticks or 1, settings.batch
     resources.check(spec, batch, 1, backend=net.BACKEND)
     learner = Learner(net, settings.learn, batch, modulators)  # checks `modulators` first
-    rewirer = Rewirer(net, settings.rewire, _NoOptimizer(), learner) if settings.rewire else None
+    rewirer = Rewirer(net, settings.rewire, _NoOptimizer(), learner, settings.epochs * ticks) \
+        if settings.rewire else None
     activity = Activity(net, settings.learn, batch, learner.recorded())
     outputs = [g.name for g in spec.outputs]
     history: dict[str, list] = {}

@@ -16,9 +16,16 @@ class Rewirer:
     """The `rewire` statements of a regime during `fit`: every N steps, prune and grow, then
     put the new synapses in place; the optimiser's state and the local rules follow."""
 
-    def __init__(self, net, actions: tuple, optimizer, learner):
+    def __init__(self, net, actions: tuple, optimizer, learner, steps: int | None = None):
         self.net, self.actions, self.optimizer, self.learner = net, actions, optimizer, learner
         self.pruned = self.grown = 0
+        projections = {p.name: p for p in net.SPEC.projections}
+        self.built = {a.projection: rewiring.built_count(net.SPEC, projections[a.projection],
+                                                         net.seed)
+                      for a in actions if a.prune_keep is not None}  # what `keep` counts
+        if steps is not None:
+            for action in actions:
+                rewiring.warn_if_cut_short(action, self.built.get(action.projection), steps)
 
     def step(self, step: int) -> None:
         due = [a for a in self.actions if step % a.every == 0]
@@ -30,7 +37,7 @@ class Rewirer:
         for action in due:
             p = next(q for q in spec.projections if q.name == action.projection)
             outcome = rewiring.rewire(spec, p, action, synapses[p.name], self.net.seed,
-                                      step // action.every)
+                                      step // action.every, self.built.get(p.name))
             synapses[p.name] = outcome.synapses
             moved[p.name] = outcome.source_index
             self.pruned += outcome.pruned

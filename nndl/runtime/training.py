@@ -164,13 +164,14 @@ def fit(net, inputs: dict, targets: dict, settings: Settings, *, validation=None
     ticks = run_ticks(spec, inputs, settings.ticks)
     optimizer = make_optimizer(*settings.optimizer)
     learner = Learner(net, settings.learn, settings.batch) if settings.learn else None
-    rewirer = Rewirer(net, settings.rewire, optimizer, learner) if settings.rewire else None
+    batches = math.ceil(n / settings.batch)
+    rewirer = Rewirer(net, settings.rewire, optimizer, learner, settings.epochs * batches) \
+        if settings.rewire else None
     rng = shuffle_rng(net.seed, settings.name)
     history: dict[str, list] = {"loss": []} if settings.loss else {}
     done = 0
     if resume and checkpoint is not None and os.path.exists(checkpoint):
         done, history = load_checkpoint(net, checkpoint, optimizer, rng, settings.name)
-    batches = math.ceil(n / settings.batch)
     lr = optimizer.lr  # the schedule's starting rate
     bar = progress_bar(total=(settings.epochs - done) * batches, enabled=progress)
     try:
