@@ -33,7 +33,8 @@ def test_example_backends_agree(path, capsys):
 
 
 # scripts whose default run is long: a shorter one that takes the same steps
-SCRIPT_ARGUMENTS = {"stdp_song.py": ["5"]}  # 5 s of the model instead of 200 (20 000 ticks)
+SCRIPT_ARGUMENTS = {"stdp_song.py": ["5"],  # 5 s of the model instead of 200 (20 000 ticks)
+                    "coba.py": ["0.2"]}  # 0.2 s instead of 1 (2 000 ticks)
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
