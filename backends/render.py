@@ -197,12 +197,12 @@ GENERATED_NAMES = {
     "remainder",  # the OO module's scalar math
     "gather_sum", "csr_sum", "rows_sum", "segment_sum", "synapse_grads", "spread_back",
     "rows_backward", "softmax_backward",
-    "Synapse", "SharedSynapse", "Neuron", "ModelNeuron", "Group", "SoftmaxGroup", "ModelGroup",
+    "Synapse", "SharedSynapse", "Neuron", "ModelNeuron", "InputSum", "Group", "SoftmaxGroup",
+    "ModelGroup",
     "Network", "cp", "CUDA", "KERNELS", "Kernels", "to_device", "Wiring", "InputError",
     "tap_layout", "tap_weights", "stencil_launch",  # cupy's
     "ScalarNoise",  # the OO module's draws (nndl.runtime.philox)
     "noise",  # not a module's: the draws that a model function using rand() or randn() takes
-    "ScalarNoise",  # the OO module's draws
     "Recorder",  # cupy's recordings, on the device
     "ALIKE",  # the NumPy module's groups computed as one array
     "RULES",  # the plasticity rules' functions (see rule_table)

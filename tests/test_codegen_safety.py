@@ -117,6 +117,9 @@ PLACES = {
                   "network n {\n input x[2]\n output y[2] : m\n connect x -> y : full\n}\n"),
     "regime": ("network n {\n input x[2]\n output y[2] : tanh\n connect x -> y : full\n}\n"
                "train $N for n {\n data parity\n loss mse\n input x\n output y\n}\n"),
+    "sum": ("neuron m {\n out = tanh(net + sum($N))\n}\n"
+            "network n {\n input x[2]\n output y[2] : m\n connect x -> y : full\n"
+            " connect x -> y : full as c target $N\n}\n"),
 }
 
 
@@ -152,6 +155,9 @@ def packed(place: str, names: list[str]) -> str:
                   for i, n in enumerate(names)]
     elif place in ("param", "state", "temporary", "regime"):
         lines = [" input x[2]", " output y[2] : m", " connect x -> y : full"]
+    elif place == "sum":
+        lines = [" input x[2]", " output y[2] : m", " connect x -> y : full"]
+        lines += [f" connect x -> y : full as c{i} target {n}" for i, n in enumerate(names)]
     network = "network n {\n" + "\n".join(lines) + "\n}\n"
     if place == "connection":
         network += "train r for n {\n data parity\n loss mse\n"
@@ -175,6 +181,9 @@ def packed(place: str, names: list[str]) -> str:
         body += "".join(f" {n} = {0.5 + 0.003 * i} * {n} + net\n" for i, n in enumerate(names))
         total = balanced(names)
         network = f"neuron m {{\n{body} out = tanh(({total}) / {len(names)})\n}}\n" + network
+    if place == "sum":
+        total = balanced([f"{0.5 + 0.01 * i} * sum({n})" for i, n in enumerate(names)])
+        network = f"neuron m {{\n out = tanh(net + ({total}) / {len(names)})\n}}\n" + network
     if place == "temporary":
         body = f" {names[0]} = 2.0 * net\n"
         body += "".join(f" {n} = 0.9 * {p} + 0.01 * net\n" for p, n in itertools.pairwise(names))
@@ -315,10 +324,14 @@ def assert_same_program(a: str, b: str, what) -> None:
 
 def mangled_pattern(variables) -> re.Pattern:
     """What the generated code may call a model variable: the name, with `_`s appended, or one
-    of the reverse pass's names made from it (`g_v`, `d_v`, `v_1`, each with `_`s)."""
-    alternatives = "|".join(re.escape(v) for v in sorted({"net", "out", *variables}, key=len,
-                                                         reverse=True))
-    return re.compile(rf"(?:[gd]_)?(?:{alternatives})_*(?:_1_*)?")
+    of the reverse pass's names made from it (`g_v`, `d_v`, `v_1`, each with `_`s); a named
+    input sum `sum.x` (in `variables`) is `sum_x`, with more `_`s after `sum` or `d`."""
+    plain = sorted({"net", "out", *(v for v in variables if "." not in v)}, key=len,
+                   reverse=True)
+    sums = sorted((v.partition(".")[2] for v in variables if "." in v), key=len, reverse=True)
+    alternatives = "|".join([*(re.escape(v) for v in plain),
+                             *(rf"sum_+{re.escape(s)}" for s in sums)])
+    return re.compile(rf"(?:[gd]_+)?(?:{alternatives})_*(?:_1_*)?")
 
 
 def variables_of(text: str) -> set[str]:
@@ -328,7 +341,8 @@ def variables_of(text: str) -> set[str]:
     found = set()
     for network in program.networks:
         for model in network.models:
-            found |= {*model.params, *model.states, *(t for t, _ in model.statements)}
+            found |= {*model.params, *model.states, *(t for t, _ in model.statements),
+                      *(f"sum.{s}" for s in model.sums)}
     return found
 
 
