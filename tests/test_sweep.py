@@ -262,3 +262,73 @@ def test_a_killed_sweep_resumes(serial, tmp_path):
     assert lines(results)[:len(before)] == before  # nothing rewritten
     assert sorted(line.split('"')[1] for line in lines(results)) == KEYS
     assert comparable(result.rows) == serial
+
+
+TWO = """\
+param lr = 0.05
+network wide {
+    param n_hidden = 4
+    input  x[2]
+    group  h[n_hidden] : tanh
+    output y[1] : sigmoid
+    connect x -> h : full
+    connect h -> y : full
+}
+network narrow {
+    param n_hidden = 2
+    input  x[2]
+    group  h[n_hidden] : tanh
+    output y[1] : sigmoid
+    connect x -> h : full
+    connect h -> y : full
+}
+train fit for wide {
+    data xor
+    loss mse
+    optimizer adam(lr=lr)
+    batch 4
+    epochs 5
+}
+train fit for narrow {
+    data xor
+    loss mse
+    optimizer adam(lr=lr)
+    batch 4
+    epochs 5
+}
+"""
+
+
+def test_one_sweep_trains_every_network_of_a_file(tmp_path, capsys):
+    """Without --network, a file of several networks is swept whole: each network a column of
+    results.csv and of the summary, each run what a sweep of that network alone gives."""
+    path = tmp_path / "two.nndl"
+    path.write_text(TWO)
+    both = nndl.sweep(path, {"lr": [0.05, 0.2]}, 2, workers=0, out=tmp_path / "both")
+    assert both.names == ["network", "lr"]
+    assert sorted(r["key"] for r in both.rows) == sorted(
+        f"network={n},lr={lr},seed={s}" for n in ("wide", "narrow") for lr in ("0.05", "0.2")
+        for s in (0, 1))
+    assert {r["network"] for r in both.rows} == {"wide", "narrow"}
+    assert {(s["network"], s["lr"]) for s in both.summary} == {
+        (n, lr) for n in ("wide", "narrow") for lr in (0.05, 0.2)}
+    assert {r["synapses"] for r in both.rows if r["network"] == "narrow"} == {6.0}
+    alone = nndl.sweep(path, {"lr": [0.05, 0.2]}, 2, network="narrow", workers=0,
+                       out=tmp_path / "alone")
+    assert alone.names == ["lr"]
+    narrow = {r["key"].removeprefix("network=narrow,"): r for r in both.rows
+              if r["network"] == "narrow"}
+    for r in alone.rows:
+        assert narrow[r["key"]]["test_loss"] == r["test_loss"]
+        assert narrow[r["key"]]["history"] == r["history"]
+    # the command line: a list of networks, resumed; the table names each network
+    out = tmp_path / "cli"
+    assert main(["sweep", str(path), "--network", "narrow,wide", "--workers", "0",
+                 "--out", str(out), "--quiet"]) == 0
+    table = capsys.readouterr().out
+    assert "network" in table.splitlines()[1] and "narrow" in table and "wide" in table
+    assert main(["sweep", str(path), "--network", "narrow,wide", "--workers", "0",
+                 "--out", str(out), "--quiet", "--resume"]) == 0
+    assert "2 runs (0 now, 0 failed)" in capsys.readouterr().out
+    with pytest.raises(LookupError, match="no network `wid`"):
+        nndl.sweep(path, {}, 1, network="narrow,wid", workers=0, out=tmp_path / "bad")

@@ -139,7 +139,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seeds", type=_positive, default=1, help="seeds 0..N-1 for each "
                                                                   "combination (default 1)")
     sweep.add_argument("--regime", help="which train block (default: the network's first)")
-    sweep.add_argument("--network", help="which network, when the file declares several")
+    sweep.add_argument("--network", help="which network, or several: NAME,NAME,... "
+                                         "(default: every network the file declares)")
     sweep.add_argument("--data", help="a built-in data set or an .npz path, instead of the "
                                       "regime's")
     sweep.add_argument("--backend", choices=backends.BACKENDS, default="numpy")
@@ -480,13 +481,14 @@ def cmd_sweep(args) -> int:
         return EXIT_INTERRUPTED
     failed = [r for r in result.rows if r["status"] != "ok"]
     print(f"{len(result.rows)} runs ({result.ran} now, {len(failed)} failed) in {result.folder}")
-    names = list(grid)
+    names = result.names
     sys.stdout.write(sweep_report.table(result.summary, names, result.metric))
     for row in failed[:5]:
         print(f"failed: {row['key']}: {row['error'].splitlines()[0] if row['error'] else '?'}")
     shown = [result.results, result.folder / "summary.csv", *result.plots]
     print("saved " + ", ".join(str(p) for p in shown)
-          + (" (no plots: pip install matplotlib for them)" if names and not result.plots
+          + (" (no plots: pip install matplotlib for them)"
+             if set(names) - {"network"} and not result.plots
              else ""))
     return EXIT_OK
 

@@ -1,6 +1,6 @@
-"""`nndlc sweep` and `nndl.sweep`: train one network for every combination of parameter values
-and every seed, each run a task on Dask (a LocalCluster by default, any scheduler by address),
-or one after another in this process (`workers=0`).
+"""`nndlc sweep` and `nndl.sweep`: train a network (or several of a file's) for every
+combination of parameter values and every seed, each run a task on Dask (a LocalCluster by
+default, any scheduler by address), or one after another in this process (`workers=0`).
 
 Every task is independent and carries what it needs (the source text, a data file's bytes), so a
 remote worker needs only nndl installed. It trains with `nndl.commands.train.train`, exactly as
@@ -75,6 +75,8 @@ class SweepResult:
     metric: str | None  # what `summary` is sorted by
     plots: list[Path] = field(default_factory=list)
     ran: int = 0  # tasks this call ran (the others had results already)
+    names: list[str] = field(default_factory=list)  # the summary's columns before its numbers:
+    # `network` (in a sweep of several), then the swept parameters
 
 
 def parse_grid(items: Sequence[str]) -> dict[str, list[float | bool]]:
@@ -101,10 +103,11 @@ def seed_list(seeds: int | Sequence[int]) -> list[int]:
     return [int(s) for s in seeds]
 
 
-def task_key(params: Mapping[str, float | bool], seed: int) -> str:
-    """The run's name: each parameter as written on a command line, then the seed."""
+def task_key(params: Mapping[str, float | bool], seed: int, network: str | None = None) -> str:
+    """The run's name: the network (in a sweep of several), each parameter as written on a
+    command line, then the seed."""
     shown = [f"{name}={_show(value)}" for name, value in params.items()]
-    return ",".join([*shown, f"seed={seed}"])
+    return ",".join([*([f"network={network}"] if network else []), *shown, f"seed={seed}"])
 
 
 def _show(value) -> str:
@@ -173,16 +176,19 @@ def _synapses(weights: bytes) -> int:
 
 
 def sweep(path: str | os.PathLike, grid: Mapping[str, Sequence], seeds: int | Sequence[int] = 1,
-          *, regime: str | None = None, network: str | None = None, backend: str = "numpy",
+          *, regime: str | None = None, network: str | Sequence[str] | None = None,
+          backend: str = "numpy",
           params: Mapping[str, float | bool] | None = None, epochs: int | None = None,
           data: str | None = None, scheduler: str | None = None, workers: int | None = None,
           out: str | os.PathLike | None = None, resume: bool = False, progress: bool = False,
           on_result: Callable[[dict], None] | None = None) -> SweepResult:
     """Train `path` for every combination of `grid` ({name: values}, names the file's `param`s)
-    with every seed (`5`: seeds 0..4), on Dask: `scheduler` ("tcp://host:port") or a
-    LocalCluster of `workers` processes (default: one per core); `workers=0` runs each task
-    here, one after another, without Dask. `params` fixes other parameters for every run. The
-    results go to `out` (default sweeps/NAME); `resume=True` continues a sweep stopped there."""
+    with every seed (`5`: seeds 0..4), for the `network` (a name; "a,b" or a list of names
+    for several; None: the file's only one, or all of a file of several), on Dask:
+    `scheduler` ("tcp://host:port") or a LocalCluster of `workers` processes (default: one per
+    core); `workers=0` runs each task here, one after another, without Dask. `params` fixes
+    other parameters for every run. The results go to `out` (default sweeps/NAME);
+    `resume=True` continues a sweep stopped there."""
     path = Path(path)
     text = read_source(path)
     fixed = override_values(params)
@@ -192,7 +198,10 @@ def sweep(path: str | os.PathLike, grid: Mapping[str, Sequence], seeds: int | Se
                        epochs, data)
     folder = Path(out) if out is not None else Path("sweeps") / path.stem
     results = folder / "results.csv"
-    columns = ["key", "status", "seed", *spec["grid"], *METRICS, "seconds", "error", "history"]
+    several = ["network"] if spec["networks"] else []  # a column naming each run's network
+    columns = ["key", "status", *several, "seed", *spec["grid"], *METRICS, "seconds", "error",
+               "history"]
+    names = [*several, *spec["grid"]]  # what tells the runs of one seed apart
     done = _prepare(folder, results, columns, spec, resume)
     todo = [job for job in jobs if job.key not in done]
     by_key = {job.key: job for job in todo}
@@ -210,9 +219,9 @@ def sweep(path: str | os.PathLike, grid: Mapping[str, Sequence], seeds: int | Se
     rows = read_results(results)
     wanted = {job.key for job in jobs}
     rows = [r for r in rows if r["key"] in wanted]
-    summary, metric = sweep_report.summarise(rows, list(spec["grid"]))
-    plots = sweep_report.save(folder, rows, summary, metric, list(spec["grid"]))
-    return SweepResult(folder, results, rows, summary, metric, plots, len(todo))
+    summary, metric = sweep_report.summarise(rows, names)
+    plots = sweep_report.save(folder, rows, summary, metric, names)
+    return SweepResult(folder, results, rows, summary, metric, plots, len(todo), names)
 
 
 def _jobs(path: Path, text: str, grid: dict, seeds: list[int], fixed: dict, regime, network,
@@ -231,17 +240,38 @@ def _jobs(path: Path, text: str, grid: dict, seeds: list[int], fixed: dict, regi
         raise SweepError(f"parameter `{clash[0]}` is both swept and fixed")
     program, diags = check_text(text, str(path), fixed, "params=")
     diags.raise_if_errors()  # the file itself is wrong: no run could succeed
-    chosen = select_network(program, network).regime(regime)
-    file = data_file(chosen, str(path), data)
-    data_bytes = file.read_bytes() if file is not None else None
-    spec = {"source": path.name, "sha256": program.sha256, "network": network,
-            "regime": chosen.name, "backend": backend, "epochs": epochs, "data": data,
+    names = network_names(program, network)
+    several = len(names) > 1
+    jobs, regimes = [], []
+    for name in names:
+        chosen = select_network(program, name).regime(regime)
+        regimes.append(chosen.name)
+        file = data_file(chosen, str(path), data)
+        data_bytes = file.read_bytes() if file is not None else None
+        jobs += [Job(task_key(combo, seed, name if several else None), {**fixed, **combo}, seed,
+                     text, path.name, chosen.name, name, backend, epochs,
+                     None if file is not None else data, data_bytes,
+                     file.name if file is not None else None)
+                 for combo, seed in plan(grid, seeds)]
+    spec = {"source": path.name, "sha256": program.sha256, "network": network if not several
+            else names, "networks": names if several else [], "regime": regimes[0]
+            if not several else regimes, "backend": backend, "epochs": epochs, "data": data,
             "params": fixed, "grid": {n: grid[n] for n in grid}}
-    jobs = [Job(task_key(combo, seed), {**fixed, **combo}, seed, text, path.name, chosen.name,
-                network, backend, epochs, None if file is not None else data, data_bytes,
-                file.name if file is not None else None)
-            for combo, seed in plan(grid, seeds)]
     return jobs, spec
+
+
+def network_names(program, network: str | Sequence[str] | None) -> list[str | None]:
+    """The networks a sweep trains: the one named, those of "a,b" or a list (each checked),
+    or, when none is named, the file's only one (None) or all of a file of several."""
+    if network is None:
+        return [n.name for n in program.networks] if len(program.networks) > 1 else [None]
+    names = [n.strip() for n in network.split(",")] if isinstance(network, str) else \
+        [str(n) for n in network]
+    if not names or "" in names or len(set(names)) != len(names):
+        raise SweepError(f"--network takes NAME or NAME,NAME,... (each once); got {network!r}")
+    for name in names:
+        select_network(program, name)  # LookupError naming the file's networks
+    return names
 
 
 def _prepare(folder: Path, results: Path, columns: list[str], spec: dict,
@@ -352,8 +382,9 @@ def _record(folder: Path, results: Path, columns: list[str], job: Job, result: d
         write_text_atomically(run / "history.json",
                               json.dumps({"params": job.params, "seed": job.seed,
                                           "history": result["history"]}, indent=2) + "\n")
-    values = {"key": job.key, "status": result["status"], "seed": job.seed,
-              **{name: _show(job.params[name]) for name in columns[3:columns.index(METRICS[0])]},
+    values = {"key": job.key, "status": result["status"], "network": job.network,
+              "seed": job.seed, **{name: _show(job.params[name]) for name in
+                                   columns[columns.index("seed") + 1:columns.index(METRICS[0])]},
               **{k: "" if v is None else repr(v) for k, v in result["metrics"].items()},
               "seconds": f"{result['seconds']:.3f}", "error": result["error"],
               "history": json.dumps(result["history"], separators=(",", ":"))}
@@ -392,8 +423,8 @@ def read_results(results: Path) -> list[dict]:
 
 def _decoded(raw: dict, fields: list[str]) -> dict:
     row = dict(raw)
-    row["seed"] = int(raw["seed"])
-    for name in fields[3:fields.index(METRICS[0])]:
+    row["seed"] = int(raw["seed"])  # (a sweep of several networks names each: a string)
+    for name in fields[fields.index("seed") + 1:fields.index(METRICS[0])]:
         row[name] = {"true": True, "false": False}.get(raw[name]) if raw[name] in (
             "true", "false") else float(raw[name])
     for name in (*METRICS, "seconds"):

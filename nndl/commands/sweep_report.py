@@ -75,6 +75,8 @@ def table(summary: list[dict], names: list[str], metric: str | None, limit: int 
 
 
 def _value(value) -> str:
+    if isinstance(value, str):  # a network's name
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     return f"{value:g}"
@@ -102,7 +104,9 @@ def save(folder: Path, rows: list[dict], summary: list[dict], metric: str | None
         return []
     if metric is None:
         return []
-    return [_plot(plot, folder, rows, metric, names, name) for name in names]
+    # against each swept parameter (a network, named, is no axis: one line per network)
+    return [_plot(plot, folder, rows, metric, names, name) for name in names
+            if name != "network"]
 
 
 def _plot(plot, folder: Path, rows: list[dict], metric: str, names: list[str],
