@@ -87,6 +87,11 @@ class ScalarPython:
         model_function); None: assigned anew."""
         return None
 
+    def in_place(self, target: str, node: e.Expr, whole: set[str]) -> list[str] | None:
+        """`target = A + b - c` as lines that make one array and change it in place, where the
+        renderer can (see NumpyArrays); None: one assignment."""
+        return None
+
     def wrap(self, node: e.Expr, at_least: int) -> str:
         text, precedence = self._render(node)
         return f"({text})" if precedence < at_least else text
@@ -113,6 +118,19 @@ class ScalarPython:
     def conditional(self, node: e.IfElse) -> tuple[str, int]:
         then, other = self.wrap(node.then, 1), self.wrap(node.other, 0)
         return f"{then} if {self.wrap(node.cond, 1)} else {other}", PRECEDENCE["if"]
+
+
+# Operators whose result NumpyArrays.in_place can write into its left operand's new array.
+IN_PLACE = ("+", "-", "*")
+
+
+def _new_array(node: e.Expr, whole: set[str]) -> bool:
+    """Whether NumPy computes an expression into a new array of every sample and neuron, in
+    the network's dtype: an operation (not a name, nor np.asarray, which may give back its
+    argument, nor a draw) on one such array at least, with a number as its value."""
+    return isinstance(node, (e.Unary, e.Binary, e.Call, e.IfElse)) and \
+        not (isinstance(node, e.Unary) and node.op in ("num", "not")) and \
+        not _truth(node) and not e.draws(node) and bool(e.variables(node) & whole)
 
 
 # `a OP b` as `b OP' a`
@@ -212,6 +230,22 @@ class NumpyArrays(ScalarPython):
             return None
         kept = self.truths[var.name]
         return kept if holds != negated else f"np.logical_not({kept})"
+
+    def in_place(self, target: str, node: e.Expr, whole: set[str]) -> list[str] | None:
+        # `v = floor(0.9375 * v) + g + drive` as `v = np.floor(0.9375 * v)`, `v += g`,
+        # `v += drive`: the same operations in the same order, one new array instead of three.
+        # The first operand must be a new array of every sample and neuron (an operation that
+        # reads one: `whole`), and no later one may read the target (it holds the new array).
+        steps = []
+        while isinstance(node, e.Binary) and node.op in IN_PLACE and \
+                _new_array(node.left, whole):
+            steps.append(node)
+            node = node.left
+        if not steps or any(target in e.variables(step.right) for step in steps):
+            return None
+        name = self.names[target]
+        return [f"{name} = {self.render(node)}",
+                *(f"{name} {step.op}= {self.render(step.right)}" for step in reversed(steps))]
 
     def overwrite(self, name: str, node: e.IfElse) -> str | None:
         # np.where's numbers written into the array itself: one pass, no new array (a reset
@@ -327,6 +361,10 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython],
             if writer.is_scalar(node):
                 text = writer.per_neuron(text)
             line = f"{names[target]} = {text}"
+            steps = writer.in_place(target, node, whole)
+            if steps:
+                lines += [f"    {step}" for step in steps[:-1]]
+                line = steps[-1]
             made = writer.is_scalar(node) or bool(e.variables(node) & whole)  # a new array
             if made:
                 whole.add(target)

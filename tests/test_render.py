@@ -181,3 +181,26 @@ def test_a_spiking_models_numpy_function_returns_its_spikes_indices():
         assert fired.tolist() == [1, 3, 5] and v.tolist() == [[0.5, 0.0, 0.0], [0.0, 0.0, 0.0]]
     model = function([("v", e.Binary("+", V, NET)), ("out", V)])  # not a spike: as before
     assert len(model(net, np.zeros_like(net), v0, 1.0)) == 2
+
+
+def test_sums_of_a_new_array_are_computed_in_place():
+    """`v = floor(0.5 * v) + net - 1` makes one array and adds into it, in the same order (the
+    same numbers); not where a later operand reads v (it would read the new array), nor where
+    the first operand may be an argument itself."""
+    half = e.Call("floor", (e.Binary("*", e.Num(0.5), V),))
+    chain = ("v", e.Binary("-", e.Binary("+", half, NET), e.Num(1.0)))
+    source, model = _numpy_model([chain, ("out", V)])
+    assert "    v = np.floor(0.5 * v)\n    v += net\n    v -= 1.0\n" in source
+    net = np.array([[0.25, 2.0, -3.0]], dtype=np.float32)
+    v0 = np.array([[3.0, -1.5, 0.7]], dtype=np.float32)
+    kept = v0.copy()
+    out, v = model(net, np.zeros_like(net), v0, 1.0)
+    np.testing.assert_array_equal(v0, kept)  # the argument is untouched
+    assert v.dtype == np.float32 and v.tolist() == (np.floor(0.5 * kept) + net - 1.0).tolist()
+    reads = ("v", e.Binary("+", half, V))  # the old v on the right
+    source, model = _numpy_model([reads, ("out", V)])
+    assert "v = np.floor(0.5 * v) + v" in source
+    assert model(net, np.zeros_like(net), v0, 1.0)[1].tolist() == \
+        (np.floor(0.5 * kept) + kept).tolist()
+    source, _ = _numpy_model([("v", e.Binary("+", V, NET)), ("out", V)])  # v: an argument
+    assert "v = v + net" in source
