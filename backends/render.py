@@ -41,6 +41,7 @@ class ScalarPython:
         self.scalars = scalars  # model variables that hold one number for every neuron
         self.like = like  # an array argument of the rendered function: its shape and dtype
         self.truths: dict[str, str] = {}  # variable -> the truth values its 0/1 numbers are
+        self.spikes: str | None = None  # the flat indices where the truth values of `out` hold
 
     def render(self, node: e.Expr) -> str:
         return self._render(node)[0]
@@ -256,6 +257,8 @@ class NumpyArrays(ScalarPython):
             value, where = node.other, self.render(e.Unary("not", node.cond))
         else:
             return None
+        if self.spikes and where == self.truths.get("out") and isinstance(value, e.Num):
+            return f"{name}.put({self.spikes}, {self.render(value)})"  # where it spiked alone
         return f"np.copyto({name}, {self.render(value)}, where={where})"
 
 
@@ -349,11 +352,17 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython],
             # the spikes' indices are found in them (bools: no comparison of the numbers)
             lines.append(f"    spiked = {writer.render(node.cond)}")
             lines.append(f"    {names['out']} = spiked.astype({writer.like}.dtype)")
+            if indices:
+                lines.append("    fired = spiked.ravel().nonzero()[0]  # where it spiked: "
+                             "b * neurons + i")
+                writer.spikes = "fired"
             writer.truths["out"] = "spiked"
             whole.add("out")
             own.add("out")
             continue
         writer.truths.pop(target, None)  # (for the statement after this one)
+        if target == "out":
+            writer.spikes = None
         line = writer.overwrite(names[target], node) \
             if target in own and isinstance(node, e.IfElse) else None
         if line is None:
@@ -381,9 +390,8 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython],
         lines.append(f"    {line}")
     results = ", ".join(names[n] for n in ["out", *model.states])
     if indices:
-        found = "spiked.ravel().nonzero()[0]" if "out" in writer.truths else \
-            f"spike_indices({names['out']})"
-        lines.append(f"    fired = {found}  # where it spiked: b * neurons + i")
+        if "out" not in writer.truths:  # (else found with them)
+            lines.append(f"    fired = spike_indices({names['out']})  # where it spiked")
         results += ", fired"
     comma = "" if model.states or indices else ","  # a 1-tuple: callers unpack (out, *states)
     lines.append(f"    return {results}{comma}")

@@ -166,20 +166,23 @@ def test_a_spiking_models_numpy_function_returns_its_spikes_indices():
         model = ir.NeuronModel(name="m", params={"threshold": 1.0}, states={"v": 0.0},
                                statements=tuple((t, e.to_dict(x)) for t, x in statements),
                                source="test")
+        source = model_function(model, NumpyArrays, indices=True)
         scope = {"np": np, "spike_indices": spike_indices}
-        exec(compile(model_function(model, NumpyArrays, indices=True), "<m>", "exec"), scope)
-        return scope["model_m"]
+        exec(compile(source, "<m>", "exec"), scope)
+        return source, scope["model_m"]
 
     net = np.array([[0.5, 2.0, 0.0], [1.0, 0.0, 3.0]])
     v0 = np.zeros_like(net)
     spike = ("out", e.IfElse(e.Binary(">=", V, T), e.Num(1.0), e.Num(0.0)))
     number = ("out", e.Unary("num", e.Binary(">=", V, T)))  # 0/1, no truth value kept
-    for out_statement in (spike, number):
-        model = function([("v", e.Binary("+", V, NET)), out_statement, RESET])
+    for out_statement, reset in ((spike, "v.put(fired, 0.0)"),  # the spikes alone
+                                 (number, "np.copyto(v, 0.0, where=out > 0.5)")):
+        source, model = function([("v", e.Binary("+", V, NET)), out_statement, RESET])
+        assert reset in source
         out, v, fired = model(net, np.zeros_like(net), v0, 1.0)
         np.testing.assert_array_equal(fired, spike_indices(out))
         assert fired.tolist() == [1, 3, 5] and v.tolist() == [[0.5, 0.0, 0.0], [0.0, 0.0, 0.0]]
-    model = function([("v", e.Binary("+", V, NET)), ("out", V)])  # not a spike: as before
+    _, model = function([("v", e.Binary("+", V, NET)), ("out", V)])  # not a spike: as before
     assert len(model(net, np.zeros_like(net), v0, 1.0)) == 2
 
 
