@@ -225,7 +225,7 @@ network alike {
 }
 """
 ALIKE_SOURCES = {
-    "together": ("", "net = earlier[:, 0:16]  # all of e+i"),
+    "together": ("", "net = earlier  # all of e+i"),
     "side by side": ("group s[6] : lif(threshold=0.3)\n    connect x -> s : full\n"
                      "    connect s -> e : random(p=0.5) weight normal(0.4, 0.2)",
                      "net = np.concatenate([nets['e'], nets['i']], axis=1)"),

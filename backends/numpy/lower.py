@@ -167,6 +167,11 @@ def _earlier(network: ir.Network) -> tuple[list[ir.Projection], dict]:
     return projections, columns
 
 
+def _earlier_width(network: ir.Network) -> int:
+    """How many columns the sum of the spikes of earlier ticks has (see _earlier)."""
+    return sum(last - first for first, last in _earlier(network)[1].values())
+
+
 def _blocks(network: ir.Network, projections: list[ir.Projection]) -> list[tuple[str, int]]:
     """The (source's array, delay) of each block of the earlier spikes' rows (see _held), in
     the order of `projections`."""
@@ -180,7 +185,7 @@ def _spike_tables(network: ir.Network) -> list[dict]:
     into it (see _other_tables). Their rows are the sources' arrays, a block each (_blocks)."""
     tables = []
     projections, columns = _earlier(network)
-    size = sum(last - first for first, last in columns.values())
+    size = _earlier_width(network)
     named = {"self.earlier_spikes": (projections, columns, size)} if projections else {}
     for key, found in _other_tables(network).items():
         named[f"self.spike_tables[{key!r}]"] = found
@@ -472,7 +477,10 @@ def _alike_step(network: ir.Network, key: str, groups: tuple, fired: set) -> dic
             lines += ["if self._taping:  # (the tape keeps each group's net input)",
                       *(f"    {line}" for line in alone)]
         table, first, last = spans[0][0], spans[0][1], spans[-1][2]
-        lines.append(f"net = {table}[:, {first}:{last}]  # all of {key}")
+        width = _earlier_width(network) if table == "earlier" else \
+            _other_tables(network)[key][2]
+        whole = "" if (first, last) == (0, width) else f"[:, {first}:{last}]"
+        lines.append(f"net = {table}{whole}  # all of {key}")
     else:
         lines += alone
         lines.append(f"net = np.concatenate([{', '.join(f'nets[{n!r}]' for n in groups)}], "
