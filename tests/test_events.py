@@ -293,6 +293,18 @@ def test_event_driven_equals_dense(compile_text, backend, dtype):
     assert np.ptp(event) > 0  # something fired
 
 
+def test_kept_spikes_carry_over_to_a_run_that_continues(compile_text):
+    """run(..., reset=False) reads the spikes of the run before through its delays (the
+    NumPy module keeps their indices, SPIKES): 12 ticks then 13 equal 25 at once."""
+    net = compile_text(RULES.replace("OUT", SPIKE), "numpy").Network(seed=1, dtype="float64")
+    x = np.random.default_rng(0).random((25, 3, 4, 4))
+    whole = net.run({"x": x}, every_tick=True)["y"]
+    first = net.run({"x": x[:12]}, every_tick=True)["y"]
+    rest = net.run({"x": x[12:]}, every_tick=True, reset=False)["y"]
+    np.testing.assert_array_equal(np.concatenate([first, rest]), whole)
+    assert np.ptp(whole[12:15]) > 0
+
+
 def test_event_driven_modules_say_so(compile_text):
     numpy_source = backends.generate(
         compile_text(RULES.replace("OUT", SPIKE), "numpy").SPEC, "numpy")
