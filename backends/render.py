@@ -21,6 +21,8 @@ PRECEDENCE = {"if": 0, "or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=
 class ScalarPython:
     """Renders for one neuron at a time: floats, `math`, the activation functions."""
 
+    keeps_truths = False  # whether a model's spikes keep their truth values (see model_function)
+
     functions = {
         # NumPy's answers where `math` would raise: the helpers of backends/oo/ops.py's MATH
         "abs": "abs({})", "min": "minimum({}, {})", "max": "maximum({}, {})", "exp": "exp({})",
@@ -38,6 +40,8 @@ class ScalarPython:
         self.names = names  # model variable -> Python identifier
         self.scalars = scalars  # model variables that hold one number for every neuron
         self.like = like  # an array argument of the rendered function: its shape and dtype
+        self.truths: dict[str, str] = {}  # variable -> the truth values its 0/1 numbers are
+        self.spikes: str | None = None  # the flat indices where the truth values of `out` hold
 
     def render(self, node: e.Expr) -> str:
         return self._render(node)[0]
@@ -84,6 +88,11 @@ class ScalarPython:
         model_function); None: assigned anew."""
         return None
 
+    def in_place(self, target: str, node: e.Expr, whole: set[str]) -> list[str] | None:
+        """`target = A + b - c` as lines that make one array and change it in place, where the
+        renderer can (see NumpyArrays); None: one assignment."""
+        return None
+
     def wrap(self, node: e.Expr, at_least: int) -> str:
         text, precedence = self._render(node)
         return f"({text})" if precedence < at_least else text
@@ -112,6 +121,34 @@ class ScalarPython:
         return f"{then} if {self.wrap(node.cond, 1)} else {other}", PRECEDENCE["if"]
 
 
+# Operators whose result NumpyArrays.in_place can write into its left operand's new array.
+IN_PLACE = ("+", "-", "*")
+
+
+def _new_array(node: e.Expr, whole: set[str]) -> bool:
+    """Whether NumPy computes an expression into a new array of every sample and neuron, in
+    the network's dtype: an operation (not a name, nor np.asarray, which may give back its
+    argument, nor a draw) on one such array at least, with a number as its value."""
+    return isinstance(node, (e.Unary, e.Binary, e.Call, e.IfElse)) and \
+        not (isinstance(node, e.Unary) and node.op in ("num", "not")) and \
+        not _truth(node) and not e.draws(node) and bool(e.variables(node) & whole)
+
+
+# `a OP b` as `b OP' a`
+MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+def one_when(op: str, c: float) -> bool | None:
+    """`x OP c` for a number x that is 0 or 1: True where it is x == 1, False where it is
+    x == 0, None where it is neither (the same answer for both: rendered as written)."""
+    at0, at1 = _compare(op, 0.0, c), _compare(op, 1.0, c)
+    return None if at0 == at1 else at1
+
+
+def _compare(op: str, a: float, b: float) -> bool:
+    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[op]
+
+
 def checked(node: e.Binary) -> bool:
     """Whether an operation needs its helper: `/` and `%` but by a number other than 0 cannot
     fail, and stay plain Python."""
@@ -121,6 +158,8 @@ def checked(node: e.Binary) -> bool:
 
 class NumpyArrays(ScalarPython):
     """Renders for whole arrays of neurons at once: the same formulas with NumPy."""
+
+    keeps_truths = True
 
     functions = {
         **ScalarPython.functions,
@@ -150,7 +189,9 @@ class NumpyArrays(ScalarPython):
             return f"np.asarray({self.render(node.operand)}, {self.like}.dtype)", \
                 PRECEDENCE["atom"]
         if node.op == "not":
-            return f"np.logical_not({self.render(node.operand)})", PRECEDENCE["atom"]
+            truth = self.truth_of(node.operand, negated=True) \
+                if isinstance(node.operand, e.Binary) else None
+            return truth or f"np.logical_not({self.render(node.operand)})", PRECEDENCE["atom"]
         return super().unary(node)
 
     def conditional(self, node: e.IfElse) -> tuple[str, int]:
@@ -166,15 +207,58 @@ class NumpyArrays(ScalarPython):
         # a scalar must not become a group's output or state: those are (batch, neurons)
         return f"np.full_like({self.like}, {text})"
 
+    def binary_op(self, node: e.Binary) -> tuple[str, int]:
+        truth = self.truth_of(node)
+        if truth is not None:
+            return truth, PRECEDENCE["atom"]
+        return super().binary_op(node)
+
+    def truth_of(self, node: e.Binary, negated: bool = False) -> str | None:
+        """`out > 0.5` where `out` holds the numbers of truth values that the function keeps
+        (`truths`, see model_function): those truth values themselves (or their negation), no
+        second comparison over the arrays; `negated`: of `not (out > 0.5)`. None: rendered as
+        written."""
+        if node.op not in e.COMPARISONS:
+            return None
+        var, number, op = node.left, node.right, node.op
+        if isinstance(var, e.Num):  # `0.5 < out`: as `out > 0.5`
+            var, number, op = node.right, node.left, MIRRORED[node.op]
+        if not (isinstance(var, e.Var) and var.name in self.truths and
+                isinstance(number, e.Num)):
+            return None
+        holds = one_when(op, number.value)  # True: where the truth value holds
+        if holds is None:
+            return None
+        kept = self.truths[var.name]
+        return kept if holds != negated else f"np.logical_not({kept})"
+
+    def in_place(self, target: str, node: e.Expr, whole: set[str]) -> list[str] | None:
+        # `v = floor(0.9375 * v) + g + drive` as `v = np.floor(0.9375 * v)`, `v += g`,
+        # `v += drive`: the same operations in the same order, one new array instead of three.
+        # The first operand must be a new array of every sample and neuron (an operation that
+        # reads one: `whole`), and no later one may read the target (it holds the new array).
+        steps = []
+        while isinstance(node, e.Binary) and node.op in IN_PLACE and \
+                _new_array(node.left, whole):
+            steps.append(node)
+            node = node.left
+        if not steps or any(target in e.variables(step.right) for step in steps):
+            return None
+        name = self.names[target]
+        return [f"{name} = {self.render(node)}",
+                *(f"{name} {step.op}= {self.render(step.right)}" for step in reversed(steps))]
+
     def overwrite(self, name: str, node: e.IfElse) -> str | None:
         # np.where's numbers written into the array itself: one pass, no new array (a reset
         # after a spike, `v = 0.0 if fired else v`, touches only the neurons that fired)
         if self.render(node.other) == name:
             value, where = node.then, self.render(node.cond)
         elif self.render(node.then) == name:
-            value, where = node.other, f"np.logical_not({self.render(node.cond)})"
+            value, where = node.other, self.render(e.Unary("not", node.cond))
         else:
             return None
+        if self.spikes and where == self.truths.get("out") and isinstance(value, e.Num):
+            return f"{name}.put({self.spikes}, {self.render(value)})"  # where it spiked alone
         return f"np.copyto({name}, {self.render(value)}, where={where})"
 
 
@@ -203,8 +287,10 @@ GENERATED_NAMES = {
     "tap_layout", "tap_weights", "stencil_launch",  # cupy's
     "ScalarNoise",  # the OO module's draws (nndl.runtime.philox)
     "noise",  # not a module's: the draws that a model function using rand() or randn() takes
+    "spiked", "fired",  # not a module's: a NumPy model function's spikes (see model_function)
     "Recorder",  # cupy's recordings, on the device
     "ALIKE",  # the NumPy module's groups computed as one array
+    "SPIKES",  # the NumPy module's spikes kept for later ticks
     "RULES",  # the plasticity rules' functions (see rule_table)
 }
 
@@ -239,13 +325,17 @@ def model_inputs(model: ir.NeuronModel) -> list[str]:
     return ["net", "out", *model.states, *model.params, *map(ir.sum_variable, model.sums)]
 
 
-def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
+def model_function(model: ir.NeuronModel, renderer: type[ScalarPython],
+                   indices: bool = False) -> str:
     """`def model_NAME(net, out, *states, *params, *sums[, noise])` returning (out, *states):
-    one tick."""
+    one tick. `indices`: a model that spikes returns `fired` too, the flat indices of the
+    spikes (b * neurons + i, as nndl.runtime.layout.spike_indices finds them in `out`), which
+    its event-driven projections read."""
     temporaries = [t for t, _ in model.statements if t not in model.states and t != "out"]
     inputs = model_inputs(model)
     names = dotted_identifiers([*inputs, *dict.fromkeys(temporaries)])
     writer = renderer(names, frozenset(model.params))
+    indices = indices and model.spikes
     arguments = ", ".join([*(names[n] for n in inputs), *noise_argument(model)])
     where = f"line {model.loc.line} of {model.source}" if model.loc else model.source
     lines = [*wrap_code(f"def {model_function_name(model)}({arguments}):"),
@@ -256,6 +346,23 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
     whole, own = {"net", "out", *model.states, *map(ir.sum_variable, model.sums)}, set()
     for target, value in model.statements:
         node = e.from_dict(value)
+        if target == "out" and writer.keeps_truths and _spike(node) and \
+                not writer.is_scalar(node.cond):
+            # the truth values kept as well (`spiked`): a later `out > 0.5` reads them, and
+            # the spikes' indices are found in them (bools: no comparison of the numbers)
+            lines.append(f"    spiked = {writer.render(node.cond)}")
+            lines.append(f"    {names['out']} = spiked.astype({writer.like}.dtype)")
+            if indices:
+                lines.append("    fired = spiked.ravel().nonzero()[0]  # where it spiked: "
+                             "b * neurons + i")
+                writer.spikes = "fired"
+            writer.truths["out"] = "spiked"
+            whole.add("out")
+            own.add("out")
+            continue
+        writer.truths.pop(target, None)  # (for the statement after this one)
+        if target == "out":
+            writer.spikes = None
         line = writer.overwrite(names[target], node) \
             if target in own and isinstance(node, e.IfElse) else None
         if line is None:
@@ -263,6 +370,10 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
             if writer.is_scalar(node):
                 text = writer.per_neuron(text)
             line = f"{names[target]} = {text}"
+            steps = writer.in_place(target, node, whole)
+            if steps:
+                lines += [f"    {step}" for step in steps[:-1]]
+                line = steps[-1]
             made = writer.is_scalar(node) or bool(e.variables(node) & whole)  # a new array
             if made:
                 whole.add(target)
@@ -278,9 +389,18 @@ def model_function(model: ir.NeuronModel, renderer: type[ScalarPython]) -> str:
                 own.discard(target)
         lines.append(f"    {line}")
     results = ", ".join(names[n] for n in ["out", *model.states])
-    comma = "" if model.states else ","  # a 1-tuple without states: callers unpack (out, *states)
+    if indices:
+        if "out" not in writer.truths:  # (else found with them)
+            lines.append(f"    fired = spike_indices({names['out']})  # where it spiked")
+        results += ", fired"
+    comma = "" if model.states or indices else ","  # a 1-tuple: callers unpack (out, *states)
     lines.append(f"    return {results}{comma}")
     return "\n".join(lines)
+
+
+def _spike(node: e.Expr) -> bool:
+    """Whether an expression is `1.0 if C else 0.0`: a spike where C holds."""
+    return isinstance(node, e.IfElse) and node.then == e.Num(1.0) and node.other == e.Num(0.0)
 
 
 def _truth(node: e.Expr) -> bool:

@@ -225,7 +225,7 @@ network alike {
 }
 """
 ALIKE_SOURCES = {
-    "together": ("", "net = earlier[:, 0:16]  # all of e+i"),
+    "together": ("", "net = earlier  # all of e+i"),
     "side by side": ("group s[6] : lif(threshold=0.3)\n    connect x -> s : full\n"
                      "    connect s -> e : random(p=0.5) weight normal(0.4, 0.2)",
                      "net = np.concatenate([nets['e'], nets['i']], axis=1)"),
@@ -293,11 +293,26 @@ def test_event_driven_equals_dense(compile_text, backend, dtype):
     assert np.ptp(event) > 0  # something fired
 
 
+def test_kept_spikes_carry_over_to_a_run_that_continues(compile_text):
+    """run(..., reset=False) reads the spikes of the run before through its delays (the
+    NumPy module keeps their indices, SPIKES): 12 ticks then 13 equal 25 at once."""
+    net = compile_text(RULES.replace("OUT", SPIKE), "numpy").Network(seed=1, dtype="float64")
+    x = np.random.default_rng(0).random((25, 3, 4, 4))
+    whole = net.run({"x": x}, every_tick=True)["y"]
+    first = net.run({"x": x[:12]}, every_tick=True)["y"]
+    rest = net.run({"x": x[12:]}, every_tick=True, reset=False)["y"]
+    np.testing.assert_array_equal(np.concatenate([first, rest]), whole)
+    assert np.ptp(whole[12:15]) > 0
+
+
 def test_event_driven_modules_say_so(compile_text):
     numpy_source = backends.generate(
         compile_text(RULES.replace("OUT", SPIKE), "numpy").SPEC, "numpy")
-    assert "fired['a', 0] = spike_indices(out['a'])" in numpy_source
-    assert "fired['b', 3] = spike_indices(memory.earlier('b', 3))" in numpy_source
+    # this tick's spikes as the model function found them, earlier ticks' as memory kept them
+    assert "out['a'], state['v'], fired['a', 0] = model_lif(" in numpy_source
+    assert "fired = spiked.ravel().nonzero()[0]" in numpy_source
+    assert "fired['b', 3] = memory.spikes('b', 3)" in numpy_source
+    assert "SPIKES = {'a': 2, 'b': 3}" in numpy_source
     assert "self.spike_tables['y'].sum([fired['a', 0], fired['b', 3]], batch" in numpy_source
     assert "csr_sum(out['a']" not in numpy_source
     cupy_source = backends.generate(

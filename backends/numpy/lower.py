@@ -167,6 +167,11 @@ def _earlier(network: ir.Network) -> tuple[list[ir.Projection], dict]:
     return projections, columns
 
 
+def _earlier_width(network: ir.Network) -> int:
+    """How many columns the sum of the spikes of earlier ticks has (see _earlier)."""
+    return sum(last - first for first, last in _earlier(network)[1].values())
+
+
 def _blocks(network: ir.Network, projections: list[ir.Projection]) -> list[tuple[str, int]]:
     """The (source's array, delay) of each block of the earlier spikes' rows (see _held), in
     the order of `projections`."""
@@ -180,7 +185,7 @@ def _spike_tables(network: ir.Network) -> list[dict]:
     into it (see _other_tables). Their rows are the sources' arrays, a block each (_blocks)."""
     tables = []
     projections, columns = _earlier(network)
-    size = sum(last - first for first, last in columns.values())
+    size = _earlier_width(network)
     named = {"self.earlier_spikes": (projections, columns, size)} if projections else {}
     for key, found in _other_tables(network).items():
         named[f"self.spike_tables[{key!r}]"] = found
@@ -236,7 +241,7 @@ def _earlier_step(network: ir.Network, fired: set) -> list[dict]:
     lines = []
     for src, delay in _blocks(network, projections):
         fired.add((src, delay))
-        lines.append(f"fired[{src!r}, {delay}] = spike_indices(memory.earlier({src!r}, {delay}))")
+        lines.append(f"fired[{src!r}, {delay}] = memory.spikes({src!r}, {delay})")
     found = ", ".join(f"fired[{src!r}, {delay}]" for src, delay in _blocks(network, projections))
     lines.append(f"earlier = self.earlier_spikes.sum([{found}], batch, self.dtype)")
     comment = (f"the spikes of earlier ticks into {', '.join(columns)}: one sum, side by side "
@@ -265,9 +270,11 @@ def _terms(network: ir.Network, g: ir.Group, projections, cpu: bool, fired: set,
     projections = _other_tables(network)[key][0]
     lines, term = [], f"self.spike_tables[{key!r}].sum"
     for src, delay in _blocks(network, projections):
-        if (src, delay) not in fired:
+        if (src, delay) not in fired:  # (this tick's: found by the source's model function)
             fired.add((src, delay))
-            lines.append(f"fired[{src!r}, {delay}] = spike_indices({_array_source(src, delay)})")
+            found = f"memory.spikes({src!r}, {delay})" if delay else \
+                f"spike_indices(out[{src!r}])"
+            lines.append(f"fired[{src!r}, {delay}] = {found}")
     found = ", ".join(f"fired[{src!r}, {delay}]" for src, delay in _blocks(network, projections))
     if key == name:
         return lines, [f"{term}([{found}], batch, self.dtype)"] + terms
@@ -277,9 +284,30 @@ def _terms(network: ir.Network, g: ir.Group, projections, cpu: bool, fired: set,
     return lines, [f"arriving[:, {first}:{first + g.size}]"] + terms
 
 
-def _array_source(src: str, delay: int) -> str:
-    """A group's (or an `alike` array's) output that reaches a target now (see _source)."""
-    return f"out[{src!r}]" if delay == 0 else f"memory.earlier({src!r}, {delay})"
+def spike_blocks(network: ir.Network) -> list[tuple[str, int]]:
+    """The (source's array, delay) of every spike table's blocks (see _blocks)."""
+    found = [_earlier(network)[0], *(p for p, _, _ in _other_tables(network).values())]
+    return list(dict.fromkeys(b for projections in found for b in _blocks(network, projections)))
+
+
+def spikes_kept(network: ir.Network) -> dict[str, int]:
+    """The NumPy module's SPIKES: the arrays whose spikes the spike tables read from earlier
+    ticks, and how many ticks back at most (nndl.runtime.memory keeps their indices)."""
+    kept: dict[str, int] = {}
+    for src, delay in spike_blocks(network):
+        if delay:
+            kept[src] = max(kept.get(src, 0), delay)
+    return kept
+
+
+def _fired_target(network: ir.Network, key: str, fired: set) -> str:
+    """Where a model call of the NumPy module puts the spikes' indices its function returns:
+    `fired[key, 0]` where spike tables read them (this tick or later: see spikes_kept), else
+    nowhere."""
+    if all(src != key for src, _ in spike_blocks(network)):
+        return "_"
+    fired.add((key, 0))
+    return f"fired[{key!r}, 0]"
 
 
 def _stored(p: ir.Projection, network: ir.Network, cpu: bool) -> dict:
@@ -382,9 +410,10 @@ def _sum_lines(network: ir.Network, g: ir.Group, cpu: bool, fired: set) -> list[
 
 
 def _apply(network: ir.Network, g: ir.Group, rows: str | None = None,
-           held: str | None = None) -> list[str]:
+           held: str | None = None, spikes: str | None = None) -> list[str]:
     """Lines that turn `net` into the group's output (of `rows` only, when given; `held`: of
-    the whole `alike` array of that name, as the arguments of g say)."""
+    the whole `alike` array of that name, as the arguments of g say). `spikes`: in the NumPy
+    module, where the indices that a spiking model's function returns go (`_`: nowhere)."""
     key = repr(held or g.name)
     target = f"out[{key}]" + (f"[:, {rows}]" if rows else "")
     if g.model is None:
@@ -396,7 +425,8 @@ def _apply(network: ir.Network, g: ir.Group, rows: str | None = None,
     noise = [noise_call(key, "memory.tick", rows)] if model.draws else []
     sums = [f"nets[{key}, {name!r}]{pick}" for name in model.sums]  # (no `alike` array has any)
     arguments = ", ".join([f"memory.last[{key}]{pick}", *states, *params, *sums, *noise])
-    results = ", ".join([target, *states]) + ("" if states else ",")  # unpack (out,) too
+    found = [spikes] if spikes and model.spikes else []  # see render.model_function
+    results = ", ".join([target, *states, *found]) + ("" if states or found else ",")
     call = f"{results} = {model_function_name(model)}(net, {arguments})"
     return [f"state = memory.state[{key}]", *wrap_call(call)]
 
@@ -417,7 +447,7 @@ def _group_step(network: ir.Network, g: ir.Group, cpu: bool, fired: set) -> dict
     lines, terms = _terms(network, g, incoming, cpu, fired)
     lines += _net(g, terms, cpu) + [f"nets[{g.name!r}] = net"]
     lines += _sum_lines(network, g, cpu, fired)
-    lines += _apply(network, g)
+    lines += _apply(network, g, spikes=_fired_target(network, g.name, fired) if cpu else None)
     return {"comment": comment_lines(f"{_describe_group(g)}, from {sources}"), "lines": lines}
 
 
@@ -426,7 +456,7 @@ def _alike_step(network: ir.Network, key: str, groups: tuple, fired: set) -> dic
     in _group_step, all of them side by side (the earlier spikes' columns themselves where
     those sums are theirs, side by side, in order), one model call, and each group's output
     as a view of its columns."""
-    columns, lines, spans = _earlier(network)[1], [], []
+    columns, lines, spans, alone = _earlier(network)[1], [], [], []
     others = _other_tables(network).get(key, ([], {}))[1]
     for name in groups:
         g = network.group(name)
@@ -434,7 +464,8 @@ def _alike_step(network: ir.Network, key: str, groups: tuple, fired: set) -> dic
         found, terms = _terms(network, g, incoming, True, fired)
         computed = _net(g, terms, True)
         if computed == [f"net = {terms[0]}"]:  # one term alone
-            lines += found + [f"nets[{name!r}] = {terms[0]}"]
+            lines += found
+            alone.append(f"nets[{name!r}] = {terms[0]}")
         else:
             lines += found + computed + [f"nets[{name!r}] = net"]
         spans.append(("earlier", *columns[name]) if name in columns else
@@ -442,12 +473,20 @@ def _alike_step(network: ir.Network, key: str, groups: tuple, fired: set) -> dic
     together = all(spans) and all(a[0] == b[0] and a[2] == b[1]
                                   for a, b in zip(spans, spans[1:]))
     if together:  # each group's sum went into its columns of one sum of spikes, in place
+        if alone:  # views of those columns: only backpropagation reads them
+            lines += ["if self._taping:  # (the tape keeps each group's net input)",
+                      *(f"    {line}" for line in alone)]
         table, first, last = spans[0][0], spans[0][1], spans[-1][2]
-        lines.append(f"net = {table}[:, {first}:{last}]  # all of {key}")
+        width = _earlier_width(network) if table == "earlier" else \
+            _other_tables(network)[key][2]
+        whole = "" if (first, last) == (0, width) else f"[:, {first}:{last}]"
+        lines.append(f"net = {table}{whole}  # all of {key}")
     else:
+        lines += alone
         lines.append(f"net = np.concatenate([{', '.join(f'nets[{n!r}]' for n in groups)}], "
                      "axis=1)")
-    lines += _apply(network, network.group(groups[0]), held=key)
+    lines += _apply(network, network.group(groups[0]), held=key,
+                    spikes=_fired_target(network, key, fired))
     at = 0
     for name in groups:
         size = network.group(name).size
@@ -492,7 +531,8 @@ def _level_step(network: ir.Network, index: int, step: ir.Step, cpu: bool,
                 lines.append(f"        net += rows_sum(out[{p.src!r}], pre{i}, w{i}, "
                              f"segments[{p.name!r}])")
         lines.append(f"        nets[{name!r}][:, rows] = net")
-        lines += [f"        {line}" for line in _apply(network, g, rows="rows")]
+        lines += [f"        {line}" for line in _apply(network, g, rows="rows",
+                                                        spikes="_" if cpu else None)]
     names = ", ".join(step.groups)
     links = ", ".join(p.name for p in inner)
     comment = f"{names}: neuron by neuron, in topological levels of the delay-0 links {links}"
@@ -618,7 +658,8 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
     return {
         **common_context(network, "numpy"),
         "activations": used_activations(network, ACTIVATIONS),
-        "models": "\n\n\n".join(model_function(m, NumpyArrays) for m in network.models),
+        "models": "\n\n\n".join(model_function(m, NumpyArrays, indices=cpu)
+                                  for m in network.models),
         "rules": rule_functions(network, NumpyArrays),
         "rule_table": rule_table(network),
         "helpers": "\n\n\n".join(h.strip("\n") for h in helpers),
@@ -639,5 +680,6 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
         "any_level": bool(plans),
         "spike_tables": _spike_tables(network) if cpu else [],
         "alike": repr(arrays),
+        "spikes": repr(spikes_kept(network) if cpu else {}),
         "fired": bool(fired),
     }

@@ -8,6 +8,10 @@ Groups that a module computes as one array (`alike`, e.g. {'exc+inh': ('exc', 'i
 model with the same arguments, see backends/numpy/lower.py) are held as that array alone, their
 columns one group after another; each group's outputs and states are views of its columns
 (`earlier`, `group_states`, `group_last`).
+
+The spikes of the arrays named in `spikes` ({array: ticks}, the NumPy module's SPIKES) are also
+kept as their indices (nndl.runtime.layout.spike_indices) for that many ticks: what its spike
+tables read from earlier ticks (`spikes`), as its model functions found them (`remember`).
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from collections import deque
 import numpy as np
 
 from nndl import ir
+from nndl.runtime.layout import spike_indices
 
 
 class Memory:
     def __init__(self, spec: ir.Network, start_states: dict, batch: int, dtype, xp=np,
-                 alike: dict | None = None):
+                 alike: dict | None = None, spikes: dict | None = None):
         self.batch = batch
         self.tick = 0  # ticks since the run started: what counts the draws of rand()
         self.start = {g.name: xp.full((batch, g.size), g.init, dtype=dtype) for g in spec.groups
@@ -51,6 +56,9 @@ class Memory:
             for name in groups:  # held in the array alone
                 del self.last[name]
         self.recent = {name: deque(maxlen=delay) for name, delay in delays.items() if delay}
+        # their spikes' indices, of spiking groups: none before the first tick (they start at 0)
+        self.recent_spikes = {name: deque(maxlen=ticks) for name, ticks in (spikes or {}).items()}
+        self.no_spikes = xp.zeros(0, dtype=np.intp)
 
     def earlier(self, group: str, ago: int):
         """The group's output `ago` ticks before this one."""
@@ -59,6 +67,11 @@ class Memory:
             return self.earlier(key, ago)[:, first:last]
         recent = self.recent[group]
         return recent[-ago] if ago <= len(recent) else self.start[group]
+
+    def spikes(self, array: str, ago: int):
+        """Where an array of `spikes` spiked `ago` ticks before this one (spike_indices)."""
+        recent = self.recent_spikes[array]
+        return recent[-ago] if ago <= len(recent) else self.no_spikes
 
     def group_states(self) -> dict:
         """{group: {state: (batch, size)}}, of groups held in an `alike` array as views."""
@@ -84,10 +97,15 @@ class Memory:
         key, first, last = self.columns[name]
         return arrays[key][:, first:last]
 
-    def remember(self, out: dict) -> None:
-        """Keep this tick's outputs for the ticks after it (of an `alike` array: the array)."""
+    def remember(self, out: dict, fired: dict | None = None) -> None:
+        """Keep this tick's outputs for the ticks after it (of an `alike` array: the array),
+        and the spikes of `spikes`: `fired[array, 0]` where the tick found them, else found
+        here."""
         for name, recent in self.recent.items():
             recent.append(out[name])
+        for name, recent in self.recent_spikes.items():
+            found = fired.get((name, 0)) if fired else None
+            recent.append(spike_indices(out[name]) if found is None else found)
         for name in self.last:
             self.last[name] = out[name]
         self.tick += 1
