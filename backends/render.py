@@ -288,9 +288,10 @@ GENERATED_NAMES = {
     "ScalarNoise",  # the OO module's draws (nndl.runtime.philox)
     "noise",  # not a module's: the draws that a model function using rand() or randn() takes
     "spiked", "fired",  # not a module's: a NumPy model function's spikes (see model_function)
-    "Recorder",  # cupy's recordings, on the device
+    "Recorder",  # the NumPy and CuPy modules' recordings
     "ALIKE",  # the NumPy module's groups computed as one array
     "SPIKES",  # the NumPy module's spikes kept for later ticks
+    "SPIKING", "HISTORY",  # the NumPy module's recorded spikes and every_tick outputs
     "RULES",  # the plasticity rules' functions (see rule_table)
 }
 

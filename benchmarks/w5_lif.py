@@ -1,7 +1,9 @@
 """W5 LIF: a sparse spiking network (w5_lif.nndl: 3200 excitatory and 800 inhibitory
 fixed-point LIF neurons after Brian2's CUBA benchmark, random(p=0.02), delay 1), 1000 ticks,
-batch 1, float32 and float64, the raster recorded. NNDL computes it event-driven (spike
-tables). Peers: Brian2's Cython target at its defaults (brian2_lif.py, in the Python of
+batch 1, float32 and float64, the raster recorded: by each peer as its users record spikes
+(Brian2's SpikeMonitor, the hand loop's list of indices) and by NNDL's `run(record=[...])`,
+which keeps a spiking group's spike indices (the context row: NNDL's every tick's outputs as
+dense arrays instead). NNDL computes it event-driven (spike tables). Peers: Brian2's Cython target at its defaults (brian2_lif.py, in the Python of
 w5_rate.py's brian_python), and a hand-written event-driven NumPy loop (one source-major padded
 table over all 4000 neurons, one bincount a tick). All start from v = g = 0 (per-neuron
 starting values are another item of the spiking issue). Every peer gets NNDL's synapses and
@@ -25,6 +27,8 @@ def cases(quick: bool) -> list[Case]:
     found = []
     for dtype in ("float32",) if quick else ("float32", "float64"):
         contestants = [Contestant("nndl", f"NNDL numpy backend, {dtype}"),
+                       Contestant("nndl_dense", f"NNDL numpy backend, {dtype}, every tick's "
+                                                "outputs as dense arrays (every_tick=True)"),
                        Contestant("cython", "Brian2 Cython target (float64, its default)",
                                   **brian),
                        Contestant("hand", f"hand-written event-driven NumPy, {dtype}")]
@@ -47,7 +51,26 @@ def raster(out: dict) -> dict:
     return {"ticks": ticks, "neurons": neurons}
 
 
+def recorded_raster(run) -> dict:
+    """The same, from what run(..., record=["exc", "inh"]) kept: each group's spikes."""
+    at = _offsets()
+    ticks = np.concatenate([run.spikes[name].tick for name in at])
+    neurons = np.concatenate([run.spikes[name].neuron + at[name] for name in at])
+    order = np.lexsort((neurons, ticks))
+    return {"ticks": ticks[order], "neurons": neurons[order]}
+
+
 def nndl_contestant(data: str, dtype: str):
+    net = _nndl_network(data, dtype)
+    return lambda: net.run(ticks=TICKS, record=["exc", "inh"]), recorded_raster
+
+
+def nndl_dense_contestant(data: str, dtype: str):
+    net = _nndl_network(data, dtype)
+    return lambda: net.run(ticks=TICKS, every_tick=True), raster
+
+
+def _nndl_network(data: str, dtype: str):
     import nndl
     net = nndl.compile(HERE / "w5_lif.nndl", backend="numpy").Network(dtype=dtype)
     q, at = net.parameters(), _offsets()
@@ -58,7 +81,7 @@ def nndl_contestant(data: str, dtype: str):
         w.append(q[f"{p.name}.w"].astype(np.float64))
     save_data(data, pre=np.concatenate(pre), post=np.concatenate(post), w=np.concatenate(w),
               n=NEURONS, ticks=TICKS, threshold=THRESHOLD, drive=DRIVE)
-    return lambda: net.run(ticks=TICKS, every_tick=True), raster
+    return net
 
 
 def hand_contestant(data: str, dtype: str):
@@ -97,7 +120,8 @@ def hand_contestant(data: str, dtype: str):
     return run, result
 
 
-CONTESTANTS = {"nndl": nndl_contestant, "hand": hand_contestant}
+CONTESTANTS = {"nndl": nndl_contestant, "nndl_dense": nndl_dense_contestant,
+               "hand": hand_contestant}
 
 
 def agree(ours: dict, peer: dict, what: str) -> None:

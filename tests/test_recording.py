@@ -184,3 +184,29 @@ def test_an_input_named_like_a_keyword_of_run_is_warned_of_and_works_in_a_dict(c
     net = compile_text(text, "numpy").Network()
     assert net.run({"record": np.ones((3, 2))}, record=["record"]).recorded["record"].shape == \
         (1, 3, 2)
+
+
+def test_the_numpy_backend_records_spiking_groups_as_their_indices(backend):
+    """A spiking group's recording in the NumPy module is the indices its model function found
+    each tick (several samples, groups computed as one array, delays): the same spikes, and
+    the same dense 0/1 array when that is read, as every backend's own recording gives; the
+    dense array is made only when read."""
+    path = Path(__file__).parent.parent / "examples" / "balanced.nndl"
+    numpy_net = nndl.compile(path, backend="numpy").Network(dtype="float64")
+    other = nndl.compile(path, backend=backend).Network(dtype="float64")
+    names = ["drive", "inh", "exc", "exc.v"]
+    kept = numpy_net.run(ticks=40, batch=2, record=names)
+    assert kept.recorded._dense.keys() == {"exc.v"}  # the spikes: indices only, so far
+    assert "exc" in kept.recorded and kept.recorded._dense.keys() == {"exc.v"}
+    want = other.run(ticks=40, batch=2, record=names)
+    for name in ("drive", "inh", "exc"):
+        np.testing.assert_array_equal(kept.recorded[name], want.recorded[name], err_msg=name)
+    np.testing.assert_allclose(kept.recorded["exc.v"], want.recorded["exc.v"], rtol=1e-12,
+                               atol=1e-12)  # (sums in another order)
+    for name in ("drive", "inh", "exc"):
+        ours, theirs = kept.spikes[name], want.spikes[name]
+        assert ours.tick.size > 0 and np.array_equal(ours.sample, theirs.sample)
+        assert np.array_equal(ours.tick, theirs.tick) and np.array_equal(ours.neuron,
+                                                                         theirs.neuron)
+        assert (ours.ticks, ours.batch, ours.size) == (theirs.ticks, theirs.batch, theirs.size)
+    assert set(np.unique(kept.spikes["exc"].sample)) == {0, 1}  # both samples fired

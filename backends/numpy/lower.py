@@ -302,12 +302,23 @@ def spikes_kept(network: ir.Network) -> dict[str, int]:
 
 def _fired_target(network: ir.Network, key: str, fired: set) -> str:
     """Where a model call of the NumPy module puts the spikes' indices its function returns:
-    `fired[key, 0]` where spike tables read them (this tick or later: see spikes_kept), else
-    nowhere."""
-    if all(src != key for src, _ in spike_blocks(network)):
-        return "_"
+    `fired[key, 0]`, which the spike tables read (this tick or later: see spikes_kept) and a
+    recording keeps (see recorded_spikes)."""
     fired.add((key, 0))
     return f"fired[{key!r}, 0]"
+
+
+def recorded_spikes(network: ir.Network) -> dict[str, tuple[str, int, int]]:
+    """The NumPy module's SPIKING: each group whose model spikes, computed at once (not neuron
+    by neuron), with where its tick's spike indices are: (the array, or `alike` array, whose
+    `fired[array, 0]` they are, the group's first column there, the array's columns); a
+    recording keeps those indices (nndl.runtime.recording.Recorder)."""
+    found = {}
+    for step in network.schedule:
+        g = network.group(step.groups[0])
+        if not step.neuron_level and g.model and network.model(g.model).spikes:
+            found[g.name] = _held(network, g.name)
+    return found
 
 
 def _stored(p: ir.Projection, network: ir.Network, cpu: bool) -> dict:
@@ -498,6 +509,18 @@ def _alike_step(network: ir.Network, key: str, groups: tuple, fired: set) -> dic
     return {"comment": comment_lines(comment), "lines": lines}
 
 
+def _history(network: ir.Network, arrays: dict) -> dict:
+    """Where every_tick copies each output from (the module's HISTORY): an `alike` array whose
+    groups are all outputs is copied whole, once a tick, each output a view of its columns."""
+    found = {}
+    for g in network.outputs:
+        key, first, size = _held(network, g.name)
+        whole = key != g.name and key in arrays and \
+            all(network.group(n).role == "output" for n in arrays[key])
+        found[g.name] = (key, first, first + g.size) if whole else (g.name, 0, g.size)
+    return found
+
+
 def _sources(network: ir.Network, name: str) -> str:
     return ", ".join(f"{p.src} ({p.rule.kind}{f', delay {p.delay}' if p.delay else ''}"
                      f"{f', into sum({p.target})' if p.target else ''})"
@@ -680,6 +703,8 @@ def lower(network: ir.Network, cpu: bool = False) -> dict:
         "any_level": bool(plans),
         "spike_tables": _spike_tables(network) if cpu else [],
         "alike": repr(arrays),
+        "history": repr(_history(network, arrays)),
         "spikes": repr(spikes_kept(network) if cpu else {}),
+        "spiking": repr(recorded_spikes(network) if cpu else {}),
         "fired": bool(fired),
     }

@@ -106,7 +106,8 @@ class Activity:
     def tick(self, reset: bool) -> None:
         """Run one more tick (the first from the starting states) and keep what it did."""
         if self.recorder is None:  # one recorder of one tick, refilled by every tick
-            self.recorder = self.net._recorder(self.items, 1, self.batch)
+            # (dense: the rules read every tick's values as arrays)
+            self.recorder = self.net._recorder(self.items, 1, self.batch, spikes=False)
         self.net._run({}, 1, self.batch, False, reset, recorder=self.recorder)
         self.net._batch = self.batch  # for states() and run(..., reset=False) afterwards
         self.recent.append({key: values.reshape(1, self.batch, -1).astype(np.float64)

@@ -29,6 +29,7 @@ class Memory:
                  alike: dict | None = None, spikes: dict | None = None):
         self.batch = batch
         self.tick = 0  # ticks since the run started: what counts the draws of rand()
+        self.fired = None  # the last tick's spike indices, {(array, 0): ...} (see remember)
         self.start = {g.name: xp.full((batch, g.size), g.init, dtype=dtype) for g in spec.groups
                       if spec.max_delay(g.name) or g.model}
         delays = {name: spec.max_delay(name) for name in self.start}
@@ -108,4 +109,5 @@ class Memory:
             recent.append(spike_indices(out[name]) if found is None else found)
         for name in self.last:
             self.last[name] = out[name]
+        self.fired = fired  # this tick's spike indices, for a recording (see SPIKING)
         self.tick += 1

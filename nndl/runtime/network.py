@@ -70,9 +70,10 @@ class NetworkBase:
         `recorder` (when given) at every tick."""
         raise NotImplementedError
 
-    def _recorder(self, chosen: tuple, ticks: int, batch: int) -> recording.Recorder:
+    def _recorder(self, chosen: tuple, ticks: int, batch: int,
+                  spikes: bool = True) -> recording.Recorder:
         """Where a run records what it is asked to: host arrays (the CuPy backend's are on the
-        device)."""
+        device; the NumPy backend's spiking groups, with `spikes`, their spikes' indices)."""
         return recording.Recorder(chosen, ticks, batch, self.dtype)
 
     def _to_host(self, array) -> np.ndarray:

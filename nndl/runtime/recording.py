@@ -8,11 +8,16 @@ module (on the GPU for CuPy, copied to the host once, at the end), and a backend
 
 `run` returns a `Run`: the dict of output groups it always returned, with the recordings
 beside it (`.recorded`, each (ticks, batch, *shape)) and, for every recorded output whose
-values are all 0 or 1, its spikes as index arrays (`.spikes`).
+values are all 0 or 1, its spikes as index arrays (`.spikes`). A backend that finds where a
+spiking group fired (the NumPy module's model functions do) hands the recorder those indices
+instead (`take`'s `fired`): it keeps them as they are, a few numbers a tick, as Brian2's
+SpikeMonitor does, and `.recorded` makes the (ticks, batch, *shape) array of 0s and 1s only
+when it is read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,27 +88,55 @@ def sizes(chosen: tuple[Item, ...], ticks: int, batch: int, dtype) -> dict[str, 
 
 
 class Recorder:
-    """Preallocated (ticks, batch, size) arrays that a backend fills tick by tick."""
+    """Preallocated (ticks, batch, size) arrays that a backend fills tick by tick; and, for
+    the outputs in `spikes` ({group: (array, first column, columns)}: where the backend's
+    spike indices of a group are, flat over (batch, columns) of the array that holds it), each
+    tick's indices of where they fired."""
 
-    def __init__(self, chosen: tuple[Item, ...], ticks: int, batch: int, dtype, xp=np):
-        self.items = chosen
-        self.arrays = {i.key: xp.zeros((ticks, batch, i.size), dtype=dtype) for i in chosen}
+    def __init__(self, chosen: tuple[Item, ...], ticks: int, batch: int, dtype, xp=np,
+                 spikes: Mapping | None = None):
+        self.items, self.ticks, self.batch, self.dtype = chosen, ticks, batch, dtype
+        self.held = {i.key: spikes[i.group] for i in chosen
+                     if i.var is None and spikes and i.group in spikes}
+        self.fired = {key: [] for key in self.held}
+        self.arrays = {i.key: xp.zeros((ticks, batch, i.size), dtype=dtype) for i in chosen
+                       if i.key not in self.held}
+        # what each tick does, found once: (the list a tick's indices join, their key in
+        # `fired`), and the arrays filled from the outputs or the states
+        self._kept = [(self.fired[key], (array, 0)) for key, (array, _, _) in self.held.items()]
+        self._filled = [(self.arrays[i.key], i.group, i.var) for i in chosen
+                        if i.key in self.arrays]
+        self.needs_states = any(var is not None for _, _, var in self._filled)
 
-    def take(self, t: int, out: dict, states: dict) -> None:
+    def take(self, t: int, out: dict, states: dict | None, fired: Mapping | None = None) -> None:
         """Tick t of the whole batch: `out` {group: (batch, size)}, `states` {group: {var:
-        (batch, size)}} as the vectorised backends hold them."""
-        for i in self.items:
-            self.arrays[i.key][t] = out[i.group] if i.var is None else states[i.group][i.var]
+        (batch, size)}} as the vectorised backends hold them (None when not `needs_states`),
+        and `fired` {(array, 0): the indices where it fired this tick} for the outputs kept as
+        spikes."""
+        for kept, key in self._kept:
+            kept.append(fired[key])
+        for array, group, var in self._filled:
+            array[t] = out[group] if var is None else states[group][var]
 
     def put(self, t: int, b: int, observe) -> None:
         """Tick t of sample b, from `observe(group, var)`: each neuron's value (OO backend)."""
         for i in self.items:
             self.arrays[i.key][t, b] = observe(i.group, i.var)
 
-    def result(self, to_host=np.asarray) -> dict[str, np.ndarray]:
-        """Each recording as (ticks, batch, *shape) on the host."""
-        return {i.key: to_host(self.arrays[i.key]).reshape(self.arrays[i.key].shape[:2]
-                                                             + i.shape) for i in self.items}
+    def result(self, to_host=np.asarray) -> Recordings:
+        """Each recording as (ticks, batch, *shape) on the host (those kept as spikes, when
+        read)."""
+        dense = {i.key: to_host(self.arrays[i.key]).reshape(self.arrays[i.key].shape[:2]
+                                                              + i.shape)
+                 for i in self.items if i.key in self.arrays}
+        spikes = {}
+        for i in self.items:
+            if i.key in self.held:
+                array, first, columns = self.held[i.key]
+                spikes[i.key] = Spikes.of_indices(self.fired[i.key], first, columns, i.size,
+                                                  self.batch)
+        return Recordings([i.key for i in self.items], dense, spikes,
+                          {i.key: i.shape for i in self.items}, self.dtype)
 
 
 @dataclass(frozen=True)
@@ -117,6 +150,24 @@ class Spikes:
     ticks: int  # how long the run was
     batch: int
     size: int  # how many neurons the group has
+
+    @classmethod
+    def of_indices(cls, fired: list, first: int, columns: int, size: int,
+                   batch: int) -> Spikes:
+        """From each tick's indices of where an array fired, flat over its (batch, columns):
+        the spikes of the group in its columns first .. first + size."""
+        ticks = len(fired)
+        flat = np.concatenate(fired).astype(np.int64) if fired else np.zeros(0, np.int64)
+        tick = np.repeat(np.arange(ticks, dtype=np.int64), [f.size for f in fired])
+        sample, column = np.divmod(flat, columns)
+        mine = (column >= first) & (column < first + size)
+        return cls(tick[mine], column[mine] - first, sample[mine], ticks, batch, size)
+
+    def dense(self, dtype) -> np.ndarray:
+        """(ticks, batch, size): 1 where a neuron fired, else 0."""
+        values = np.zeros((self.ticks, self.batch, self.size), dtype=dtype)
+        values[self.tick, self.sample, self.neuron] = 1
+        return values
 
     @classmethod
     def of(cls, values: np.ndarray) -> Spikes:
@@ -150,16 +201,44 @@ def is_spiking(values: np.ndarray) -> bool:
     return bool(np.all((values == 0) | (values == 1)))
 
 
+class Recordings(Mapping):
+    """A run's recordings, {key: (ticks, batch, *shape)}, in the order asked for: the arrays
+    recorded, and those kept as spikes (`spikes`), made dense when first read."""
+
+    def __init__(self, keys: list[str], dense: dict, spikes: dict, shapes: dict, dtype):
+        self._keys, self._dense, self.spikes = keys, dict(dense), spikes
+        self._shapes, self._dtype = shapes, dtype
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._dense:
+            if key not in self.spikes:
+                raise KeyError(key)
+            found = self.spikes[key].dense(self._dtype)
+            self._dense[key] = found.reshape(found.shape[:2] + self._shapes[key])
+        return self._dense[key]
+
+    def __contains__(self, key) -> bool:  # (without making a dense array)
+        return key in self._shapes
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
 class Run(dict):
     """What `run` returns: every output group by name (as a plain dict did), with the
     recordings beside: `.recorded` {key: (ticks, batch, *shape)} and `.spikes` {group: Spikes}
     for recorded outputs that hold only 0s and 1s."""
 
-    def __init__(self, outputs: dict, recorded: dict | None = None):
+    def __init__(self, outputs: dict, recorded: Mapping | None = None):
         super().__init__(outputs)
-        self.recorded = dict(recorded or {})
-        self.spikes = {key: Spikes.of(values) for key, values in self.recorded.items()
-                       if "." not in key and is_spiking(values)}
+        kept = recorded.spikes if isinstance(recorded, Recordings) else {}
+        self.recorded = recorded if isinstance(recorded, Recordings) else dict(recorded or {})
+        self.spikes = {key: kept[key] if key in kept else Spikes.of(self.recorded[key])
+                       for key in self.recorded if "." not in key and
+                       (key in kept or is_spiking(self.recorded[key]))}
 
     def recording(self, key: str) -> np.ndarray:
         """One recording, with a suggestion when `key` was not recorded."""
