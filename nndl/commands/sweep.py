@@ -253,10 +253,10 @@ def _jobs(path: Path, text: str, grid: dict, seeds: list[int], fixed: dict, regi
                      None if file is not None else data, data_bytes,
                      file.name if file is not None else None)
                  for combo, seed in plan(grid, seeds)]
-    spec = {"source": path.name, "sha256": program.sha256, "network": network if not several
-            else names, "networks": names if several else [], "regime": regimes[0]
-            if not several else regimes, "backend": backend, "epochs": epochs, "data": data,
-            "params": fixed, "grid": {n: grid[n] for n in grid}}
+    spec = {"source": path.name, "sha256": program.sha256,
+            "network": names if several else network, "networks": names if several else [],
+            "regime": regimes if several else regimes[0], "backend": backend, "epochs": epochs,
+            "data": data, "params": fixed, "grid": {n: grid[n] for n in grid}}
     return jobs, spec
 
 
