@@ -300,10 +300,13 @@ def spikes_kept(network: ir.Network) -> dict[str, int]:
     return kept
 
 
-def _fired_target(network: ir.Network, key: str, fired: set) -> str:
-    """Where a model call of the NumPy module puts the spikes' indices its function returns:
-    `fired[key, 0]`, which the spike tables read (this tick or later: see spikes_kept) and a
-    recording keeps (see recorded_spikes)."""
+def _fired_target(network: ir.Network, key: str, g: ir.Group, fired: set) -> str | None:
+    """Where a model call of the NumPy module (of group g, or of the `alike` array `key` that
+    holds it) puts the spikes' indices its function returns: `fired[key, 0]`, which the spike
+    tables read (this tick or later: see spikes_kept) and a recording keeps (see
+    recorded_spikes); None for a model that does not spike."""
+    if g.model is None or not network.model(g.model).spikes:
+        return None
     fired.add((key, 0))
     return f"fired[{key!r}, 0]"
 
@@ -458,7 +461,7 @@ def _group_step(network: ir.Network, g: ir.Group, cpu: bool, fired: set) -> dict
     lines, terms = _terms(network, g, incoming, cpu, fired)
     lines += _net(g, terms, cpu) + [f"nets[{g.name!r}] = net"]
     lines += _sum_lines(network, g, cpu, fired)
-    lines += _apply(network, g, spikes=_fired_target(network, g.name, fired) if cpu else None)
+    lines += _apply(network, g, spikes=_fired_target(network, g.name, g, fired) if cpu else None)
     return {"comment": comment_lines(f"{_describe_group(g)}, from {sources}"), "lines": lines}
 
 
@@ -496,8 +499,9 @@ def _alike_step(network: ir.Network, key: str, groups: tuple, fired: set) -> dic
         lines += alone
         lines.append(f"net = np.concatenate([{', '.join(f'nets[{n!r}]' for n in groups)}], "
                      "axis=1)")
-    lines += _apply(network, network.group(groups[0]), held=key,
-                    spikes=_fired_target(network, key, fired))
+    model_group = network.group(groups[0])  # (every group of the array has its model)
+    lines += _apply(network, model_group, held=key,
+                    spikes=_fired_target(network, key, model_group, fired))
     at = 0
     for name in groups:
         size = network.group(name).size
