@@ -98,12 +98,13 @@ class Recorder:
         self.items, self.ticks, self.batch, self.dtype = chosen, ticks, batch, dtype
         self.held = {i.key: spikes[i.group] for i in chosen
                      if i.var is None and spikes and i.group in spikes}
-        self.fired = {key: [] for key in self.held}
+        # each tick's spike indices, once per array however many of its groups are recorded
+        self.fired = {array: [] for array, _, _ in self.held.values()}
         self.arrays = {i.key: xp.zeros((ticks, batch, i.size), dtype=dtype) for i in chosen
                        if i.key not in self.held}
         # what each tick does, found once: (the list a tick's indices join, their key in
-        # `fired`), and the arrays filled from the outputs or the states
-        self._kept = [(self.fired[key], (array, 0)) for key, (array, _, _) in self.held.items()]
+        # `take`'s `fired`), and the arrays filled from the outputs or the states
+        self._kept = [(kept, (array, 0)) for array, kept in self.fired.items()]
         self._filled = [(self.arrays[i.key], i.group, i.var) for i in chosen
                         if i.key in self.arrays]
         self.needs_states = any(var is not None for _, _, var in self._filled)
@@ -129,12 +130,13 @@ class Recorder:
         dense = {i.key: to_host(self.arrays[i.key]).reshape(self.arrays[i.key].shape[:2]
                                                               + i.shape)
                  for i in self.items if i.key in self.arrays}
+        found = {array: _ticks_and_indices(fired) for array, fired in self.fired.items()}
         spikes = {}
         for i in self.items:
             if i.key in self.held:
                 array, first, columns = self.held[i.key]
-                spikes[i.key] = Spikes.of_indices(self.fired[i.key], first, columns, i.size,
-                                                  self.batch)
+                spikes[i.key] = Spikes.of_indices(*found[array], len(self.fired[array]), first,
+                                                  columns, i.size, self.batch)
         return Recordings([i.key for i in self.items], dense, spikes,
                           {i.key: i.shape for i in self.items}, self.dtype)
 
@@ -152,14 +154,14 @@ class Spikes:
     size: int  # how many neurons the group has
 
     @classmethod
-    def of_indices(cls, fired: list, first: int, columns: int, size: int,
-                   batch: int) -> Spikes:
-        """From each tick's indices of where an array fired, flat over its (batch, columns):
-        the spikes of the group in its columns first .. first + size."""
-        ticks = len(fired)
-        flat = np.concatenate(fired).astype(np.int64) if fired else np.zeros(0, np.int64)
-        tick = np.repeat(np.arange(ticks, dtype=np.int64), [f.size for f in fired])
+    def of_indices(cls, tick: np.ndarray, flat: np.ndarray, ticks: int, first: int,
+                   columns: int, size: int, batch: int) -> Spikes:
+        """From the ticks and indices of where an array fired (flat over its (batch, columns):
+        see _ticks_and_indices), the spikes of the group in its columns first .. first +
+        size."""
         sample, column = np.divmod(flat, columns)
+        if first == 0 and size == columns:  # the array is the group's own
+            return cls(tick, column, sample, ticks, batch, size)
         mine = (column >= first) & (column < first + size)
         return cls(tick[mine], column[mine] - first, sample[mine], ticks, batch, size)
 
@@ -194,6 +196,15 @@ class Spikes:
             return np.bincount(self.tick, minlength=self.ticks) / (self.size * self.batch)
         tick = self.tick[self.sample == sample]
         return np.bincount(tick, minlength=self.ticks) / self.size
+
+
+def _ticks_and_indices(fired: list) -> tuple[np.ndarray, np.ndarray]:
+    """Each tick's spike indices (a list of arrays) as one array of ticks and one of indices."""
+    if not fired:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    counts = np.fromiter(map(len, fired), dtype=np.int64, count=len(fired))
+    flat = np.concatenate(fired).astype(np.int64, copy=False)
+    return np.repeat(np.arange(len(fired), dtype=np.int64), counts), flat
 
 
 def is_spiking(values: np.ndarray) -> bool:
